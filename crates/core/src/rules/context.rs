@@ -1,0 +1,227 @@
+//! The rule context: the scenario indexed once, so every check is a cheap lookup.
+
+use crate::diag::Location;
+use crate::parse::{Body, Parsed};
+use crate::powerbi::{EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2};
+use crate::scenario::{Dashboard, Dataset, Endpoint, Report, Scenario, Workspace};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    Report,
+    PaginatedReport,
+    CreateReport,
+    /// Q&A over a dataset (V1 dataset endpoint).
+    Dataset,
+    Dashboard,
+    Tile,
+}
+
+/// An item the token embeds, with the workspace it lives in and the datasets it reads.
+#[derive(Debug, Clone)]
+pub struct Item<'a> {
+    pub kind: ItemKind,
+    pub id: &'a str,
+    pub workspace_id: Option<&'a str>,
+    pub dataset_ids: Vec<&'a str>,
+    pub location: Location,
+    pub pointer: String,
+}
+
+/// A dataset the token covers, and where the request names it.
+#[derive(Debug, Clone)]
+pub struct EmbeddedDataset<'a> {
+    pub id: &'a str,
+    pub meta: Option<&'a Dataset>,
+    pub workspace_id: Option<&'a str>,
+    pub location: Location,
+    pub pointer: String,
+}
+
+pub struct Ctx<'a> {
+    pub scenario: &'a Scenario,
+    pub parsed: &'a Parsed,
+    pub v1: Option<&'a GenerateTokenRequest>,
+    pub v2: Option<&'a GenerateTokenRequestV2>,
+    pub identities: &'a [EffectiveIdentity],
+    pub items: Vec<Item<'a>>,
+    pub datasets: Vec<EmbeddedDataset<'a>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(scenario: &'a Scenario, parsed: &'a Parsed) -> Self {
+        let (v1, v2) = match &parsed.body {
+            Body::V1(b) => (Some(b), None),
+            Body::V2(b) => (None, Some(b)),
+            Body::Unusable => (None, None),
+        };
+        let identities = v1
+            .and_then(|b| b.identities.as_deref())
+            .or_else(|| v2.and_then(|b| b.identities.as_deref()))
+            .unwrap_or(&[]);
+        let mut ctx = Ctx { scenario, parsed, v1, v2, identities, items: Vec::new(), datasets: Vec::new() };
+        ctx.index();
+        ctx
+    }
+
+    pub fn usable_body(&self) -> bool {
+        self.v1.is_some() || self.v2.is_some()
+    }
+
+    pub fn workspace(&self, id: &str) -> Option<&'a Workspace> {
+        self.scenario.workspaces.iter().find(|w| w.id.eq_ignore_ascii_case(id))
+    }
+    pub fn dataset(&self, id: &str) -> Option<&'a Dataset> {
+        self.scenario.datasets.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+    }
+    pub fn report(&self, id: &str) -> Option<&'a Report> {
+        self.scenario.reports.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+    }
+    pub fn dashboard(&self, id: &str) -> Option<&'a Dashboard> {
+        self.scenario.dashboards.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+    }
+    pub fn embedded_dataset(&self, id: &str) -> Option<&EmbeddedDataset<'a>> {
+        self.datasets.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+    }
+    /// The identities (with their index) that name a dataset.
+    pub fn identities_for(&self, dataset_id: &str) -> impl Iterator<Item = (usize, &'a EffectiveIdentity)> + '_ {
+        let id = dataset_id.to_owned();
+        self.identities.iter().enumerate().filter(move |(_, i)| {
+            i.datasets.iter().flatten().any(|d| d.eq_ignore_ascii_case(&id))
+        })
+    }
+    /// The single workspace of the scenario, used when an item does not say where it lives.
+    fn sole_workspace(&self) -> Option<&'a str> {
+        match self.scenario.workspaces.as_slice() {
+            [w] => Some(w.id.as_str()),
+            _ => None,
+        }
+    }
+
+    fn add_dataset(&mut self, id: &'a str, location: Location, pointer: String, ws_hint: Option<&'a str>) {
+        if self.datasets.iter().any(|d| d.id.eq_ignore_ascii_case(id)) {
+            return;
+        }
+        let meta = self.dataset(id);
+        let workspace_id = meta
+            .and_then(|m| m.workspace_id.as_deref())
+            .or(ws_hint)
+            .or_else(|| self.scenario.endpoint.group_id())
+            .or_else(|| self.sole_workspace());
+        self.datasets.push(EmbeddedDataset { id, meta, workspace_id, location, pointer });
+    }
+
+    fn index(&mut self) {
+        let s = self.scenario;
+        let group = s.endpoint.group_id();
+        match &s.endpoint {
+            Endpoint::GenerateTokenV2 => {
+                let Some(b) = self.v2 else { return };
+                for (i, r) in b.reports.iter().flatten().enumerate() {
+                    let meta = self.report(&r.id);
+                    let kind = if meta.is_some_and(|m| m.is_paginated()) { ItemKind::PaginatedReport } else { ItemKind::Report };
+                    let workspace_id = meta.and_then(|m| m.workspace_id.as_deref()).or_else(|| self.sole_workspace());
+                    let dataset_ids: Vec<&str> = meta.and_then(|m| m.dataset_id.as_deref()).into_iter().collect();
+                    self.items.push(Item {
+                        kind,
+                        id: &r.id,
+                        workspace_id,
+                        dataset_ids,
+                        location: Location::Request,
+                        pointer: format!("/reports/{i}/id"),
+                    });
+                }
+                for (i, d) in b.datasets.iter().flatten().enumerate() {
+                    self.add_dataset(&d.id, Location::Request, format!("/datasets/{i}/id"), None);
+                }
+                // A Power BI report also reads its own dataset; paginated reports carry identity via `reports`.
+                for i in 0..self.items.len() {
+                    let item = &self.items[i];
+                    if item.kind != ItemKind::Report {
+                        continue;
+                    }
+                    let (ptr, ids) = (item.pointer.clone(), item.dataset_ids.clone());
+                    let ws = self.report(item.id).and_then(|m| m.dataset_workspace_id.as_deref());
+                    for id in ids {
+                        self.add_dataset(id, Location::Request, ptr.clone(), ws);
+                    }
+                }
+            }
+            Endpoint::Report { report_id, .. } => {
+                let meta = self.report(report_id);
+                let kind = if meta.is_some_and(|m| m.is_paginated()) { ItemKind::PaginatedReport } else { ItemKind::Report };
+                let dataset_ids: Vec<&str> = meta.and_then(|m| m.dataset_id.as_deref()).into_iter().collect();
+                let workspace_id = meta.and_then(|m| m.workspace_id.as_deref()).or(group);
+                self.items.push(Item {
+                    kind,
+                    id: report_id,
+                    workspace_id,
+                    dataset_ids: dataset_ids.clone(),
+                    location: Location::Scenario,
+                    pointer: "/endpoint/reportId".into(),
+                });
+                if kind == ItemKind::Report {
+                    let ws = meta.and_then(|m| m.dataset_workspace_id.as_deref());
+                    for id in dataset_ids {
+                        self.add_dataset(id, Location::Scenario, "/endpoint/reportId".into(), ws);
+                    }
+                }
+            }
+            Endpoint::CreateReport { group_id } => {
+                let ds = self.v1.and_then(|b| b.dataset_id.as_deref());
+                self.items.push(Item {
+                    kind: ItemKind::CreateReport,
+                    id: group_id,
+                    workspace_id: Some(group_id),
+                    dataset_ids: ds.into_iter().collect(),
+                    location: Location::Scenario,
+                    pointer: "/endpoint/groupId".into(),
+                });
+                if let Some(id) = ds {
+                    self.add_dataset(id, Location::Request, "/datasetId".into(), None);
+                }
+            }
+            Endpoint::Dataset { dataset_id, group_id } => {
+                self.items.push(Item {
+                    kind: ItemKind::Dataset,
+                    id: dataset_id,
+                    workspace_id: Some(group_id),
+                    dataset_ids: vec![dataset_id.as_str()],
+                    location: Location::Scenario,
+                    pointer: "/endpoint/datasetId".into(),
+                });
+                self.add_dataset(dataset_id, Location::Scenario, "/endpoint/datasetId".into(), Some(group_id));
+            }
+            Endpoint::Dashboard { dashboard_id, group_id } | Endpoint::Tile { dashboard_id, group_id, .. } => {
+                let tile = match &s.endpoint {
+                    Endpoint::Tile { tile_id, .. } => Some(tile_id.as_str()),
+                    _ => None,
+                };
+                let meta = self.dashboard(dashboard_id);
+                let dataset_ids: Vec<&str> = meta
+                    .map(|d| {
+                        d.tiles
+                            .iter()
+                            .filter(|t| tile.is_none_or(|id| t.id.eq_ignore_ascii_case(id)))
+                            .filter_map(|t| t.dataset_id.as_deref())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (kind, pointer) = match tile {
+                    Some(_) => (ItemKind::Tile, "/endpoint/tileId"),
+                    None => (ItemKind::Dashboard, "/endpoint/dashboardId"),
+                };
+                self.items.push(Item {
+                    kind,
+                    id: tile.unwrap_or(dashboard_id),
+                    workspace_id: meta.and_then(|d| d.workspace_id.as_deref()).or(Some(group_id)),
+                    dataset_ids: dataset_ids.clone(),
+                    location: Location::Scenario,
+                    pointer: pointer.into(),
+                });
+                for id in dataset_ids {
+                    self.add_dataset(id, Location::Scenario, pointer.into(), None);
+                }
+            }
+        }
+    }
+}

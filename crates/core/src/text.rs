@@ -1,0 +1,40 @@
+//! Small text predicates shared by rules.
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits in either case.
+pub fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// A user principal name: `name@domain.tld`.
+pub fn is_upn(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((user, domain)) => {
+            !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        }
+        None => false,
+    }
+}
+
+/// A down-level Windows logon name: `DOMAIN\user`.
+pub fn is_domain_user(s: &str) -> bool {
+    match s.split_once('\\') {
+        Some((domain, user)) => !domain.is_empty() && !user.is_empty() && !user.contains('\\'),
+        None => false,
+    }
+}
+
+/// The closest candidate to a value, when close enough to be a likely typo.
+pub fn closest<'a>(value: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let v = value.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (c, strsim::jaro_winkler(&v, &c.to_lowercase())))
+        .filter(|(_, s)| *s >= 0.8)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c)
+}
