@@ -63,3 +63,18 @@ pub fn check_scenario(scenario: &Scenario) -> Report {
 pub fn scenario_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Scenario)).expect("schema serialises")
 }
+
+/// JSON Schemas of every shape that crosses an API boundary (the browser's TypeScript types are
+/// generated from these): the scenario in, and the report, capabilities, rules and explanations out.
+#[cfg(feature = "schema")]
+pub fn schemas() -> std::collections::BTreeMap<&'static str, serde_json::Value> {
+    use schemars::schema_for;
+    let v = |s: schemars::Schema| serde_json::to_value(s).expect("schema serialises");
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("scenario", v(schema_for!(Scenario)));
+    m.insert("report", v(schema_for!(Report)));
+    m.insert("capabilities", v(schema_for!(Capabilities)));
+    m.insert("rules", v(schema_for!(Vec<Rule>)));
+    m.insert("explanations", v(schema_for!(Vec<Explanation>)));
+    m
+}
