@@ -27,14 +27,13 @@ pub fn report(name: &str, src: &str, report: &Report) -> String {
         let range = first_line(src, span.start, span.end.max(span.start));
         let range = range.start.min(src.len())..range.end.min(src.len());
         let label = if span.exact { pointer.clone() } else { format!("{pointer} (missing; shown at its parent)") };
-        let origin = format!("{name}:{}:{}", span.line, span.column);
         let help = d.help.clone();
         let fix = d.fix.as_ref().map(|f| format!("fix available: {}", f.title));
         let cite = format!("{}: \"{}\"", d.source.document.title(), d.source.quote);
         let mut msg = level(d.severity)
             .title(&d.message)
             .id(d.code)
-            .snippet(Snippet::source(src).origin(&origin).fold(true).annotation(level(d.severity).span(range).label(&label)));
+            .snippet(Snippet::source(src).origin(name).fold(true).annotation(level(d.severity).span(range).label(&label)));
         if let Some(h) = &help {
             msg = msg.footer(Level::Help.title(h));
         }
@@ -64,10 +63,9 @@ pub fn syntax_error(name: &str, src: &str, e: &SyntaxError) -> String {
     let col_byte = line.char_indices().nth(e.column.saturating_sub(1)).map_or(line.len(), |(i, _)| i);
     let at = (line_start + col_byte).min(src.len());
     let range = if at < src.len() { at..at + 1 } else { at..at };
-    let origin = format!("{name}:{}:{}", e.line, e.column);
     let msg = Level::Error
         .title("invalid JSON")
-        .snippet(Snippet::source(src).origin(&origin).fold(true).annotation(Level::Error.span(range).label(&e.message)));
+        .snippet(Snippet::source(src).origin(name).fold(true).annotation(Level::Error.span(range).label(&e.message)));
     let rendered = Renderer::plain().render(msg).to_string();
     rendered
 }

@@ -210,6 +210,9 @@ pub const ROLE_NOT_IN_MODEL: Rule = Rule {
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             for (j, role) in id.roles.iter().flatten().enumerate() {
+                if role.contains(',') {
+                    continue; // EG0108 reports it, with a fix that splits the list
+                }
                 for d in id.datasets.iter().flatten() {
                     let Some(model) = ctx.dataset(d).and_then(|m| m.model_roles()) else { continue };
                     if model.is_empty() || model.iter().any(|r| r == role) {

@@ -15,6 +15,19 @@ struct Placement<'a> {
     pointer: String,
 }
 
+/// One placement per workspace (the first thing the token touches there): a workspace finding
+/// is reported once, not once per item in it.
+fn per_workspace<'a>(all: Vec<Placement<'a>>) -> Vec<Placement<'a>> {
+    let mut out: Vec<Placement> = Vec::new();
+    for p in all {
+        let dup = p.workspace_id.is_some_and(|w| out.iter().any(|o| o.workspace_id.is_some_and(|x| x.eq_ignore_ascii_case(w))));
+        if !dup {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn placements<'a>(ctx: &'a Ctx) -> Vec<Placement<'a>> {
     let mut v: Vec<Placement> = ctx
         .items
@@ -51,7 +64,7 @@ pub const MY_WORKSPACE: Rule = Rule {
     doc: "",
     source: cite(Document::TokenConsiderations, "Workspace versions", "You cannot create an embed token for My workspace."),
     check: |ctx, e| {
-        for p in placements(ctx) {
+        for p in per_workspace(placements(ctx)) {
             if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::PersonalGroup) {
                 e.report(p.location, &p.pointer, format!("{} `{}` is in My workspace {}", p.what, p.id, ws_name(w)))
                     .help("move the content to a workspace");
@@ -96,7 +109,7 @@ pub const CLASSIC_NO_SERVICE_PRINCIPAL: Rule = Rule {
         if !ctx.scenario.caller.is_service_principal() {
             return;
         }
-        for p in placements(ctx) {
+        for p in per_workspace(placements(ctx)) {
             if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) {
                 e.report(p.location, &p.pointer, format!("{} `{}` is in classic workspace {}: a service principal cannot be used", p.what, p.id, ws_name(w)))
                     .help("upgrade the workspace to a new workspace, or use a master user");
@@ -117,7 +130,7 @@ pub const CLASSIC_ADMIN: Rule = Rule {
         if !ctx.scenario.caller.is_master_user() {
             return;
         }
-        for p in placements(ctx) {
+        for p in per_workspace(placements(ctx)) {
             let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) else { continue };
             if let Some(a) = w.access_of(&ctx.scenario.caller).filter(|a| *a != GroupUserAccessRight::Admin) {
                 e.report(p.location, &p.pointer, format!("the master user is {a:?} of classic workspace {}; Admin is required", ws_name(w)));
@@ -141,7 +154,7 @@ pub const NEW_AT_LEAST_MEMBER: Rule = Rule {
     ),
     check: |ctx, e| {
         let caller = &ctx.scenario.caller;
-        for p in placements(ctx) {
+        for p in per_workspace(placements(ctx)) {
             let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Workspace) else { continue };
             let Some(a) = w.access_of(caller) else { continue };
             let reported_elsewhere = a == GroupUserAccessRight::None && caller.is_service_principal();
@@ -174,7 +187,7 @@ pub const V2_NEW_WORKSPACES_ONLY: Rule = Rule {
                 pointer: format!("/targetWorkspaces/{i}/id"),
             }));
         }
-        for p in all {
+        for p in per_workspace(all) {
             if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) {
                 e.report(p.location, &p.pointer, format!("{} `{}` is in classic workspace {}: GenerateToken V2 needs new workspaces", p.what, p.id, ws_name(w)));
             }
