@@ -123,7 +123,24 @@ pub async fn embed_render(State(app): State<Shared>, body: Bytes) -> Response {
 // ---------------------------------------------------------------------------------------------------------------
 // Portal identity provider
 
+/// Makes the initial RS256 key on first use of the IdP; it goes first in the JWKS.
+async fn ensure_rsa(app: &Shared) {
+    use std::sync::atomic::Ordering;
+    if app.idp_rsa_made.load(Ordering::Acquire) {
+        return;
+    }
+    let mut keys = app.idp_keys.write().await;
+    if app.idp_rsa_made.load(Ordering::Acquire) {
+        return;
+    }
+    if let Ok(Some(k)) = tokio::task::spawn_blocking(|| IdpKey::generate("RS256")).await {
+        keys.insert(0, k);
+        app.idp_rsa_made.store(true, Ordering::Release);
+    }
+}
+
 pub async fn jwks(State(app): State<Shared>) -> Response {
+    ensure_rsa(&app).await;
     let keys = app.idp_keys.read().await;
     let jwks: Vec<Value> = keys.iter().map(IdpKey::jwk).collect();
     ([("cache-control", "public, max-age=300")], axum::Json(json!({"keys": jwks}))).into_response()
@@ -148,6 +165,7 @@ pub async fn idp_token(State(app): State<Shared>, body: Bytes) -> Response {
         return bad("alg must be RS256 or ES256");
     }
     let Some(sub) = v["sub"].as_str() else { return bad("sub is required") };
+    ensure_rsa(&app).await;
     let idp = app.state.lock().unwrap().idp.clone();
     let iat = v["iat"].as_i64().unwrap_or_else(now);
     let exp = iat + v["expiresIn"].as_i64().unwrap_or(3600);
@@ -179,6 +197,7 @@ pub async fn idp_token(State(app): State<Shared>, body: Bytes) -> Response {
 /// new kid that becomes the signing key for that alg.
 pub async fn idp_rotate(State(app): State<Shared>, body: Bytes) -> Response {
     let v: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+    ensure_rsa(&app).await;
     let alg = v["alg"].as_str().unwrap_or("RS256").to_string();
     if alg != "RS256" && alg != "ES256" {
         return bad("alg must be RS256 or ES256");
@@ -204,6 +223,7 @@ pub async fn idp_rotate(State(app): State<Shared>, body: Bytes) -> Response {
 }
 
 pub async fn idp_delete_key(State(app): State<Shared>, Path(kid): Path<String>) -> Response {
+    ensure_rsa(&app).await;
     let mut keys = app.idp_keys.write().await;
     let before = keys.len();
     keys.retain(|k| k.kid() != kid);

@@ -29,8 +29,10 @@ pub struct App {
     pub faults: Mutex<Vec<FaultEntry>>,
     pub calls: Mutex<BTreeMap<String, u64>>,
     pub call_log: Mutex<VecDeque<Value>>,
-    /// Portal IdP keys, newest last. Write-locked at start-up until the RSA key exists.
+    /// Portal IdP keys, newest last.
     pub idp_keys: Arc<tokio::sync::RwLock<Vec<IdpKey>>>,
+    /// Whether the initial RS256 key has been made (lazily, see `admin::ensure_rsa`).
+    pub idp_rsa_made: std::sync::atomic::AtomicBool,
 }
 
 pub fn now() -> i64 {

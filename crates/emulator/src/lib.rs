@@ -122,14 +122,8 @@ pub async fn start(opts: Options) -> std::io::Result<Running> {
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
-    // IdP keys: ES256 now, RS256 generated in the background (the lock is held until it exists).
-    let idp_keys = Arc::new(tokio::sync::RwLock::new(Vec::new()));
-    let mut guard = idp_keys.clone().write_owned().await;
-    guard.push(crypto::IdpKey::generate("ES256").expect("P-256 key"));
-    tokio::task::spawn_blocking(move || {
-        let rsa = crypto::IdpKey::generate("RS256").expect("RSA key");
-        guard.insert(0, rsa);
-    });
+    // IdP keys: ES256 now; the RS256 key is made on first use of the IdP (RSA key generation costs CPU time).
+    let idp_keys = Arc::new(tokio::sync::RwLock::new(vec![crypto::IdpKey::generate("ES256").expect("P-256 key")]));
 
     let app = Arc::new(App {
         state: Mutex::new(opts.fixture),
@@ -142,6 +136,7 @@ pub async fn start(opts: Options) -> std::io::Result<Running> {
         calls: Mutex::new(BTreeMap::new()),
         call_log: Mutex::new(VecDeque::new()),
         idp_keys,
+        idp_rsa_made: std::sync::atomic::AtomicBool::new(false),
     });
 
     let api = api_router(app.clone());
