@@ -16,6 +16,7 @@
 pub mod capabilities;
 pub mod diag;
 pub mod docs;
+pub mod edge;
 pub mod explain;
 pub mod locate;
 pub mod parse;

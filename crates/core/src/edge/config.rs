@@ -1,0 +1,250 @@
+//! The worker's configuration: `[vars]` in `wrangler.toml` (and `--var` overrides), read through a lookup
+//! function so it is testable without a runtime. Secrets (`CLIENT_SECRET`, `JWT_HS256_SECRET`, `ADMIN_KEY`)
+//! are not part of this struct: the worker reads them where it uses them and never prints them.
+
+use super::EdgeError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Power BI REST root, without `/v1.0` (`https://api.powerbi.com`).
+    pub pbi_api_base: String,
+    /// Entra ID authority root (`https://login.microsoftonline.com`); the token URL is
+    /// `{authority}/{tenant}/oauth2/v2.0/token`.
+    pub entra_authority: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    /// The service principal's object id (not the client id): the scenario's caller.
+    pub sp_object_id: Option<String>,
+    pub pbi_scope: String,
+    /// The portal identity provider's JWKS (RS256 / ES256 user tokens).
+    pub jwks_url: Option<String>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_leeway_seconds: u64,
+    /// Claim naming the customer (dotted paths reach into objects).
+    pub customer_claim: String,
+    /// Claim naming the user.
+    pub user_claim: String,
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub metadata_ttl_seconds: u64,
+    pub jwks_ttl_seconds: u64,
+    /// At most one JWKS refetch per this many seconds for unknown kids.
+    pub jwks_min_refresh_seconds: u64,
+    pub upstream_deadline_ms: u64,
+    pub upstream_attempt_timeout_ms: u64,
+    pub upstream_max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    /// Entra tokens are refreshed this many seconds before they expire.
+    pub entra_refresh_margin_seconds: u64,
+    pub rate_limit_customer_per_minute: u32,
+    pub rate_limit_user_per_minute: u32,
+}
+
+fn bad(name: &str, why: &str) -> EdgeError {
+    EdgeError::new(
+        503,
+        "misconfigured",
+        format!("Configuration variable {name} {why}."),
+    )
+}
+
+fn url(name: &str, v: String) -> Result<String, EdgeError> {
+    let v = v.trim().trim_end_matches('/').to_string();
+    if v.starts_with("https://") || v.starts_with("http://") {
+        Ok(v)
+    } else {
+        Err(bad(name, "must be an http(s) URL"))
+    }
+}
+
+impl Config {
+    /// Builds the configuration from variables; unset or empty variables take the defaults listed in the
+    /// worker's README. Errors name the variable, never its value.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, EdgeError> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &str| var(name).ok_or_else(|| bad(name, "is required"));
+        let num = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, EdgeError> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| bad(name, &format!("must be an integer from {min} to {max}"))),
+            }
+        };
+        let origins = var("ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let cfg = Config {
+            pbi_api_base: url(
+                "PBI_API_BASE",
+                var("PBI_API_BASE").unwrap_or_else(|| "https://api.powerbi.com".into()),
+            )?,
+            entra_authority: url(
+                "ENTRA_AUTHORITY",
+                var("ENTRA_AUTHORITY")
+                    .unwrap_or_else(|| "https://login.microsoftonline.com".into()),
+            )?,
+            tenant_id: required("TENANT_ID")?,
+            client_id: required("CLIENT_ID")?,
+            sp_object_id: var("SP_OBJECT_ID"),
+            pbi_scope: var("PBI_SCOPE")
+                .unwrap_or_else(|| "https://analysis.windows.net/powerbi/api/.default".into()),
+            jwks_url: var("JWKS_URL").map(|u| url("JWKS_URL", u)).transpose()?,
+            jwt_issuer: required("JWT_ISSUER")?,
+            jwt_audience: required("JWT_AUDIENCE")?,
+            jwt_leeway_seconds: num("JWT_LEEWAY_SECONDS", 60, 0, 300)?,
+            customer_claim: var("CUSTOMER_CLAIM").unwrap_or_else(|| "customer".into()),
+            user_claim: var("USER_CLAIM").unwrap_or_else(|| "sub".into()),
+            allowed_origins: origins,
+            max_body_bytes: num("MAX_BODY_BYTES", 16 * 1024, 256, 1024 * 1024)? as usize,
+            metadata_ttl_seconds: num("METADATA_TTL_SECONDS", 300, 60, 86_400)?,
+            jwks_ttl_seconds: num("JWKS_TTL_SECONDS", 600, 10, 86_400)?,
+            jwks_min_refresh_seconds: num("JWKS_MIN_REFRESH_SECONDS", 30, 0, 3_600)?,
+            upstream_deadline_ms: num("UPSTREAM_DEADLINE_MS", 8_000, 100, 60_000)?,
+            upstream_attempt_timeout_ms: num("UPSTREAM_ATTEMPT_TIMEOUT_MS", 3_000, 50, 60_000)?,
+            upstream_max_attempts: num("UPSTREAM_MAX_ATTEMPTS", 3, 1, 10)? as u32,
+            retry_base_ms: num("RETRY_BASE_MS", 200, 1, 10_000)?,
+            retry_cap_ms: num("RETRY_CAP_MS", 2_000, 1, 60_000)?,
+            entra_refresh_margin_seconds: num("ENTRA_REFRESH_MARGIN_SECONDS", 300, 0, 1_800)?,
+            rate_limit_customer_per_minute: num(
+                "RATE_LIMIT_CUSTOMER_PER_MINUTE",
+                600,
+                1,
+                1_000_000,
+            )? as u32,
+            rate_limit_user_per_minute: num("RATE_LIMIT_USER_PER_MINUTE", 60, 1, 1_000_000)? as u32,
+        };
+        // Without JWKS_URL only HS256 tokens can verify (an HS256-only portal is a valid deployment).
+        Ok(cfg)
+    }
+
+    /// `{authority}/{tenant}/oauth2/v2.0/token`.
+    pub fn entra_token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.entra_authority, self.tenant_id
+        )
+    }
+
+    /// The client-credentials form body. The secret is passed in and only ends up in the returned string.
+    pub fn entra_form(&self, client_secret: &str) -> String {
+        format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope={}",
+            form_encode(&self.client_id),
+            form_encode(client_secret),
+            form_encode(&self.pbi_scope)
+        )
+    }
+}
+
+/// `application/x-www-form-urlencoded` value encoding.
+pub fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Percent-encodes one URL path segment.
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("TENANT_ID", "t"),
+            ("CLIENT_ID", "c"),
+            ("JWT_ISSUER", "https://idp/"),
+            ("JWT_AUDIENCE", "portal"),
+        ])
+    }
+
+    fn build(m: &HashMap<&str, &str>) -> Result<Config, EdgeError> {
+        Config::from_lookup(|k| m.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = build(&base()).unwrap();
+        assert_eq!(c.pbi_api_base, "https://api.powerbi.com");
+        assert_eq!(
+            c.entra_token_url(),
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token"
+        );
+        assert_eq!(c.customer_claim, "customer");
+        assert_eq!(c.user_claim, "sub");
+        assert_eq!(c.entra_refresh_margin_seconds, 300);
+        assert!(c.allowed_origins.is_empty());
+        assert!(c.jwks_url.is_none());
+    }
+
+    #[test]
+    fn overrides_and_errors_name_the_variable_only() {
+        let mut m = base();
+        m.insert("PBI_API_BASE", "http://127.0.0.1:8780/");
+        m.insert(
+            "ALLOWED_ORIGINS",
+            "http://127.0.0.1:8787/, https://portal.example ,",
+        );
+        m.insert("MAX_BODY_BYTES", "4096");
+        let c = build(&m).unwrap();
+        assert_eq!(c.pbi_api_base, "http://127.0.0.1:8780");
+        assert_eq!(
+            c.allowed_origins,
+            vec!["http://127.0.0.1:8787", "https://portal.example"]
+        );
+        assert_eq!(c.max_body_bytes, 4096);
+        m.insert("MAX_BODY_BYTES", "lots");
+        let e = build(&m).unwrap_err();
+        assert!(e.message.contains("MAX_BODY_BYTES") && !e.message.contains("lots"));
+        m.insert("MAX_BODY_BYTES", "4096");
+        m.insert("JWKS_URL", "ftp://x");
+        assert!(build(&m).unwrap_err().message.contains("JWKS_URL"));
+        let mut m = base();
+        m.remove("TENANT_ID");
+        assert_eq!(build(&m).unwrap_err().status, 503);
+    }
+
+    #[test]
+    fn form_body_encodes_secret() {
+        let c = build(&base()).unwrap();
+        let f = c.entra_form("a+b&c=d e");
+        assert!(f.contains("client_secret=a%2Bb%26c%3Dd+e"));
+        assert!(f.contains("scope=https%3A%2F%2Fanalysis.windows.net%2Fpowerbi%2Fapi%2F.default"));
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+}
