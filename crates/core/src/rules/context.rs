@@ -1,9 +1,43 @@
 //! The rule context: the scenario indexed once, so every check is a cheap lookup.
 
+use super::index::IdIndex;
 use crate::diag::Location;
 use crate::parse::{Body, Parsed};
 use crate::powerbi::{EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2};
 use crate::scenario::{Dashboard, Dataset, Endpoint, Report, Scenario, Workspace};
+
+/// Where the request or scenario names an item, formatted only when a finding needs it (the
+/// happy path allocates no pointer strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ptr {
+    ReportId(usize),
+    DatasetId(usize),
+    TargetWorkspaceId(usize),
+    Fixed(&'static str),
+}
+
+impl std::fmt::Display for Ptr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ptr::ReportId(i) => write!(f, "/reports/{i}/id"),
+            Ptr::DatasetId(i) => write!(f, "/datasets/{i}/id"),
+            Ptr::TargetWorkspaceId(i) => write!(f, "/targetWorkspaces/{i}/id"),
+            Ptr::Fixed(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<Ptr> for String {
+    fn from(p: Ptr) -> String {
+        p.to_string()
+    }
+}
+
+impl From<&Ptr> for String {
+    fn from(p: &Ptr) -> String {
+        p.to_string()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
@@ -24,7 +58,7 @@ pub struct Item<'a> {
     pub workspace_id: Option<&'a str>,
     pub dataset_ids: Vec<&'a str>,
     pub location: Location,
-    pub pointer: String,
+    pub pointer: Ptr,
 }
 
 /// A dataset the token covers, and where the request names it.
@@ -34,7 +68,7 @@ pub struct EmbeddedDataset<'a> {
     pub meta: Option<&'a Dataset>,
     pub workspace_id: Option<&'a str>,
     pub location: Location,
-    pub pointer: String,
+    pub pointer: Ptr,
 }
 
 pub struct Ctx<'a> {
@@ -45,6 +79,13 @@ pub struct Ctx<'a> {
     pub identities: &'a [EffectiveIdentity],
     pub items: Vec<Item<'a>>,
     pub datasets: Vec<EmbeddedDataset<'a>>,
+    dataset_ix: IdIndex<'a>,
+    report_ix: IdIndex<'a>,
+    embedded_ix: IdIndex<'a>,
+    /// For each embedded dataset (same order as `datasets`), the identities naming it.
+    identity_of: Vec<Vec<usize>>,
+    /// Keys of the datasets indexed so far (sorted), to skip repeats while indexing.
+    seen: Vec<super::index::Key>,
 }
 
 impl<'a> Ctx<'a> {
@@ -58,8 +99,33 @@ impl<'a> Ctx<'a> {
             .and_then(|b| b.identities.as_deref())
             .or_else(|| v2.and_then(|b| b.identities.as_deref()))
             .unwrap_or(&[]);
-        let mut ctx = Ctx { scenario, parsed, v1, v2, identities, items: Vec::new(), datasets: Vec::new() };
+        let mut ctx = Ctx {
+            scenario,
+            parsed,
+            v1,
+            v2,
+            identities,
+            items: Vec::new(),
+            datasets: Vec::new(),
+            dataset_ix: IdIndex::new(scenario.datasets.iter().map(|d| d.id.as_str())),
+            report_ix: IdIndex::new(scenario.reports.iter().map(|r| r.id.as_str())),
+            embedded_ix: IdIndex::default(),
+            identity_of: Vec::new(),
+            seen: Vec::new(),
+        };
         ctx.index();
+        ctx.embedded_ix = IdIndex::new(ctx.datasets.iter().map(|d| d.id));
+        let mut identity_of = vec![Vec::new(); ctx.datasets.len()];
+        for (i, id) in identities.iter().enumerate() {
+            for d in id.datasets.iter().flatten() {
+                if let Some(slot) = ctx.embedded_ix.get(d) {
+                    if !identity_of[slot].contains(&i) {
+                        identity_of[slot].push(i);
+                    }
+                }
+            }
+        }
+        ctx.identity_of = identity_of;
         ctx
     }
 
@@ -71,23 +137,21 @@ impl<'a> Ctx<'a> {
         self.scenario.workspaces.iter().find(|w| w.id.eq_ignore_ascii_case(id))
     }
     pub fn dataset(&self, id: &str) -> Option<&'a Dataset> {
-        self.scenario.datasets.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+        self.dataset_ix.get(id).map(|i| &self.scenario.datasets[i])
     }
     pub fn report(&self, id: &str) -> Option<&'a Report> {
-        self.scenario.reports.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+        self.report_ix.get(id).map(|i| &self.scenario.reports[i])
     }
     pub fn dashboard(&self, id: &str) -> Option<&'a Dashboard> {
         self.scenario.dashboards.iter().find(|d| d.id.eq_ignore_ascii_case(id))
     }
     pub fn embedded_dataset(&self, id: &str) -> Option<&EmbeddedDataset<'a>> {
-        self.datasets.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+        self.embedded_ix.get(id).map(|i| &self.datasets[i])
     }
-    /// The identities (with their index) that name a dataset.
+    /// The identities (with their index) that name an embedded dataset.
     pub fn identities_for(&self, dataset_id: &str) -> impl Iterator<Item = (usize, &'a EffectiveIdentity)> + '_ {
-        let id = dataset_id.to_owned();
-        self.identities.iter().enumerate().filter(move |(_, i)| {
-            i.datasets.iter().flatten().any(|d| d.eq_ignore_ascii_case(&id))
-        })
+        let slots: &[usize] = self.embedded_ix.get(dataset_id).map_or(&[], |i| self.identity_of[i].as_slice());
+        slots.iter().map(|&i| (i, &self.identities[i]))
     }
     /// The single workspace of the scenario, used when an item does not say where it lives.
     fn sole_workspace(&self) -> Option<&'a str> {
@@ -97,8 +161,18 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn add_dataset(&mut self, id: &'a str, location: Location, pointer: String, ws_hint: Option<&'a str>) {
-        if self.datasets.iter().any(|d| d.id.eq_ignore_ascii_case(id)) {
+    fn add_dataset(&mut self, id: &'a str, location: Location, pointer: Ptr, ws_hint: Option<&'a str>) {
+        let dup = match super::index::key(id) {
+            Some(k) => match self.seen.binary_search(&k) {
+                Ok(_) => true,
+                Err(at) => {
+                    self.seen.insert(at, k);
+                    false
+                }
+            },
+            None => self.datasets.iter().any(|d| d.id.eq_ignore_ascii_case(id)),
+        };
+        if dup {
             return;
         }
         let meta = self.dataset(id);
@@ -127,11 +201,11 @@ impl<'a> Ctx<'a> {
                         workspace_id,
                         dataset_ids,
                         location: Location::Request,
-                        pointer: format!("/reports/{i}/id"),
+                        pointer: Ptr::ReportId(i),
                     });
                 }
                 for (i, d) in b.datasets.iter().flatten().enumerate() {
-                    self.add_dataset(&d.id, Location::Request, format!("/datasets/{i}/id"), None);
+                    self.add_dataset(&d.id, Location::Request, Ptr::DatasetId(i), None);
                 }
                 // A Power BI report also reads its own dataset; paginated reports carry identity via `reports`.
                 for i in 0..self.items.len() {
@@ -139,10 +213,10 @@ impl<'a> Ctx<'a> {
                     if item.kind != ItemKind::Report {
                         continue;
                     }
-                    let (ptr, ids) = (item.pointer.clone(), item.dataset_ids.clone());
-                    let ws = self.report(item.id).and_then(|m| m.dataset_workspace_id.as_deref());
-                    for id in ids {
-                        self.add_dataset(id, Location::Request, ptr.clone(), ws);
+                    let (ptr, id, report_id) = (item.pointer, item.dataset_ids.first().copied(), item.id);
+                    let ws = self.report(report_id).and_then(|m| m.dataset_workspace_id.as_deref());
+                    if let Some(id) = id {
+                        self.add_dataset(id, Location::Request, ptr, ws);
                     }
                 }
             }
@@ -157,12 +231,12 @@ impl<'a> Ctx<'a> {
                     workspace_id,
                     dataset_ids: dataset_ids.clone(),
                     location: Location::Scenario,
-                    pointer: "/endpoint/reportId".into(),
+                    pointer: Ptr::Fixed("/endpoint/reportId"),
                 });
                 if kind == ItemKind::Report {
                     let ws = meta.and_then(|m| m.dataset_workspace_id.as_deref());
                     for id in dataset_ids {
-                        self.add_dataset(id, Location::Scenario, "/endpoint/reportId".into(), ws);
+                        self.add_dataset(id, Location::Scenario, Ptr::Fixed("/endpoint/reportId"), ws);
                     }
                 }
             }
@@ -174,10 +248,10 @@ impl<'a> Ctx<'a> {
                     workspace_id: Some(group_id),
                     dataset_ids: ds.into_iter().collect(),
                     location: Location::Scenario,
-                    pointer: "/endpoint/groupId".into(),
+                    pointer: Ptr::Fixed("/endpoint/groupId"),
                 });
                 if let Some(id) = ds {
-                    self.add_dataset(id, Location::Request, "/datasetId".into(), None);
+                    self.add_dataset(id, Location::Request, Ptr::Fixed("/datasetId"), None);
                 }
             }
             Endpoint::Dataset { dataset_id, group_id } => {
@@ -187,9 +261,9 @@ impl<'a> Ctx<'a> {
                     workspace_id: Some(group_id),
                     dataset_ids: vec![dataset_id.as_str()],
                     location: Location::Scenario,
-                    pointer: "/endpoint/datasetId".into(),
+                    pointer: Ptr::Fixed("/endpoint/datasetId"),
                 });
-                self.add_dataset(dataset_id, Location::Scenario, "/endpoint/datasetId".into(), Some(group_id));
+                self.add_dataset(dataset_id, Location::Scenario, Ptr::Fixed("/endpoint/datasetId"), Some(group_id));
             }
             Endpoint::Dashboard { dashboard_id, group_id } | Endpoint::Tile { dashboard_id, group_id, .. } => {
                 let tile = match &s.endpoint {
@@ -216,10 +290,10 @@ impl<'a> Ctx<'a> {
                     workspace_id: meta.and_then(|d| d.workspace_id.as_deref()).or(Some(group_id)),
                     dataset_ids: dataset_ids.clone(),
                     location: Location::Scenario,
-                    pointer: pointer.into(),
+                    pointer: Ptr::Fixed(pointer),
                 });
                 for id in dataset_ids {
-                    self.add_dataset(id, Location::Scenario, pointer.into(), None);
+                    self.add_dataset(id, Location::Scenario, Ptr::Fixed(pointer), None);
                 }
             }
         }

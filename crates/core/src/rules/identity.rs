@@ -93,10 +93,14 @@ pub const ONE_IDENTITY_PER_DATASET: Rule = Rule {
     source: cite(Document::ServiceBehaviour, "GenerateToken errors", "Creating embed token with multiple identities is not supported"),
     check: |ctx, e| {
         let all: Vec<_> = identity_datasets(ctx).collect();
-        for (k, (i, j, _, d)) in all.iter().enumerate() {
-            if all[..k].iter().any(|(pi, _, _, pd)| pi != i && pd.eq_ignore_ascii_case(d)) {
-                e.report(Location::Request, format!("/identities/{i}/datasets/{j}"), format!("dataset `{d}` already has an identity"))
-                    .help("merge the roles into one identity for this dataset");
+        for group in super::index::repeated(all.iter().map(|x| x.3)) {
+            let first_identity = all[group[0]].0;
+            for &k in &group[1..] {
+                let (i, j, _, d) = all[k];
+                if i != first_identity {
+                    e.report(Location::Request, format!("/identities/{i}/datasets/{j}"), format!("dataset `{d}` already has an identity"))
+                        .help("merge the roles into one identity for this dataset");
+                }
             }
         }
     },

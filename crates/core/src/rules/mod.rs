@@ -3,6 +3,7 @@
 
 mod context;
 mod identity;
+mod index;
 mod limits;
 mod permissions;
 mod profiles;
@@ -11,7 +12,7 @@ mod rls;
 mod scenario_facts;
 mod workspace;
 
-pub use context::{Ctx, EmbeddedDataset, Item, ItemKind};
+pub use context::{Ctx, EmbeddedDataset, Item, ItemKind, Ptr};
 
 use serde::Serialize;
 

@@ -75,7 +75,7 @@ pub const PRINCIPAL_WORKSPACE_ACCESS: Rule = Rule {
             }
             seen.push(&w.id);
             if w.access_of(c) == Some(GroupUserAccessRight::None) {
-                e.report(loc, ptr.as_str(), format!("{who} has no access to workspace `{}`", w.name.as_deref().unwrap_or(&w.id)))
+                e.report(loc, ptr, format!("{who} has no access to workspace `{}`", w.name.as_deref().unwrap_or(&w.id)))
                     .help(add_user_help(ctx, &w.id));
             }
         }

@@ -143,9 +143,9 @@ pub const DUPLICATE_ITEM: Rule = Rule {
             ("targetWorkspaces", b.target_workspaces.iter().flatten().map(|r| r.id.as_str()).collect()),
         ];
         for (name, ids) in lists {
-            for (i, id) in ids.iter().enumerate() {
-                if ids[..i].iter().any(|p| p.eq_ignore_ascii_case(id)) {
-                    e.report(Location::Request, format!("/{name}/{i}"), format!("`{id}` is already listed in `{name}`"))
+            for group in super::index::repeated(ids.iter().copied()) {
+                for &i in &group[1..] {
+                    e.report(Location::Request, format!("/{name}/{i}"), format!("`{}` is already listed in `{name}`", ids[i]))
                         .fix(Fix { title: "remove the duplicate".into(), patch: vec![PatchOp::remove(format!("/request/{name}/{i}"))] });
                 }
             }

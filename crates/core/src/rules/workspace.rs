@@ -1,6 +1,6 @@
 //! Workspace rules (seed 004): classic, new and My workspace, and the caller's access right.
 
-use super::{Ctx, Family, Rule};
+use super::{context::Ptr, Ctx, Family, Rule};
 use crate::diag::{Location, Severity};
 use crate::powerbi::{GroupUserAccessRight, WorkspaceType};
 use crate::scenario::Workspace;
@@ -12,7 +12,7 @@ struct Placement<'a> {
     id: &'a str,
     workspace_id: Option<&'a str>,
     location: Location,
-    pointer: String,
+    pointer: Ptr,
 }
 
 /// One placement per workspace (the first thing the token touches there): a workspace finding
@@ -32,14 +32,14 @@ fn placements<'a>(ctx: &'a Ctx) -> Vec<Placement<'a>> {
     let mut v: Vec<Placement> = ctx
         .items
         .iter()
-        .map(|i| Placement { what: "item", id: i.id, workspace_id: i.workspace_id, location: i.location, pointer: i.pointer.clone() })
+        .map(|i| Placement { what: "item", id: i.id, workspace_id: i.workspace_id, location: i.location, pointer: i.pointer })
         .collect();
     v.extend(ctx.datasets.iter().map(|d| Placement {
         what: "dataset",
         id: d.id,
         workspace_id: d.workspace_id,
         location: d.location,
-        pointer: d.pointer.clone(),
+        pointer: d.pointer,
     }));
     v
 }
@@ -184,7 +184,7 @@ pub const V2_NEW_WORKSPACES_ONLY: Rule = Rule {
                 id: &t.id,
                 workspace_id: Some(&t.id),
                 location: Location::Request,
-                pointer: format!("/targetWorkspaces/{i}/id"),
+                pointer: Ptr::TargetWorkspaceId(i),
             }));
         }
         for p in per_workspace(all) {
