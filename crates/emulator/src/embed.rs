@@ -74,6 +74,10 @@ pub fn render(app: &Shared, token: &str, report_id: &str, group_id: Option<&str>
                     // Analysis Services: the roles assigned to the effective username apply.
                     roles = ds.roles.iter().filter(|r| r.members.iter().any(|m| m.eq_ignore_ascii_case(&username))).map(|r| r.name.clone()).collect();
                 }
+                // The service resolves role names when the report queries the model: an unknown role fails the load.
+                if let Some(r) = roles.iter().find(|n| !ds.roles.iter().any(|m| m.name.eq_ignore_ascii_case(n))) {
+                    return ierror("QueryUserError", format!("The role '{r}' specified in the effective identity doesn't exist in the model of dataset {}", ds.id), "400");
+                }
                 let ctx = rls::Ctx { username: username.clone(), custom_data: custom.clone() };
                 let filters: Vec<rls::Expr> = ds.roles.iter()
                     .filter(|r| roles.iter().any(|n| n.eq_ignore_ascii_case(&r.name)))

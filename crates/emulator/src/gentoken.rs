@@ -423,9 +423,9 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             continue;
         }
         let Some(id) = ident else {
-            // Master users may omit the identity (the caller's own rights apply), except for SSAS live
-            // connections; service principals must always provide one.
-            if c.is_app() || ds.kind == DatasetKind::SqlServerAnalysisServicesLive {
+            // Master users may omit the identity (the caller's own rights apply; seed 004's table, also for
+            // SSAS live connections); service principals must always provide one.
+            if c.is_app() {
                 return Err(ApiError::invalid(format!("{pre}requires effective identity to be provided")));
             }
             continue;
@@ -468,6 +468,11 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             _ => {
                 if ds.is_effective_identity_roles_required() && id.roles.is_empty() {
                     return Err(ApiError::invalid(format!("{pre}requires roles to be included in provided effective identity")));
+                }
+                // Seed 004, "SSO and cloud RLS": the explicit SSO identity (identityBlob) must be provided too.
+                if ds.kind == DatasetKind::AzureSqlDirectQuerySso && !ds.roles.is_empty() && !id.blob {
+                    return Err(ApiError::invalid(format!(
+                        "{pre}requires identityBlob: a dataset with SSO and row-level security needs the explicit SSO identity")));
                 }
             }
         }
