@@ -55,7 +55,16 @@ fn check_all_examples_with_expect_passes() {
     let out = run(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("expectation failed"), "{stdout}");
-    assert_eq!(out.status.code(), Some(1), "invalid examples make the run exit 1");
+    assert_eq!(out.status.code(), Some(0), "every example gets its documented verdict");
+    // A wrong expectation makes it fail.
+    let dir = std::env::temp_dir().join(format!("embedgate-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(root().join("examples/rls-cloud-sp-no-identity.json")).unwrap();
+    let wrong = dir.join("wrong.json");
+    std::fs::write(&wrong, src.replace("\"verdict\": \"invalid\"", "\"verdict\": \"valid\"")).unwrap();
+    let out = run(&["check", "--expect", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("expectation failed"));
 }
 
 #[test]

@@ -1,0 +1,58 @@
+# Embedgate: two commands do everything on a fresh machine.
+#   make dev   - emulator + worker (wrangler dev, local D1/KV) + pages, all on 127.0.0.1
+#   make test  - every test: Rust (core, CLI, emulator, differential), browser (WASM + pages in
+#                headless Chromium), worker in workerd against the emulator
+# Both install whatever is missing first (scripts/setup.sh: idempotent, quiet when done).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+CARGO ?= cargo
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+.PHONY: dev test setup build test-rust test-docs test-emulator test-www test-worker bench fuzz docs lint
+
+setup:
+	@bash scripts/setup.sh
+
+dev: setup
+	@bash scripts/dev.sh
+
+test: setup test-rust test-docs test-emulator test-www test-worker
+	@echo "make test: all suites passed"
+
+# Host-side Rust: core (rules, properties, edge logic), CLI, emulator (HTTP + differential), wasm bindings' host tests.
+test-rust:
+	$(CARGO) test --workspace --exclude embedgate-worker --quiet
+
+test-docs:
+	$(CARGO) run --quiet -p embedgate-cli -- docs --check
+	@out=$$($(CARGO) run --quiet -p embedgate-cli -- check --expect examples/*.json) || { echo "$$out" | grep "expectation failed"; exit 1; }
+	@echo "examples: $$(ls examples/*.json | wc -l) scenarios got their documented verdicts"
+
+test-emulator:
+	@bash scripts/test-emulator.sh
+
+test-www:
+	@bash scripts/test-www.sh
+
+test-worker:
+	@bash scripts/test-worker.sh
+
+# Regenerates docs/rules.md, docs/capabilities.md and docs/schemas/ from the core.
+docs:
+	$(CARGO) run --quiet -p embedgate-cli -- docs
+
+# Benchmarks (figures go to docs/benchmarks.md): core criterion, browser WASM, worker load, fuzzing.
+bench: setup
+	$(CARGO) bench -p embedgate-core --bench validate
+	@bash scripts/bench-www.sh
+	@bash scripts/bench-worker.sh
+	@bash scripts/fuzz.sh 300
+
+fuzz:
+	@bash scripts/fuzz.sh $${SECONDS_TO_FUZZ:-60}
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --exclude embedgate-worker --all-targets --quiet -- -D warnings
