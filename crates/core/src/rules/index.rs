@@ -63,7 +63,10 @@ impl<'a> IdIndex<'a> {
 
 /// Positions of ids that occur more than once (case-insensitively), grouped, each group in
 /// ascending order. Sorting keeps this O(n log n) where pairwise comparison was quadratic.
-pub(crate) fn repeated<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<Vec<usize>> {
+pub(crate) fn repeated<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Vec<Vec<usize>> {
+    if ids.len() < 2 {
+        return Vec::new();
+    }
     let mut keyed: Vec<(Result<Key, String>, usize)> =
         ids.enumerate().map(|(i, id)| (key(id).ok_or_else(|| id.to_ascii_lowercase()), i)).collect();
     keyed.sort();

@@ -7,6 +7,7 @@ use crate::scenario::Workspace;
 use crate::sources::{cite, Document};
 
 /// Something the token touches, placed in a workspace.
+#[derive(Clone, Copy)]
 struct Placement<'a> {
     what: &'static str,
     id: &'a str,
@@ -17,7 +18,7 @@ struct Placement<'a> {
 
 /// One placement per workspace (the first thing the token touches there): a workspace finding
 /// is reported once, not once per item in it.
-fn per_workspace<'a>(all: Vec<Placement<'a>>) -> Vec<Placement<'a>> {
+fn per_workspace<'a>(all: impl Iterator<Item = Placement<'a>>) -> Vec<Placement<'a>> {
     let mut out: Vec<Placement> = Vec::new();
     for p in all {
         let dup = p.workspace_id.is_some_and(|w| out.iter().any(|o| o.workspace_id.is_some_and(|x| x.eq_ignore_ascii_case(w))));
@@ -28,20 +29,21 @@ fn per_workspace<'a>(all: Vec<Placement<'a>>) -> Vec<Placement<'a>> {
     out
 }
 
-fn placements<'a>(ctx: &'a Ctx) -> Vec<Placement<'a>> {
-    let mut v: Vec<Placement> = ctx
-        .items
-        .iter()
-        .map(|i| Placement { what: "item", id: i.id, workspace_id: i.workspace_id, location: i.location, pointer: i.pointer })
-        .collect();
-    v.extend(ctx.datasets.iter().map(|d| Placement {
+fn placements<'a>(ctx: &'a Ctx) -> impl Iterator<Item = Placement<'a>> + 'a {
+    let items = ctx.items.iter().map(|i| Placement {
+        what: "item",
+        id: i.id,
+        workspace_id: i.workspace_id,
+        location: i.location,
+        pointer: i.pointer,
+    });
+    items.chain(ctx.datasets.iter().map(|d| Placement {
         what: "dataset",
         id: d.id,
         workspace_id: d.workspace_id,
         location: d.location,
         pointer: d.pointer,
-    }));
-    v
+    }))
 }
 
 fn with_workspace<'a>(ctx: &'a Ctx, p: &Placement<'a>) -> Option<&'a Workspace> {
@@ -177,16 +179,14 @@ pub const V2_NEW_WORKSPACES_ONLY: Rule = Rule {
         if !ctx.scenario.endpoint.is_v2() {
             return;
         }
-        let mut all = placements(ctx);
-        if let Some(b) = ctx.v2 {
-            all.extend(b.target_workspaces.iter().flatten().enumerate().map(|(i, t)| Placement {
-                what: "target workspace",
-                id: &t.id,
-                workspace_id: Some(&t.id),
-                location: Location::Request,
-                pointer: Ptr::TargetWorkspaceId(i),
-            }));
-        }
+        let targets = ctx.v2.and_then(|b| b.target_workspaces.as_deref()).unwrap_or(&[]);
+        let all = placements(ctx).chain(targets.iter().enumerate().map(|(i, t)| Placement {
+            what: "target workspace",
+            id: &t.id,
+            workspace_id: Some(&t.id),
+            location: Location::Request,
+            pointer: Ptr::TargetWorkspaceId(i),
+        }));
         for p in per_workspace(all) {
             if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) {
                 e.report(p.location, &p.pointer, format!("{} `{}` is in classic workspace {}: GenerateToken V2 needs new workspaces", p.what, p.id, ws_name(w)));
