@@ -1,0 +1,148 @@
+//! Who is asking: the portal user's bearer JWT, verified against the JWKS (RS256/ES256, keys cached, refetched
+//! on an unknown kid at most once per `JWKS_MIN_REFRESH_SECONDS`) or a shared secret (HS256), then the
+//! claims checks. The admin key check lives here too.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use embedgate_core::edge::identity::Principal;
+use embedgate_core::edge::jwt::{self, Alg, ClaimPolicy, KeyLookup};
+use embedgate_core::edge::EdgeError;
+use serde_json::{json, Value};
+use worker::{Method, Request};
+
+use crate::crypto::{self, PublicKey};
+use crate::http::{self, Call};
+use crate::{log, now_ms, now_secs, Ctx};
+
+/// Shortest HS256 secret accepted (RFC 7518 §3.2: at least the hash size).
+const MIN_HS256_SECRET: usize = 32;
+
+struct JwksCache {
+    doc: Rc<Value>,
+    fetched_ms: f64,
+    parsed: HashMap<(String, &'static str), Rc<PublicKey>>,
+}
+
+thread_local! {
+    static JWKS: RefCell<Option<JwksCache>> = const { RefCell::new(None) };
+}
+
+/// Forgets the cached JWKS (admin invalidation).
+pub fn forget_jwks() {
+    JWKS.with(|j| *j.borrow_mut() = None);
+}
+
+fn bearer(req: &Request) -> Option<String> {
+    let h = req.headers().get("authorization").ok().flatten()?;
+    let (scheme, token) = h.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+async fn fetch_jwks(ctx: &Ctx, url: &str) -> Result<Rc<Value>, EdgeError> {
+    let call = Call { method: Method::Get, url: url.to_string(), headers: vec![("accept", "application/json".into())], body: None };
+    let unavailable = || EdgeError::new(503, "jwks_unavailable", "The identity provider's signing keys could not be fetched.").retry_after(5);
+    let body = http::send(ctx, "idp.jwks", &call).await.map_err(|_| unavailable())?;
+    let doc: Value = serde_json::from_str(&body).map_err(|_| unavailable())?;
+    if !doc.get("keys").is_some_and(Value::is_array) {
+        return Err(unavailable());
+    }
+    let doc = Rc::new(doc);
+    JWKS.with(|j| *j.borrow_mut() = Some(JwksCache { doc: doc.clone(), fetched_ms: now_ms(), parsed: HashMap::new() }));
+    log(ctx, "jwks_fetched", json!({"keys": doc["keys"].as_array().map(Vec::len)}));
+    Ok(doc)
+}
+
+/// The cached JWKS if fresh, else a fetched one (a stale copy is used if the fetch fails).
+async fn jwks(ctx: &Ctx, url: &str) -> Result<Rc<Value>, EdgeError> {
+    let cached = JWKS.with(|j| j.borrow().as_ref().map(|c| (c.doc.clone(), c.fetched_ms)));
+    match cached {
+        Some((doc, at)) if now_ms() - at < (ctx.cfg.jwks_ttl_seconds * 1000) as f64 => Ok(doc),
+        Some((stale, _)) => match fetch_jwks(ctx, url).await {
+            Ok(d) => Ok(d),
+            Err(_) => Ok(stale),
+        },
+        None => fetch_jwks(ctx, url).await,
+    }
+}
+
+fn parsed_key(jwk: &Value, kid: &str, alg: Alg) -> Option<Rc<PublicKey>> {
+    let key = (kid.to_string(), alg.as_str());
+    if let Some(k) = JWKS.with(|j| j.borrow().as_ref().and_then(|c| c.parsed.get(&key).cloned())) {
+        return Some(k);
+    }
+    let k = Rc::new(PublicKey::from_jwk(jwk, alg)?);
+    JWKS.with(|j| {
+        if let Some(c) = j.borrow_mut().as_mut() {
+            c.parsed.insert(key, k.clone());
+        }
+    });
+    Some(k)
+}
+
+fn bad_signature() -> EdgeError {
+    EdgeError::unauthorized("invalid_signature", "The token signature is not valid.")
+}
+
+/// Verifies the bearer token and returns the principal (customer and user from the configured claims).
+pub async fn user(ctx: &Ctx, req: &Request) -> Result<Principal, EdgeError> {
+    let token = bearer(req).ok_or_else(|| EdgeError::unauthorized("missing_token", "Send the signed-in user's token as Authorization: Bearer <JWT>."))?;
+    let hs_secret = ctx.secret("JWT_HS256_SECRET").filter(|s| s.len() >= MIN_HS256_SECRET);
+    let mut allowed = Vec::with_capacity(3);
+    if ctx.cfg.jwks_url.is_some() {
+        allowed.extend([Alg::Rs256, Alg::Es256]);
+    }
+    if hs_secret.is_some() {
+        allowed.push(Alg::Hs256);
+    }
+    let jws = jwt::decode(&token, &allowed)?;
+    let input = jws.signing_input.as_bytes();
+    let verified = match (jws.alg, &ctx.cfg.jwks_url) {
+        (Alg::Hs256, _) => crypto::verify_hs256(hs_secret.as_deref().unwrap_or_default().as_bytes(), input, &jws.signature),
+        (alg, Some(url)) => {
+            let mut doc = jwks(ctx, url).await?;
+            let mut lookup = jwt::pick_jwk(&doc, jws.kid.as_deref(), alg)?;
+            if lookup == KeyLookup::UnknownKid {
+                // Rotation: refetch, but not more often than the configured interval (unknown kids are cheap
+                // for an attacker to send).
+                let last = JWKS.with(|j| j.borrow().as_ref().map(|c| c.fetched_ms)).unwrap_or(0.0);
+                if now_ms() - last >= (ctx.cfg.jwks_min_refresh_seconds * 1000) as f64 {
+                    doc = fetch_jwks(ctx, url).await?;
+                    lookup = jwt::pick_jwk(&doc, jws.kid.as_deref(), alg)?;
+                }
+            }
+            match lookup {
+                KeyLookup::Found(jwk) => {
+                    let kid = jws.kid.clone().unwrap_or_default();
+                    let key = parsed_key(jwk, &kid, alg)
+                        .ok_or_else(|| EdgeError::unauthorized("invalid_key", "The signing key in the JWKS is not usable."))?;
+                    key.verify(alg, input, &jws.signature)
+                }
+                KeyLookup::UnknownKid => {
+                    return Err(EdgeError::unauthorized("unknown_key", "The token was signed with a key the identity provider does not publish."))
+                }
+            }
+        }
+        (_, None) => false,
+    };
+    if !verified {
+        return Err(bad_signature());
+    }
+    let policy = ClaimPolicy { issuer: &ctx.cfg.jwt_issuer, audience: &ctx.cfg.jwt_audience, leeway: ctx.cfg.jwt_leeway_seconds };
+    jwt::check_claims(&jws.claims, &policy, now_secs())?;
+    Principal::from_claims(jws.claims, &ctx.cfg.customer_claim, &ctx.cfg.user_claim)
+}
+
+/// Checks `Authorization: Bearer <ADMIN_KEY>`. The admin API is off unless ADMIN_KEY (16+ chars) is set.
+pub fn admin(ctx: &Ctx, req: &Request) -> Result<(), EdgeError> {
+    let Some(key) = ctx.secret("ADMIN_KEY").filter(|k| k.len() >= 16) else {
+        return Err(EdgeError::forbidden("admin_disabled", "The admin API is disabled (ADMIN_KEY is not set)."));
+    };
+    match bearer(req) {
+        Some(given) if crypto::secrets_equal(given.as_bytes(), key.as_bytes()) => Ok(()),
+        Some(_) => Err(EdgeError::unauthorized("admin_unauthorized", "Wrong admin key.")),
+        None => Err(EdgeError::unauthorized("admin_unauthorized", "Send Authorization: Bearer <admin key>.")),
+    }
+}

@@ -1,0 +1,122 @@
+//! The Entra ID app-only token (client credentials), cached in isolate memory and in KV until five minutes
+//! (configurable) before it expires, refreshed single-flight: while one request refreshes, concurrent
+//! requests in the isolate wait for its result instead of calling Entra themselves.
+//!
+//! Followers wait on their own timers (10 ms polls) rather than on the leader's future, so no request ever
+//! resumes on another request's I/O context (workerd forbids sharing I/O objects across requests).
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use embedgate_core::edge::upstream::{map_failure, parse_entra_token, EntraToken, Failure, Stage};
+use embedgate_core::edge::EdgeError;
+use serde_json::json;
+use worker::{Delay, Method};
+
+use crate::http::{self, Call};
+use crate::{log, now_ms, now_secs, Ctx};
+
+thread_local! {
+    static MEMORY: RefCell<Option<EntraToken>> = const { RefCell::new(None) };
+    /// `Date.now()` at which the current refresh started, if one is running.
+    static INFLIGHT: Cell<Option<f64>> = const { Cell::new(None) };
+}
+
+/// A refresh older than this is presumed dead (its request was cancelled) and may be taken over.
+const STALE_REFRESH_MS: f64 = 15_000.0;
+
+fn kv_key(ctx: &Ctx) -> String {
+    format!("entra:v1:{}:{}", ctx.cfg.tenant_id, ctx.cfg.client_id)
+}
+
+fn usable(t: &EntraToken, ctx: &Ctx, rejected: Option<&str>) -> bool {
+    t.fresh(now_secs(), ctx.cfg.entra_refresh_margin_seconds) && Some(t.access_token.as_str()) != rejected
+}
+
+fn from_memory(ctx: &Ctx, rejected: Option<&str>) -> Option<String> {
+    MEMORY.with(|m| m.borrow().as_ref().filter(|t| usable(t, ctx, rejected)).map(|t| t.access_token.clone()))
+}
+
+/// Clears the in-flight mark even if the refreshing request is dropped midway.
+struct InflightGuard;
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        INFLIGHT.with(|f| f.set(None));
+    }
+}
+
+/// Forgets cached tokens (admin invalidation).
+pub async fn forget(ctx: &Ctx) {
+    MEMORY.with(|m| *m.borrow_mut() = None);
+    if let Ok(kv) = ctx.env.kv("CACHE") {
+        let _ = kv.delete(&kv_key(ctx)).await;
+    }
+}
+
+/// A Power BI access token. `rejected` is a token Power BI just refused (401): it is dropped from the caches
+/// and a different one is returned (refreshing if no other request already did).
+pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeError> {
+    if let Some(bad) = rejected {
+        MEMORY.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.as_ref().is_some_and(|t| t.access_token == bad) {
+                *m = None;
+            }
+        });
+    }
+    if let Some(t) = from_memory(ctx, rejected) {
+        return Ok(t);
+    }
+    let kv = ctx.env.kv("CACHE").map_err(crate::internal)?;
+    if let Ok(Some(t)) = kv.get(&kv_key(ctx)).json::<EntraToken>().await {
+        if usable(&t, ctx, rejected) {
+            let access = t.access_token.clone();
+            MEMORY.with(|m| *m.borrow_mut() = Some(t));
+            return Ok(access);
+        }
+    }
+    // Single flight within the isolate.
+    loop {
+        let running = INFLIGHT.with(|f| f.get()).is_some_and(|started| now_ms() - started < STALE_REFRESH_MS);
+        if !running {
+            break;
+        }
+        if ctx.elapsed_ms() >= ctx.cfg.upstream_deadline_ms {
+            return Err(map_failure(Stage::Entra, &Failure::Timeout));
+        }
+        Delay::from(Duration::from_millis(10)).await;
+        if let Some(t) = from_memory(ctx, rejected) {
+            return Ok(t);
+        }
+    }
+    // The previous leader may have finished between our checks.
+    if let Some(t) = from_memory(ctx, rejected) {
+        return Ok(t);
+    }
+    INFLIGHT.with(|f| f.set(Some(now_ms())));
+    let _guard = InflightGuard;
+    let secret = ctx
+        .secret("CLIENT_SECRET")
+        .ok_or_else(|| EdgeError::new(503, "misconfigured", "The secret CLIENT_SECRET is not set."))?;
+    let call = Call {
+        method: Method::Post,
+        url: ctx.cfg.entra_token_url(),
+        headers: vec![("content-type", "application/x-www-form-urlencoded".into()), ("accept", "application/json".into())],
+        body: Some(ctx.cfg.entra_form(&secret)),
+    };
+    drop(secret);
+    let body = http::send(ctx, "entra.token", &call).await.map_err(|f| map_failure(Stage::Entra, &f))?;
+    let fresh = parse_entra_token(&body, now_secs())?;
+    log(ctx, "entra_token_refreshed", json!({"expiresAt": fresh.expires_at}));
+    let access = fresh.access_token.clone();
+    if let Some(ttl) = fresh.cache_ttl(now_secs(), ctx.cfg.entra_refresh_margin_seconds) {
+        if let Ok(put) = kv.put(&kv_key(ctx), &fresh) {
+            if put.expiration_ttl(ttl).execute().await.is_err() {
+                log(ctx, "kv_put_failed", json!({"key": "entra"}));
+            }
+        }
+    }
+    MEMORY.with(|m| *m.borrow_mut() = Some(fresh));
+    Ok(access)
+}

@@ -1,0 +1,187 @@
+//! Embedgate's edge token endpoint: a Cloudflare Worker that mints Power BI embed tokens per service
+//! principal profile. See README.md for routes, configuration, status codes and the security model.
+//!
+//! This crate only does I/O (routing, fetch, D1, KV, crypto glue); every decision lives in
+//! `embedgate_core::edge` and is unit-tested natively.
+
+mod admin;
+mod auth;
+pub mod crypto;
+mod entra;
+mod http;
+mod powerbi;
+mod store;
+mod token;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use embedgate_core::edge::config::Config;
+use embedgate_core::edge::{cors, EdgeError};
+use serde_json::{json, Value};
+use worker::{event, Context, Env, Method, Request, Response};
+
+/// Everything a handler needs about the current request.
+pub struct Ctx {
+    pub env: Env,
+    pub cfg: Rc<Config>,
+    pub request_id: String,
+    /// `Date.now()` when the request arrived; upstream deadlines count from here.
+    pub started_ms: f64,
+    /// The request's `Origin` when it is on the allow-list.
+    pub cors_origin: Option<String>,
+}
+
+impl Ctx {
+    pub fn elapsed_ms(&self) -> u64 {
+        (now_ms() - self.started_ms).max(0.0) as u64
+    }
+    pub fn secret(&self, name: &str) -> Option<String> {
+        self.env.secret(name).ok().map(|s| s.to_string()).filter(|s| !s.is_empty())
+    }
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+pub fn now_secs() -> u64 {
+    (now_ms() / 1000.0) as u64
+}
+
+thread_local! {
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+fn config(env: &Env) -> Result<Rc<Config>, EdgeError> {
+    if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(c);
+    }
+    let cfg = Rc::new(Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()))?);
+    CONFIG.with(|c| *c.borrow_mut() = Some(cfg.clone()));
+    Ok(cfg)
+}
+
+/// Logs one line (no secrets, no tokens: callers pass ids, codes and statuses only).
+pub fn log(ctx: &Ctx, event: &str, fields: Value) {
+    let mut line = json!({"rid": ctx.request_id, "event": event});
+    if let (Value::Object(l), Value::Object(f)) = (&mut line, fields) {
+        l.extend(f);
+    }
+    worker::console_log!("{}", line);
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _worker_ctx: Context) -> worker::Result<Response> {
+    let started_ms = now_ms();
+    let request_id = crypto::request_id();
+    let path = req.path();
+    let method = req.method();
+    let origin = req.headers().get("origin").ok().flatten();
+    let cfg = match config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            worker::console_error!("{}", json!({"rid": request_id, "event": "config_error", "error": e.message}));
+            let mut r = error_response(&e, None);
+            r.headers_mut().set("x-request-id", &request_id)?;
+            return Ok(r);
+        }
+    };
+    let cors_origin = origin.filter(|o| cors::allowed(o, &cfg.allowed_origins) && !path.starts_with("/api/admin"));
+    let ctx = Ctx { env, cfg, request_id, started_ms, cors_origin };
+    let result = route(&ctx, &mut req, &method, &path).await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status >= 500 {
+                log(&ctx, "error", json!({"path": path, "status": e.status, "code": e.code}));
+            }
+            error_response(&e, ctx.cors_origin.as_deref())
+        }
+    };
+    let h = resp.headers_mut();
+    h.set("x-request-id", &ctx.request_id)?;
+    log(&ctx, "request", json!({"method": method.to_string(), "path": path, "status": resp.status_code(), "ms": ctx.elapsed_ms()}));
+    Ok(resp)
+}
+
+async fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str) -> Result<Response, EdgeError> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if *method == Method::Options {
+        if segs.first() == Some(&"api") && segs.get(1) != Some(&"admin") {
+            let h = req.headers();
+            let get = |n: &str| h.get(n).ok().flatten();
+            let headers = cors::preflight(
+                get("origin").as_deref(),
+                get("access-control-request-method").as_deref(),
+                get("access-control-request-headers").as_deref(),
+                &ctx.cfg.allowed_origins,
+            )?;
+            let mut r = Response::empty().map_err(internal)?.with_status(204);
+            for (k, v) in headers {
+                r.headers_mut().set(k, &v).map_err(internal)?;
+            }
+            for (k, v) in cors::SECURITY_HEADERS {
+                r.headers_mut().set(k, v).map_err(internal)?;
+            }
+            return Ok(r);
+        }
+        return Err(EdgeError::forbidden("origin_not_allowed", "Cross-origin calls are not allowed here."));
+    }
+    match (method, segs.as_slice()) {
+        (Method::Post, ["api", "token"]) => token::mint(ctx, req).await,
+        (Method::Get, ["api", "reports"]) => token::reports(ctx, req).await,
+        (Method::Post, ["api", "validate"]) => token::validate(ctx, req).await,
+        (Method::Get, ["api", "health"]) => json_response(ctx, 200, &json!({"status": "ok"})),
+        (_, ["api", "admin", rest @ ..]) => admin::route(ctx, req, method, rest).await,
+        (_, ["api", "token"]) | (_, ["api", "validate"]) => Err(method_not_allowed("POST")),
+        (_, ["api", "reports"]) | (_, ["api", "health"]) => Err(method_not_allowed("GET")),
+        _ => Err(EdgeError::new(404, "not_found", "No such route.")),
+    }
+}
+
+fn method_not_allowed(allow: &str) -> EdgeError {
+    EdgeError::new(405, "method_not_allowed", format!("Use {allow}.")).with("allow", json!(allow))
+}
+
+/// Maps runtime errors (D1, KV, JS) to a 503 without their text (it is logged, not sent).
+pub fn internal(e: worker::Error) -> EdgeError {
+    worker::console_error!("{}", json!({"event": "runtime_error", "error": e.to_string()}));
+    EdgeError::new(503, "storage_unavailable", "A storage or runtime dependency failed; try again.").retry_after(1)
+}
+
+fn with_common_headers(resp: &mut Response, cors_origin: Option<&str>) {
+    let h = resp.headers_mut();
+    for (k, v) in cors::SECURITY_HEADERS {
+        let _ = h.set(k, v);
+    }
+    if let Some(o) = cors_origin {
+        for (k, v) in cors::response_headers(o) {
+            let _ = h.set(k, &v);
+        }
+    }
+}
+
+/// A JSON answer with the security (and CORS) headers.
+pub fn json_response(ctx: &Ctx, status: u16, body: &Value) -> Result<Response, EdgeError> {
+    let mut r = Response::from_json(body).map_err(internal)?.with_status(status);
+    with_common_headers(&mut r, ctx.cors_origin.as_deref());
+    Ok(r)
+}
+
+fn error_response(e: &EdgeError, cors_origin: Option<&str>) -> Response {
+    let mut r = Response::from_json(&e.body()).unwrap_or_else(|_| Response::empty().unwrap()).with_status(e.status);
+    with_common_headers(&mut r, cors_origin);
+    let h = r.headers_mut();
+    if let Some(s) = e.retry_after {
+        let _ = h.set("retry-after", &s.to_string());
+    }
+    if let Some(Value::String(allow)) = e.details.get("allow") {
+        let _ = h.set("allow", allow);
+    }
+    if e.status == 401 {
+        let scheme = if e.code.starts_with("admin") { "Bearer realm=\"embedgate-admin\"" } else { "Bearer error=\"invalid_token\"" };
+        let _ = h.set("www-authenticate", scheme);
+    }
+    r
+}
