@@ -1,0 +1,273 @@
+// Test harness for the edge worker: starts the real emulator binary and the real worker in workerd
+// (wrangler dev, local D1 + KV in a fresh directory), and helpers to talk to both. Only 127.0.0.1.
+//
+// Environment: EMULATOR_BIN (default $CARGO_TARGET_DIR/debug/pbi-emulator), the worker must already be built
+// (scripts/test-worker.sh does both).
+import { spawn, execFile } from 'node:child_process';
+import { createHmac, generateKeyPairSync, createSign, createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+export const HS_SECRET = 'test-hs256-secret-0123456789abcdefghijklmnop';
+export const CLIENT_SECRET = 'emulator-demo-secret';
+export const CUSTOMERS = JSON.parse(readFileSync(join(ROOT, 'crates/worker/demo/customers.json'), 'utf8'));
+export const IDS = {
+  contosoReport: 'c0c0c0c0-0000-4000-8000-00000000b001',
+  contosoDataset: 'c0c0c0c0-0000-4000-8000-00000000d001',
+  contosoWorkspace: 'c0c0c0c0-0000-4000-8000-00000000a001',
+  contosoProfile: 'c0c0c0c0-0000-4000-8000-000000000001',
+  fabrikamReport: 'fab0fab0-0000-4000-8000-00000000b002',
+  fabrikamDataset: 'fab0fab0-0000-4000-8000-00000000d002',
+  fabrikamWorkspace: 'fab0fab0-0000-4000-8000-00000000a002',
+  fabrikamProfile: 'fab0fab0-0000-4000-8000-000000000002',
+  legacyReport: '1e9ac100-0000-4000-8000-00000000b003',
+  legacyDataset: '1e9ac100-0000-4000-8000-00000000d003',
+  legacyWorkspace: '1e9ac100-0000-4000-8000-00000000a003',
+};
+
+const target = process.env.CARGO_TARGET_DIR || join(ROOT, 'target');
+const EMULATOR_BIN = process.env.EMULATOR_BIN || join(target, 'debug', 'pbi-emulator');
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+const WRANGLER_ENV = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  EMBEDGATE_SKIP_WORKER_BUILD: '1',
+  NO_COLOR: '1',
+  FORCE_COLOR: '0',
+};
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url, ms, proc, what) {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited early (${proc.exitCode})`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+      last = r.status;
+    } catch (e) {
+      last = e.message;
+    }
+    await sleep(150);
+  }
+  throw new Error(`${what} not ready at ${url}: ${last}`);
+}
+
+function stopper(proc) {
+  return async () => {
+    if (proc.exitCode !== null) return;
+    const done = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGINT');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await done;
+    clearTimeout(t);
+  };
+}
+
+/** Starts pbi-emulator on free ports with the demo fixture (or `fixturePath`). */
+export async function startEmulator({ fixturePath } = {}) {
+  const args = ['--listen', '127.0.0.1:0', '--embed-listen', '127.0.0.1:0'];
+  if (fixturePath) args.push('--state', fixturePath);
+  const proc = spawn(EMULATOR_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const line = await new Promise((resolve, reject) => {
+    let buf = '';
+    proc.stdout.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    proc.on('exit', (c) => reject(new Error(`emulator exited (${c})`)));
+    proc.on('error', reject);
+  });
+  const { api, embed } = JSON.parse(line);
+  await waitFor(`${api}/__emulator/health`, 10000, proc, 'emulator');
+  const emu = {
+    api,
+    embed,
+    proc,
+    stop: stopper(proc),
+    async post(path, body) {
+      const r = await fetch(`${api}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const text = await r.text();
+      if (!r.ok) throw new Error(`emulator ${path}: ${r.status} ${text}`);
+      return JSON.parse(text);
+    },
+    async calls() {
+      return (await fetch(`${api}/__emulator/calls`)).json();
+    },
+    async callLog() {
+      return (await fetch(`${api}/__emulator/calls/log`)).json();
+    },
+    async clearCalls() {
+      await fetch(`${api}/__emulator/calls`, { method: 'DELETE' });
+    },
+    async fault(route, fault, count = 1) {
+      return emu.post('/__emulator/faults', { route, fault, count });
+    },
+    async clearFaults() {
+      await fetch(`${api}/__emulator/faults`, { method: 'DELETE' });
+    },
+    /** A portal user token from the emulator's IdP. */
+    async userToken({ sub = 'alice', customer = 'contoso', alg = 'RS256', claims = {}, ...rest } = {}) {
+      const r = await emu.post('/__emulator/idp/token', { sub, alg, claims: { customer, ...claims }, ...rest });
+      return r.id_token;
+    },
+    async jwks() {
+      return (await fetch(`${api}/__emulator/idp/jwks.json`)).json();
+    },
+    async inspect(token) {
+      return emu.post('/__emulator/embed/inspect', { token });
+    },
+    async render(token, reportId, groupId) {
+      return emu.post('/__emulator/embed/render', { token, reportId, groupId });
+    },
+  };
+  return emu;
+}
+
+/**
+ * A private copy of wrangler.toml (absolute paths, no [build]) with its own .dev.vars, so the tests never read
+ * the developer's .dev.vars and secrets never appear on a command line or in wrangler's banner.
+ */
+function privateConfig(dir, secrets) {
+  let toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+  toml = toml
+    .replace(/^main = "(.*)"$/m, (_, p) => `main = "${join(ROOT, p)}"`)
+    .replace(/^directory = "(.*)"$/m, (_, p) => `directory = "${join(ROOT, p)}"`)
+    .replace(/^migrations_dir = "(.*)"$/m, (_, p) => `migrations_dir = "${join(ROOT, p)}"`)
+    .replace(/^\[build\]\n(?:[^\[\n].*\n|\n)*/m, '');
+  const config = join(dir, 'wrangler.toml');
+  writeFileSync(config, toml);
+  writeFileSync(join(dir, '.dev.vars'), Object.entries(secrets).map(([k, v]) => `${k}=${v}\n`).join(''));
+  return config;
+}
+
+/** Starts the worker (wrangler dev, fresh local D1/KV, migrations applied) pointed at `emu`. */
+export async function startWorker(emu, vars = {}, secrets = {}) {
+  const state = mkdtempSync(join(tmpdir(), 'embedgate-worker-'));
+  const config = privateConfig(state, { CLIENT_SECRET, JWT_HS256_SECRET: HS_SECRET, ADMIN_KEY, ...secrets });
+  await promisify(execFile)(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--config', config, '--persist-to', join(state, 'state')], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+  });
+  const port = await freePort();
+  const inspector = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const all = {
+    PBI_API_BASE: emu.api,
+    ENTRA_AUTHORITY: emu.api,
+    JWKS_URL: `${emu.api}/__emulator/idp/jwks.json`,
+    ALLOWED_ORIGINS: 'https://portal.example,http://127.0.0.1:8787',
+    ...vars,
+  };
+  const args = ['dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+    '--persist-to', join(state, 'state'),
+    '--show-interactive-dev-session=false', '--log-level', 'log'];
+  for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
+  const proc = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs = [];
+  proc.stdout.on('data', (d) => logs.push(String(d)));
+  proc.stderr.on('data', (d) => logs.push(String(d)));
+  try {
+    await waitFor(`${base}/api/health`, 60000, proc, 'wrangler dev');
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(`${e.message}\n${logs.join('')}`);
+  }
+  const stop = stopper(proc);
+  return {
+    base,
+    proc,
+    logs,
+    /** Everything wrangler printed so far. */
+    logText: () => logs.join(''),
+    async stop() {
+      await stop();
+      rmSync(state, { recursive: true, force: true });
+    },
+  };
+}
+
+/** fetch with JSON helpers; never throws on HTTP status. */
+export async function call(base, path, { method = 'GET', token, body, headers = {}, raw } = {}) {
+  const h = { ...headers };
+  if (token) h.authorization = `Bearer ${token}`;
+  let payload = raw;
+  if (body !== undefined) {
+    h['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const started = Date.now();
+  const r = await fetch(`${base}${path}`, { method, headers: h, body: payload });
+  const text = await r.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, headers: r.headers, text, json, ms: Date.now() - started };
+}
+
+export const admin = (base, path, opts = {}) => call(base, `/api/admin${path}`, { token: ADMIN_KEY, ...opts });
+
+export async function seed(worker) {
+  for (const c of CUSTOMERS) {
+    const r = await admin(worker.base, `/customers/${c.id}`, { method: 'PUT', body: c });
+    if (r.status !== 201 && r.status !== 200) throw new Error(`seed ${c.id}: ${r.status} ${r.text}`);
+  }
+}
+
+export const mint = (worker, token, body) => call(worker.base, '/api/token', { method: 'POST', token, body });
+
+const b64u = (b) => Buffer.from(b).toString('base64url');
+
+/** A JWT signed by the test itself: HS256 with `secret`, or with `sign(input) -> Buffer`. */
+export function signJwt(header, claims, secretOrSigner) {
+  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims))}`;
+  const sig = typeof secretOrSigner === 'function'
+    ? secretOrSigner(input)
+    : createHmac('sha256', secretOrSigner).update(input).digest();
+  return `${input}.${b64u(sig)}`;
+}
+
+export function portalClaims(over = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: 'https://idp.embedgate.test/', aud: 'embedgate-portal', sub: 'alice', customer: 'contoso', iat: now, exp: now + 600, ...over };
+}
+
+/** An attacker's own RSA key, and a signer for RS256. */
+export function attackerRsa() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return (input) => createSign('RSA-SHA256').update(input).sign(privateKey);
+}
+
+/** The PEM of a JWKS RSA key (what an algorithm-confusion attacker uses as HMAC secret). */
+export function jwkToPem(jwk) {
+  return createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+}
+
+/** Asserts nothing secret appears in `text`. */
+export function secretsIn(text, extra = []) {
+  return [CLIENT_SECRET, HS_SECRET, ADMIN_KEY, ...extra].filter((s) => s && text.includes(s));
+}
