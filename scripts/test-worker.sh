@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Tests the edge worker: native unit tests of the pure edge module (crates/core/src/edge) and the worker's
+# signature checks, then the end-to-end suites (tests/e2e/worker*.test.mjs) against real workerd
+# (wrangler dev, local D1/KV in throwaway directories) and the real emulator binary. Builds what it needs.
+# Extra arguments go to `node --test` (e.g. --test-name-pattern=CORS).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+
+if [ ! -x node_modules/.bin/wrangler ] || ! command -v worker-build >/dev/null; then
+  scripts/setup.sh
+fi
+
+echo "test-worker: unit tests (edge module, worker crypto)" >&2
+cargo test -q -p embedgate-core --lib edge:: 2>&1 | grep -E "^test result|FAILED|panicked" >&2
+cargo test -q -p embedgate-worker 2>&1 | grep -E "^test result|FAILED|panicked" >&2
+
+echo "test-worker: building the emulator and the worker" >&2
+cargo build -q --release -p embedgate-emulator
+scripts/build-worker.sh
+export EMULATOR_BIN="$CARGO_TARGET_DIR/release/pbi-emulator"
+
+echo "test-worker: end-to-end suites in workerd" >&2
+node --test --test-concurrency=1 "$@" tests/e2e/worker*.test.mjs
