@@ -1,0 +1,251 @@
+// End-to-end tests of the www pages in real headless Chromium (Debian's, via playwright-core).
+// Serves www/dist (build it first: scripts/build-www.sh) on 127.0.0.1, port 0. Screenshots of each
+// page go to artifacts/.
+//   node --test tests/e2e/www.test.mjs
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/www-server.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const dist = join(root, 'www/dist');
+const artifacts = join(root, 'artifacts');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let server;
+let base;
+let context;
+let profileDir;
+const pageErrors = [];
+
+before(async () => {
+  assert.ok(existsSync(join(dist, 'app.js')), 'www/dist is not built: run scripts/build-www.sh');
+  mkdirSync(artifacts, { recursive: true });
+  ({ server, url: base } = await serve(dist, 0));
+  profileDir = mkdtempSync(join(tmpdir(), 'embedgate-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 1000 },
+  });
+  // Only 127.0.0.1 may be reached.
+  await context.route(/^(?!http:\/\/127\.0\.0\.1[:/]).*/, (route) => route.abort());
+});
+
+after(async () => {
+  await context?.close();
+  server?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  assert.deepEqual(pageErrors, [], 'uncaught errors in the pages');
+});
+
+async function open(path) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${path}: ${e.message}`));
+  await page.goto(base + path);
+  await page.waitForSelector('body.ready', { timeout: 15000 });
+  return page;
+}
+
+/** Presses Tab until the element matching `selector` has the focus. */
+async function tabTo(page, selector, max = 10) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return;
+  }
+  assert.fail(`Tab never reached ${selector}`);
+}
+
+const inline = (page, section, code) => page.locator(`#${section} > .field-diags .inline-diag[data-code="${code}"]`);
+const verdict = (page) => page.locator('#summary .verdict-text').textContent();
+
+describe('token-request form', () => {
+  test('service principal + RLS dataset + no identity shows EG0301 at the identities field', async () => {
+    const page = await open('index.html');
+    // Build the scenario with the controls: master user first, then switch to a service principal.
+    await page.getByLabel('Master user').check();
+    await page.getByLabel('User principal name').fill('embed@contoso.com');
+    assert.equal(await inline(page, 'identities', 'EG0301').count(), 0, 'a master user may omit the identity');
+    await page.getByLabel('Service principal', { exact: true }).check();
+    await page.getByTestId('dataset-0-roles').fill('Customer');
+    const diag = inline(page, 'identities', 'EG0301');
+    await diag.waitFor();
+    assert.match(await diag.textContent(), /requires an effective identity/);
+    assert.match(await verdict(page), /^Invalid/);
+    // The summary lists it, naming the field, and the live region announces the verdict.
+    const cardWhere = await page.locator('#summary .diag[data-code="EG0301"] .where').textContent();
+    assert.match(cardWhere, /Effective identities/);
+    await page.waitForFunction(() => /Invalid/.test(document.getElementById('status').textContent));
+    assert.equal(await page.locator('#status').getAttribute('aria-live'), 'polite');
+    await page.screenshot({ path: join(artifacts, 'www-form-error.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('adding an identity with a role (keyboard only) clears it', async () => {
+    const page = await open('index.html');
+    await inline(page, 'identities', 'EG0301').waitFor();
+    await page.getByTestId('add-identity').focus();
+    await page.keyboard.press('Enter');
+    // The new identity's username field has the focus.
+    await page.keyboard.type('alice@contoso.com');
+    assert.equal(await page.getByTestId('identity-0-username').inputValue(), 'alice@contoso.com');
+    // Tab on to the roles field (past the inline fix button the username's finding brings).
+    await tabTo(page, '[data-testid="identity-0-roles"]');
+    await page.keyboard.type('Customer');
+    await page.waitForFunction(() => !document.querySelector('[data-code="EG0301"]'));
+    assert.match(await verdict(page), /^Valid/);
+    const body = JSON.parse(await page.locator('#preview-body').textContent());
+    assert.deepEqual(body.identities, [
+      { username: 'alice@contoso.com', roles: ['Customer'], datasets: ['d1d1d1d1-0000-4000-8000-000000000001'] },
+    ]);
+    await page.screenshot({ path: join(artifacts, 'www-form.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('a fix button applies the core fix', async () => {
+    const page = await open('index.html');
+    await page.locator('#identities button[data-fix="EG0301"]').click();
+    await page.waitForFunction(() => !document.querySelector('[data-code="EG0301"]'));
+    const body = JSON.parse(await page.locator('#preview-body').textContent());
+    assert.equal(body.identities.length, 1);
+    assert.deepEqual(body.identities[0].datasets, ['d1d1d1d1-0000-4000-8000-000000000001']);
+    assert.deepEqual(body.identities[0].roles, ['Customer']);
+    // The form shows the new identity, with the fix's values in its controls.
+    assert.equal(await page.getByTestId('identity-0-roles').inputValue(), 'Customer');
+    await page.close();
+  });
+
+  test('a shared link restores the same scenario, with the profile header in curl', async () => {
+    const page = await open('index.html');
+    await page.getByLabel('Service principal profile').check();
+    await page.getByLabel('Profile ID').fill('0c0c0c0c-1111-4111-8111-00000000abcd');
+    await page.getByTestId('add-identity').click();
+    await page.getByTestId('identity-0-username').fill('bob@fabrikam.com');
+    await page.getByTestId('identity-0-roles').fill('Customer, Manager');
+    await page.locator('#lifetime').fill('30');
+    const curl = await page.locator('#preview-curl').textContent();
+    assert.match(curl, /-H 'X-PowerBI-Profile-Id: 0c0c0c0c-1111-4111-8111-00000000abcd'/);
+    assert.match(curl, /-H "Authorization: Bearer \$TOKEN"/);
+    const body = await page.locator('#preview-body').textContent();
+    const link = page.url();
+    assert.match(link, /#s=/);
+
+    const again = await open(link.slice(base.length));
+    assert.equal(await again.locator('#preview-body').textContent(), body);
+    assert.equal(await again.locator('#preview-curl').textContent(), curl);
+    assert.equal(await again.getByLabel('Profile ID').inputValue(), '0c0c0c0c-1111-4111-8111-00000000abcd');
+    assert.equal(await again.getByTestId('identity-0-roles').inputValue(), 'Customer, Manager');
+    assert.ok(await again.getByLabel('Service principal profile').isChecked());
+    await page.close();
+    await again.close();
+  });
+
+  test('a V1 endpoint previews its REST path', async () => {
+    const page = await open('index.html');
+    await page.locator('#endpoint-kind').selectOption('Report');
+    const url = await page.locator('#preview-url').textContent();
+    assert.equal(
+      url,
+      'https://api.powerbi.com/v1.0/myorg/groups/a1a1a1a1-0000-4000-8000-000000000001/reports/e1e1e1e1-0000-4000-8000-000000000001/GenerateToken',
+    );
+    assert.equal(JSON.parse(await page.locator('#preview-body').textContent()).accessLevel, 'View');
+    await page.close();
+  });
+});
+
+describe('RLS checker', () => {
+  test('diagnostics are listed and marked at their lines; a fix rewrites the text', async () => {
+    const page = await open('rls.html');
+    const text = await page.locator('#editor').inputValue();
+    const requestLine = text.split('\n').findIndex((l) => l.includes('"request"')) + 1;
+    const card = page.locator('#results .diag[data-code="EG0301"]');
+    await card.waitFor();
+    assert.equal(await card.locator('.where').textContent(), `line ${requestLine}`);
+    assert.equal(await page.locator(`#gutter .ln[data-line="${requestLine}"]`).getAttribute('class'), 'ln mark-error');
+    await page.screenshot({ path: join(artifacts, 'www-rls.png'), fullPage: true });
+    await card.locator('button.fix').click();
+    await page.waitForFunction(() => !document.querySelector('#results [data-code="EG0301"]'));
+    assert.match(await page.locator('#editor').inputValue(), /"identities"/);
+    await page.close();
+  });
+
+  test('a syntax error is marked at its line', async () => {
+    const page = await open('rls.html');
+    await page.locator('#editor').fill('{\n  "caller": {\n    "principalType": "App",\n  }\n}');
+    await page.locator('#results .verdict-invalid').waitFor();
+    assert.match(await page.locator('#results .where').textContent(), /line 4/);
+    assert.equal(await page.locator('#gutter .ln[data-line="4"]').getAttribute('class'), 'ln mark-error');
+    await page.close();
+  });
+
+  test('Power BI GET dataset JSON becomes a scenario', async () => {
+    const page = await open('rls.html');
+    await page.locator('#editor').fill(
+      JSON.stringify({ id: 'd2d2d2d2-0000-4000-8000-000000000002', name: 'Finance', isEffectiveIdentityRequired: true, configuredBy: 'x@contoso.com' }),
+    );
+    await page.locator('#wrap-metadata').click();
+    const card = page.locator('#results .diag[data-code="EG0301"]');
+    await card.waitFor();
+    assert.match(await card.textContent(), /d2d2d2d2-0000-4000-8000-000000000002/);
+    await page.close();
+  });
+});
+
+describe('capabilities', () => {
+  test('the RLS table shows all six RLS types, filterable by caller and type', async () => {
+    const page = await open('capabilities.html');
+    const rows = page.locator('#rls-table tbody tr');
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((t) => t.dataset.rls)), [
+      'CloudRls',
+      'Rdl',
+      'AsOnPremLive',
+      'AsAzureLive',
+      'Sso',
+      'SsoCloudRls',
+    ]);
+    assert.equal(await page.locator('#dataset-table tbody tr').count(), 4);
+    await page.screenshot({ path: join(artifacts, 'www-capabilities.png'), fullPage: true });
+
+    await page.locator('#filter-caller').selectOption('sp');
+    const heads = await page.locator('#rls-table thead th').allTextContents();
+    assert.deepEqual(heads, ['RLS type', 'Service principal', 'Considerations', 'Rules']);
+    assert.equal(await page.locator('#rls-table tr[data-rls="Rdl"] td').first().textContent(), 'Yes');
+    await page.locator('#filter-type').selectOption('model:AzureAnalysisServicesLive');
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((t) => t.dataset.rls)), ['AsAzureLive']);
+    assert.equal(await page.locator('#dataset-table tbody tr').count(), 1);
+    assert.match(page.url(), /caller=sp/);
+    await page.close();
+  });
+});
+
+describe('explain', () => {
+  test('an explained error names its rule', async () => {
+    const page = await open('explain.html');
+    await page
+      .locator('#error-text')
+      .fill(
+        '{"error":{"code":"InvalidRequest","message":"Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 requires effective identity to be provided"}}',
+      );
+    const ex = page.locator('.explanation[data-id="identity-required"]');
+    await ex.waitFor();
+    assert.equal(await ex.locator('[data-rule="EG0301"] code').textContent(), 'EG0301');
+    assert.match(await ex.locator('.fix-text').textContent(), /identity/i);
+    assert.match(await ex.locator('.ids').textContent(), /d1d1d1d1-0000-4000-8000-000000000001/);
+    await page.screenshot({ path: join(artifacts, 'www-explain.png'), fullPage: true });
+    await page.close();
+  });
+});

@@ -1,0 +1,148 @@
+// Capability tables (seed 004's RLS table, seed 003's dataset types), rendered from the core's
+// data and filterable by caller and dataset type. Filters live in the URL hash.
+import { $, h } from './dom';
+import * as hash from './hash';
+import * as wasm from './wasm';
+import type { Capabilities, ModelKind, RlsType, Rule } from './wasm';
+
+type CallerFilter = 'all' | 'user' | 'sp';
+
+/** Which dataset types (seed 003 columns) each RLS type (seed 004 rows) concerns. */
+const RLS_MODELS: Record<RlsType, ModelKind[]> = {
+  CloudRls: ['Import', 'DirectQuery', 'DirectLake'],
+  Rdl: [],
+  AsOnPremLive: ['SqlServerAnalysisServicesLive'],
+  AsAzureLive: ['AzureAnalysisServicesLive'],
+  Sso: ['DirectQueryAzureSqlSso'],
+  SsoCloudRls: ['DirectQueryAzureSqlSso'],
+  None: [],
+  Unknown: [],
+};
+
+const yesNo = (b: boolean) => h('span', { class: b ? 'yes' : 'no' }, b ? 'Yes' : 'No');
+
+export function start() {
+  const caps: Capabilities = wasm.capabilities();
+  const catalog = new Map<string, Rule>(wasm.rules().map((r) => [r.code, r]));
+  const callerSel = $('#filter-caller') as HTMLSelectElement;
+  const typeSel = $('#filter-type') as HTMLSelectElement;
+  for (const row of caps.rls) typeSel.append(h('option', { value: `rls:${row.rlsType}` }, row.name));
+  for (const row of caps.datasetTypes) typeSel.append(h('option', { value: `model:${row.model}` }, `Dataset type: ${row.name}`));
+  callerSel.value = hash.read('caller') ?? 'all';
+  typeSel.value = hash.read('type') ?? 'all';
+  if (!callerSel.value) callerSel.value = 'all';
+  if (!typeSel.value) typeSel.value = 'all';
+
+  const ruleLinks = (codes: string[]) =>
+    h(
+      'span',
+      { class: 'rules' },
+      codes.map((c) => h('abbr', { class: 'rule-chip', title: catalog.get(c)?.title ?? c }, c)),
+    );
+
+  function render() {
+    const caller = callerSel.value as CallerFilter;
+    const type = typeSel.value;
+    hash.write({ caller: caller === 'all' ? undefined : caller, type: type === 'all' ? undefined : type });
+    const [kind, value] = type === 'all' ? ['all', ''] : type.split(':');
+    const rlsRows = caps.rls.filter((r) =>
+      kind === 'all' ? true : kind === 'rls' ? r.rlsType === value : RLS_MODELS[r.rlsType].includes(value as ModelKind),
+    );
+    const showUser = caller !== 'sp';
+    const showSp = caller !== 'user';
+    const rls = h(
+      'table',
+      { class: 'caps', id: 'rls-table' },
+      h('caption', {}, 'Can I generate an embed token without specifying the effective user ID?'),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'col' }, 'RLS type'),
+          showUser ? h('th', { scope: 'col' }, 'Master user') : null,
+          showSp ? h('th', { scope: 'col' }, 'Service principal') : null,
+          h('th', { scope: 'col' }, 'Considerations'),
+          h('th', { scope: 'col' }, 'Rules'),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        rlsRows.map((r) =>
+          h(
+            'tr',
+            { 'data-rls': r.rlsType },
+            h('th', { scope: 'row' }, r.name),
+            showUser ? h('td', {}, yesNo(r.masterUserWithoutIdentity)) : null,
+            showSp ? h('td', {}, yesNo(r.servicePrincipalWithoutIdentity)) : null,
+            h('td', {}, r.considerations.length ? h('ul', {}, r.considerations.map((c) => h('li', {}, c))) : '—'),
+            h('td', {}, ruleLinks(r.rules)),
+          ),
+        ),
+      ),
+    );
+    const note = showSp
+      ? h(
+          'aside',
+          { class: 'note' },
+          h('strong', {}, 'Service principal must always provide: '),
+          h('ul', {}, caps.servicePrincipalNote.map((n) => h('li', {}, n))),
+        )
+      : null;
+    const dtRows = caps.datasetTypes.filter((d) =>
+      kind === 'all' ? true : kind === 'model' ? d.model === value : RLS_MODELS[value as RlsType]?.includes(d.model),
+    );
+    const dt = dtRows.length
+      ? h(
+          'table',
+          { class: 'caps', id: 'dataset-table' },
+          h('caption', {}, 'Effective identity parameters by dataset type'),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Dataset type', 'Username', 'CustomData', 'Roles', 'IdentityBlob', 'Additional information', 'Rules'].map((t) =>
+                h('th', { scope: 'col' }, t),
+              ),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            dtRows.map((d) =>
+              h(
+                'tr',
+                { 'data-model': d.model },
+                h('th', { scope: 'row' }, d.name),
+                h('td', {}, d.usernameText),
+                h('td', {}, d.customData ? yesNo(true) : h('span', { class: 'no' }, 'Not supported')),
+                h('td', {}, d.rolesText),
+                h('td', {}, d.identityBlob ? h('span', { class: 'yes' }, d.identityBlobText) : yesNo(false)),
+                h('td', {}, d.additional || '—'),
+                h('td', {}, ruleLinks(d.rules)),
+              ),
+            ),
+          ),
+        )
+      : h('p', { class: 'hint' }, 'Seed 003 does not describe this type.');
+    $('#tables').replaceChildren(
+      ...([
+      h('h2', {}, 'Row-level security and the caller'),
+      h('p', { class: 'intro' }, 'Seed 004, “Considerations when generating an embed token”.'),
+      h('div', { class: 'table-wrap' }, rls),
+      note,
+      h('h2', {}, 'Effective identity by dataset type'),
+      h('p', { class: 'intro' }, 'Seed 003, “Set effective identity”: compare dataset types.'),
+      h('div', { class: 'table-wrap' }, dt),
+    ].filter((x): x is HTMLElement => x !== null)),
+    );
+    $('#status').textContent = `${rlsRows.length} RLS types, ${dtRows.length} dataset types shown`;
+  }
+  callerSel.addEventListener('change', render);
+  typeSel.addEventListener('change', render);
+  render();
+}

@@ -1,0 +1,252 @@
+// RLS configuration checker: a scenario (or Power BI GET dataset / report JSON) in an editor pane,
+// checked on every keystroke; diagnostics listed and marked at their lines.
+import { $, copy, debounce, h } from './dom';
+import { card, summary, verdictText } from './diag';
+import { defaultScenario } from './form';
+import * as hash from './hash';
+import * as wasm from './wasm';
+import type { Scenario, TextSpan } from './wasm';
+
+const EXAMPLES: Record<string, () => unknown> = {
+  'Service principal, RLS dataset, no identity': () => defaultScenario(),
+  'Service principal with an identity': () => {
+    const s = defaultScenario();
+    (s.request as Record<string, unknown>).identities = [
+      { username: 'alice@contoso.com', roles: ['Customer'], datasets: [s.datasets![0].id] },
+    ];
+    return s;
+  },
+  'Azure Analysis Services, other username': () => {
+    const s = defaultScenario();
+    s.datasets![0] = { ...s.datasets![0], model: 'AzureAnalysisServicesLive', roles: ['Reader'] };
+    (s.request as Record<string, unknown>).identities = [
+      { username: 'alice@contoso.com', roles: ['Reader'], datasets: [s.datasets![0].id] },
+    ];
+    return s;
+  },
+  'Power BI GET dataset response': () => ({
+    id: 'd1d1d1d1-0000-4000-8000-000000000001',
+    name: 'Sales',
+    configuredBy: 'owner@contoso.com',
+    isRefreshable: true,
+    isEffectiveIdentityRequired: true,
+    isEffectiveIdentityRolesRequired: true,
+    isOnPremGatewayRequired: false,
+    targetStorageMode: 'Abf',
+  }),
+};
+
+let editor: HTMLTextAreaElement;
+let gutter: HTMLElement;
+
+function lineCount(text: string) {
+  let n = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
+  return n;
+}
+
+/** Line numbers, with a marker on each line a diagnostic points at. */
+function renderGutter(text: string, marks: Map<number, string>) {
+  const n = lineCount(text);
+  const frag = document.createDocumentFragment();
+  for (let i = 1; i <= n; i++) {
+    const sev = marks.get(i);
+    frag.append(h('div', { class: sev ? `ln mark-${sev}` : 'ln', 'data-line': i }, String(i)));
+  }
+  gutter.replaceChildren(frag);
+  gutter.scrollTop = editor.scrollTop;
+}
+
+function select(span: TextSpan) {
+  editor.focus();
+  editor.setSelectionRange(span.start, span.end);
+  // Scroll the selection into view: put its line a third of the way down.
+  const lineHeight = parseFloat(getComputedStyle(editor).lineHeight) || 20;
+  editor.scrollTop = Math.max(0, (span.line - 1) * lineHeight - editor.clientHeight / 3);
+}
+
+/** Power BI metadata pasted on its own (GET dataset / report, or a `value` list of them). */
+function powerBiItems(v: unknown): { datasets: Record<string, unknown>[]; reports: Record<string, unknown>[] } | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if ('caller' in o || 'endpoint' in o || 'request' in o) return undefined;
+  const items = Array.isArray(o.value) ? (o.value as Record<string, unknown>[]) : [o];
+  const datasets: Record<string, unknown>[] = [];
+  const reports: Record<string, unknown>[] = [];
+  for (const it of items) {
+    if (!it || typeof it !== 'object' || typeof it.id !== 'string') return undefined;
+    if ('embedUrl' in it || 'reportType' in it || ('datasetId' in it && !('configuredBy' in it))) reports.push(it);
+    else if ('isEffectiveIdentityRequired' in it || 'configuredBy' in it || 'isRefreshable' in it || 'targetStorageMode' in it)
+      datasets.push(it);
+    else return undefined;
+  }
+  return datasets.length || reports.length ? { datasets, reports } : undefined;
+}
+
+/** Wraps Power BI metadata into a scenario: the given caller asks for a V2 token for every item. */
+function wrap(items: { datasets: Record<string, unknown>[]; reports: Record<string, unknown>[] }, caller: string): Scenario {
+  const callerObj: Scenario['caller'] =
+    caller === 'user' ? { principalType: 'User', upn: 'embed@contoso.com' } : { principalType: 'App', objectId: '6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01' };
+  const ids = new Set<string>();
+  for (const r of items.reports) if (typeof r.datasetId === 'string') ids.add(r.datasetId);
+  for (const d of items.datasets) ids.add(d.id as string);
+  return {
+    caller: callerObj,
+    endpoint: { kind: 'GenerateTokenV2' },
+    workspaces: [],
+    datasets: items.datasets as unknown as Scenario['datasets'],
+    reports: items.reports as unknown as Scenario['reports'],
+    request: {
+      ...(items.reports.length ? { reports: items.reports.map((r) => ({ id: r.id })) } : {}),
+      ...(ids.size ? { datasets: [...ids].map((id) => ({ id })) } : {}),
+    },
+  };
+}
+
+function check() {
+  const text = editor.value;
+  const c = wasm.checkText(text);
+  const marks = new Map<number, string>();
+  const out = $('#results');
+  const notice = $('#metadata-notice');
+  notice.hidden = true;
+  if (c.syntaxError) {
+    const e = c.syntaxError;
+    marks.set(e.line, 'error');
+    out.replaceChildren(
+      h('div', { class: 'verdict verdict-invalid' }, h('span', { class: 'verdict-badge' }, '✕'), h('span', { class: 'verdict-text' }, 'Not JSON')),
+      h(
+        'article',
+        { class: 'diag diag-error' },
+        h('header', {}, h('span', { class: 'sev sev-error' }, 'Error'), h('button', {
+          type: 'button',
+          class: 'link where',
+          onclick: () => select({ start: e.offset16, end: e.offset16, line: e.line, column: e.column, exact: true }),
+        }, `line ${e.line}, column ${e.column}`)),
+        h('p', { class: 'msg' }, e.message),
+      ),
+    );
+    announce(`Not JSON: ${e.message} at line ${e.line}`);
+  } else if (c.report) {
+    const r = c.report;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    const items = powerBiItems(parsed);
+    if (items) {
+      notice.hidden = false;
+      $('#wrap-metadata').onclick = () => {
+        setText(JSON.stringify(wrap(items, ($('#wrap-caller') as HTMLSelectElement).value), null, 2));
+      };
+    }
+    const list = h('div', { class: 'diag-list' });
+    r.diagnostics.forEach((d, i) => {
+      const span = c.spans[i];
+      if (span) {
+        const prev = marks.get(span.line);
+        const rank = { error: 3, warning: 2, info: 1 } as const;
+        if (!prev || rank[d.severity] > rank[prev as keyof typeof rank]) marks.set(span.line, d.severity);
+      }
+      list.append(
+        card(d, {
+          where: span ? `line ${span.line}` : d.pointer,
+          onGoto: span ? () => select(span) : undefined,
+          onFix: d.fix
+            ? () => {
+                try {
+                  setText(wasm.applyFixText(editor.value, d.fix!));
+                } catch (e) {
+                  $('#status').textContent = `The fix could not be applied: ${(e as Error).message}`;
+                }
+              }
+            : undefined,
+        }),
+      );
+    });
+    if (r.diagnostics.length === 0) list.append(h('p', { class: 'all-clear' }, 'No findings.'));
+    out.replaceChildren(summary(r), list);
+    announce(verdictText(r));
+  }
+  renderGutter(text, marks);
+  saveHash();
+}
+
+const saveHash = debounce(() => hash.write({ t: hash.encode(editor.value) }), 250);
+const announce = debounce((t: string) => {
+  const s = $('#status');
+  if (s.textContent !== t) s.textContent = t;
+}, 400);
+
+function setText(text: string) {
+  editor.value = text;
+  check();
+}
+
+function loadFile(file: File) {
+  file.text().then(setText);
+}
+
+export function start() {
+  editor = $('#editor') as HTMLTextAreaElement;
+  gutter = $('#gutter');
+  const fromHash = hash.read('t');
+  const text = fromHash ? hash.decode(fromHash) : undefined;
+  editor.value = text ?? JSON.stringify(defaultScenario(), null, 2);
+
+  editor.addEventListener('input', check);
+  editor.addEventListener('scroll', () => (gutter.scrollTop = editor.scrollTop));
+  editor.addEventListener('keydown', (e) => {
+    // Tab indents (two spaces); Escape then Tab leaves the editor, as usual for code editors.
+    if (e.key === 'Tab' && !e.shiftKey && !tabEscapes) {
+      e.preventDefault();
+      const { selectionStart: s, selectionEnd: t } = editor;
+      editor.setRangeText('  ', s, t, 'end');
+      check();
+    }
+    tabEscapes = e.key === 'Escape';
+  });
+  const drop = $('#editor-wrap');
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('dragging');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('dragging');
+    const f = e.dataTransfer?.files[0];
+    if (f) loadFile(f);
+  });
+  const file = $('#file') as HTMLInputElement;
+  file.addEventListener('change', () => file.files?.[0] && loadFile(file.files[0]));
+  const examples = $('#example') as HTMLSelectElement;
+  for (const name of Object.keys(EXAMPLES)) examples.append(h('option', { value: name }, name));
+  examples.addEventListener('change', () => {
+    const make = EXAMPLES[examples.value];
+    if (make) setText(JSON.stringify(make(), null, 2));
+    examples.value = '';
+  });
+  $('#format').addEventListener('click', () => {
+    try {
+      setText(JSON.stringify(JSON.parse(editor.value), null, 2));
+    } catch {
+      $('#status').textContent = 'Cannot format: the text is not JSON.';
+    }
+  });
+  $('#share').addEventListener('click', (e) => {
+    hash.write({ t: hash.encode(editor.value) });
+    copy(hash.shareUrl(), e.currentTarget as HTMLElement);
+  });
+  $('#open-form').addEventListener('click', () => {
+    try {
+      const v = JSON.parse(editor.value);
+      location.href = `index.html#s=${hash.encode(JSON.stringify(v))}`;
+    } catch {
+      $('#status').textContent = 'Cannot open in the form: the text is not JSON.';
+    }
+  });
+  check();
+}
+
+let tabEscapes = false;

@@ -1,0 +1,79 @@
+// Rendering of the core's report: a summary, and one card per diagnostic.
+import { h } from './dom';
+import type { Diagnostic, Document, Report } from './wasm';
+
+const DOCS: Record<Document, string> = {
+  'seed-000-profiles-migration': 'Service principal profiles migration',
+  'seed-003-effective-identity': 'Set effective identity',
+  'seed-004-token-considerations': 'Considerations when generating an embed token',
+  'powerbi-rest-swagger': 'Power BI REST API (swagger)',
+  'service-behaviour': 'Power BI service behaviour',
+  embedgate: 'Embedgate',
+};
+
+const SEVERITY_LABEL = { error: 'Error', warning: 'Warning', info: 'Note' } as const;
+
+/** The pointer relative to the scenario root (request pointers gain `/request`). */
+export function scenarioPointer(d: Diagnostic): string {
+  return d.location === 'request' ? `/request${d.pointer}` : d.pointer;
+}
+
+export function verdictText(r: Report): string {
+  const verdict = r.verdict === 'valid' ? 'Valid' : r.verdict === 'warning' ? 'Valid with warnings' : 'Invalid';
+  const n = (k: number, one: string) => `${k} ${one}${k === 1 ? '' : 's'}`;
+  return `${verdict}: ${n(r.errors, 'error')}, ${n(r.warnings, 'warning')}, ${n(r.infos, 'note')}`;
+}
+
+export function summary(r: Report): HTMLElement {
+  return h(
+    'div',
+    { class: `verdict verdict-${r.verdict}` },
+    h('span', { class: 'verdict-badge' }, r.verdict === 'valid' ? '✓' : r.verdict === 'warning' ? '!' : '✕'),
+    h('span', { class: 'verdict-text' }, verdictText(r)),
+  );
+}
+
+export interface CardOptions {
+  /** Where the finding is (a label, a line); clicking it moves the focus there. */
+  where?: string;
+  onGoto?: () => void;
+  onFix?: () => void;
+  compact?: boolean;
+}
+
+export function card(d: Diagnostic, o: CardOptions = {}): HTMLElement {
+  const where = o.where ?? (scenarioPointer(d) || '/');
+  return h(
+    'article',
+    { class: `diag diag-${d.severity}`, 'data-code': d.code },
+    h(
+      'header',
+      {},
+      h('span', { class: `sev sev-${d.severity}` }, SEVERITY_LABEL[d.severity]),
+      h('code', { class: 'code' }, d.code),
+      h('span', { class: 'rule-name' }, d.rule),
+      o.onGoto
+        ? h('button', { type: 'button', class: 'link where', onclick: o.onGoto, title: 'Move to this field' }, where)
+        : h('span', { class: 'where' }, where),
+    ),
+    h('p', { class: 'msg' }, d.message),
+    d.help && !o.compact ? h('p', { class: 'help' }, d.help) : null,
+    !o.compact
+      ? h(
+          'p',
+          { class: 'source' },
+          h('span', { class: 'source-doc' }, `${DOCS[d.source.document] ?? d.source.document}`),
+          d.source.section ? ` · ${d.source.section}` : '',
+          d.source.quote ? h('q', {}, d.source.quote) : null,
+        )
+      : null,
+    d.fix && o.onFix
+      ? h(
+          'button',
+          { type: 'button', class: 'fix', onclick: o.onFix, 'data-fix': d.code },
+          h('span', { 'aria-hidden': 'true' }, '⚒ '),
+          `Fix: ${d.fix.title}`,
+        )
+      : null,
+  );
+}

@@ -1,0 +1,78 @@
+// Explain: a Power BI error message in, the rule, the reason and the fix out.
+import { $, debounce, h } from './dom';
+import * as hash from './hash';
+import * as wasm from './wasm';
+import type { Rule } from './wasm';
+
+const SAMPLES = [
+  '{"error":{"code":"InvalidRequest","message":"Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 requires effective identity to be provided"}}',
+  "Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 shouldn't have effective identity",
+  'Creating embed token with multiple identities is not supported',
+  '{"message":"TokenExpired","detailedMessage":"Access token has expired, resubmit with a new access token","errorCode":"403"}',
+];
+
+export function start() {
+  const input = $('#error-text') as HTMLTextAreaElement;
+  const out = $('#explanations');
+  const catalog = new Map<string, Rule>(wasm.rules().map((r) => [r.code, r]));
+
+  function run() {
+    const text = input.value;
+    hash.write({ q: text ? hash.encode(text) : undefined });
+    if (!text.trim()) {
+      out.replaceChildren(h('p', { class: 'hint' }, 'Paste an error above, or pick a sample.'));
+      $('#status').textContent = '';
+      return;
+    }
+    const found = wasm.explain(text);
+    if (found.length === 0) {
+      out.replaceChildren(h('p', { class: 'none' }, 'No known Power BI error matches this text.'));
+      $('#status').textContent = 'No match';
+      return;
+    }
+    out.replaceChildren(
+      ...found.map((x) =>
+        h(
+          'article',
+          { class: 'explanation card', 'data-id': x.id },
+          h('header', {}, h('h2', {}, x.id), h('span', { class: 'status-code' }, `HTTP ${x.status}`)),
+          h('h3', {}, 'Why'),
+          h('p', { class: 'reason' }, x.reason),
+          h('h3', {}, 'Fix'),
+          h('p', { class: 'fix-text' }, x.fix),
+          x.ids.length ? h('p', { class: 'ids' }, 'IDs in the message: ', x.ids.map((id) => h('code', {}, id))) : null,
+          h('h3', {}, 'Rules that catch it before the call'),
+          h(
+            'ul',
+            { class: 'rule-list' },
+            x.rules.map((code) => {
+              const r = catalog.get(code);
+              return h(
+                'li',
+                { 'data-rule': code },
+                h('code', { class: 'code' }, code),
+                ' ',
+                h('strong', {}, r?.title ?? ''),
+                r ? h('span', { class: 'rule-name' }, ` (${r.name})`) : null,
+              );
+            }),
+          ),
+        ),
+      ),
+    );
+    $('#status').textContent = `${found.length} explanation${found.length === 1 ? '' : 's'}: ${found
+      .map((x) => `${x.id} (${x.rules.join(', ')})`)
+      .join('; ')}`;
+  }
+
+  const samples = $('#samples');
+  for (const s of SAMPLES) {
+    samples.append(
+      h('li', {}, h('button', { type: 'button', class: 'link sample', onclick: () => ((input.value = s), run()) }, s.length > 90 ? `${s.slice(0, 88)}…` : s)),
+    );
+  }
+  const q = hash.read('q');
+  input.value = (q && hash.decode(q)) ?? '';
+  input.addEventListener('input', debounce(run, 150));
+  run();
+}

@@ -1,0 +1,925 @@
+// Token-request form: builds a scenario with form controls; every change re-validates in WASM.
+// The scenario object is the only state: the form reads from it and writes through to it, so a
+// fix (a JSON Patch from the core) or a shared link simply re-renders the form.
+import { $, copy, debounce, h, nextId } from './dom';
+import { card, scenarioPointer, summary, verdictText } from './diag';
+import * as hash from './hash';
+import * as wasm from './wasm';
+import type {
+  Dataset,
+  Diagnostic,
+  EffectiveIdentity,
+  Endpoint,
+  GenerateTokenRequestV2,
+  GenerateTokenRequestV2Dataset,
+  GenerateTokenRequestV2Report,
+  GroupUserAccessRight,
+  ModelKind,
+  ReportType,
+  Scenario,
+  ScenarioReport,
+  TokenAccessLevel,
+  Workspace,
+  WorkspaceType,
+  XmlaPermissions,
+} from './wasm';
+
+type Json = Record<string, unknown>;
+type Kind = Endpoint['kind'];
+
+const SP_OBJECT_ID = '6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01';
+const WS_ID = 'a1a1a1a1-0000-4000-8000-000000000001';
+const DS_ID = 'd1d1d1d1-0000-4000-8000-000000000001';
+const REPORT_ID = 'e1e1e1e1-0000-4000-8000-000000000001';
+
+/** The starting point: a service principal embedding one report on an RLS dataset. */
+export function defaultScenario(): Scenario {
+  return {
+    caller: { principalType: 'App', objectId: SP_OBJECT_ID },
+    endpoint: { kind: 'GenerateTokenV2' },
+    workspaces: [{ id: WS_ID, name: 'Contoso', type: 'Workspace', callerAccess: 'Admin' }],
+    datasets: [{ id: DS_ID, name: 'Sales', workspaceId: WS_ID, model: 'Import', roles: ['Customer'] }],
+    reports: [
+      {
+        id: REPORT_ID,
+        name: 'Sales report',
+        workspaceId: WS_ID,
+        datasetId: DS_ID,
+        reportType: 'PowerBIReport',
+        embedUrl: `https://app.powerbi.com/reportEmbed?reportId=${REPORT_ID}&groupId=${WS_ID}`,
+      },
+    ],
+    request: { reports: [{ id: REPORT_ID }], datasets: [{ id: DS_ID }] },
+  };
+}
+
+const KINDS: [Kind, string][] = [
+  ['GenerateTokenV2', 'V2 · POST /GenerateToken (several items)'],
+  ['Report', 'V1 · report (view or edit)'],
+  ['CreateReport', 'V1 · create a report'],
+  ['Dataset', 'V1 · dataset (Q&A)'],
+  ['Dashboard', 'V1 · dashboard'],
+  ['Tile', 'V1 · dashboard tile'],
+];
+const KIND_IDS: Record<Kind, string[]> = {
+  GenerateTokenV2: [],
+  Report: ['groupId', 'reportId'],
+  CreateReport: ['groupId'],
+  Dataset: ['groupId', 'datasetId'],
+  Dashboard: ['groupId', 'dashboardId'],
+  Tile: ['groupId', 'dashboardId', 'tileId'],
+};
+const ID_LABELS: Record<string, string> = {
+  groupId: 'Workspace (group) ID',
+  reportId: 'Report ID',
+  datasetId: 'Dataset ID',
+  dashboardId: 'Dashboard ID',
+  tileId: 'Tile ID',
+};
+const MODELS: [ModelKind, string][] = [
+  ['Import', 'Import (internal-hosted)'],
+  ['DirectQuery', 'DirectQuery (internal-hosted)'],
+  ['DirectQueryAzureSqlSso', 'DirectQuery · Azure SQL with SSO'],
+  ['DirectLake', 'Direct Lake'],
+  ['AzureAnalysisServicesLive', 'Azure Analysis Services · live'],
+  ['SqlServerAnalysisServicesLive', 'SQL Server Analysis Services · live (on premises)'],
+];
+const WS_TYPES: [WorkspaceType, string][] = [
+  ['Workspace', 'Workspace (new)'],
+  ['Group', 'Classic workspace'],
+  ['PersonalGroup', 'My workspace'],
+];
+const ACCESS: GroupUserAccessRight[] = ['Admin', 'Member', 'Contributor', 'Viewer', 'None'];
+const REPORT_TYPES: [ReportType, string][] = [
+  ['PowerBIReport', 'Power BI report'],
+  ['PaginatedReport', 'Paginated report (RDL)'],
+];
+const XMLA: XmlaPermissions[] = ['Off', 'ReadOnly'];
+const ACCESS_LEVELS: TokenAccessLevel[] = ['View', 'Edit', 'Create'];
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+let state: Scenario = defaultScenario();
+/** Field wrappers by the scenario pointer they edit (diagnostics land on the nearest one). */
+let fields = new Map<string, HTMLElement>();
+
+const isV2 = () => state.endpoint.kind === 'GenerateTokenV2';
+const req = (): Json => {
+  if (!state.request || typeof state.request !== 'object' || Array.isArray(state.request)) state.request = {};
+  return state.request as Json;
+};
+const reqList = <T>(key: string): T[] => {
+  const r = req();
+  if (!Array.isArray(r[key])) r[key] = [];
+  return r[key] as T[];
+};
+const dropEmptyList = (key: string) => {
+  const r = req();
+  if (Array.isArray(r[key]) && (r[key] as unknown[]).length === 0) delete r[key];
+};
+const sameId = (a?: string | null, b?: string | null) => !!a && !!b && a.toLowerCase() === b.toLowerCase();
+const splitList = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+
+/** Sets or deletes an optional string member. */
+function setOpt(obj: Json, key: string, value: string) {
+  if (value.trim() === '') delete obj[key];
+  else obj[key] = value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Controls
+
+interface FieldOpts {
+  label: string;
+  pointers: string[];
+  hint?: string;
+  wide?: boolean;
+  /** A GUID field: twice as wide. */
+  id?: boolean;
+}
+
+/** A labelled control with a slot for the diagnostics its pointers collect. */
+function field(o: FieldOpts, control: HTMLElement): HTMLElement {
+  const id = control.id || nextId('f');
+  control.id = id;
+  const diags = h('div', { class: 'field-diags', id: `${id}-diags` });
+  const hint = o.hint ? h('span', { class: 'hint', id: `${id}-hint` }, o.hint) : null;
+  if (hint) control.setAttribute('aria-describedby', hint.id);
+  const wrap = h(
+    'div',
+    { class: `field${o.wide ? ' wide' : ''}${o.id ? ' id' : ''}`, 'data-pointer': o.pointers[0] },
+    control.getAttribute('type') === 'checkbox'
+      ? h('label', { class: 'check', for: id }, control, h('span', {}, o.label))
+      : [h('label', { for: id }, o.label), control],
+    hint,
+    diags,
+  );
+  for (const p of o.pointers) fields.set(p, wrap);
+  return wrap;
+}
+
+function text(value: string | null | undefined, onInput: (v: string) => void, attrs: Record<string, string> = {}) {
+  const el = h('input', { type: 'text', spellcheck: 'false', autocomplete: 'off', ...attrs });
+  el.value = value ?? '';
+  el.addEventListener('input', () => {
+    onInput(el.value);
+    changed();
+  });
+  return el;
+}
+
+function select<T extends string>(
+  options: [T, string][],
+  value: T | null | undefined,
+  onChange: (v: T) => void,
+  opts: { structural?: boolean; blank?: string } = {},
+) {
+  const el = h(
+    'select',
+    {},
+    opts.blank !== undefined ? h('option', { value: '' }, opts.blank) : null,
+    options.map(([v, label]) => h('option', { value: v }, label)),
+  );
+  el.value = value ?? '';
+  el.addEventListener('change', () => {
+    onChange(el.value as T);
+    if (opts.structural) rerender();
+    else changed();
+  });
+  return el;
+}
+
+function checkbox(checked: boolean, onChange: (v: boolean) => void, structural = false) {
+  const el = h('input', { type: 'checkbox' });
+  el.checked = checked;
+  el.addEventListener('change', () => {
+    onChange(el.checked);
+    if (structural) rerender();
+    else changed();
+  });
+  return el;
+}
+
+function section(id: string, title: string, pointer: string | null, intro: string | null, ...body: (HTMLElement | null)[]) {
+  const diags = h('div', { class: 'field-diags section-diags', id: `${id}-diags` });
+  const el = h(
+    'section',
+    { class: 'card', id, 'aria-labelledby': `${id}-title`, 'data-pointer': pointer ?? undefined },
+    h('h2', { id: `${id}-title` }, title),
+    intro ? h('p', { class: 'intro' }, intro) : null,
+    diags,
+    ...body,
+  );
+  if (pointer) fields.set(pointer, el);
+  return el;
+}
+
+function removeButton(label: string, onClick: () => void) {
+  return h('button', { type: 'button', class: 'icon remove', 'aria-label': label, title: label, onclick: onClick }, '✕');
+}
+
+function addButton(label: string, onClick: () => void, testid: string) {
+  return h('button', { type: 'button', class: 'add', 'data-testid': testid, onclick: onClick }, `+ ${label}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+function callerSection(): HTMLElement {
+  const c = state.caller;
+  const mode = c.principalType === 'App' ? (c.profile ? 'profile' : 'sp') : 'user';
+  const radios = h(
+    'div',
+    { class: 'segmented', role: 'radiogroup', 'aria-label': 'Caller' },
+    (
+      [
+        ['user', 'Master user'],
+        ['sp', 'Service principal'],
+        ['profile', 'Service principal profile'],
+      ] as const
+    ).map(([v, label]) => {
+      const input = h('input', { type: 'radio', name: 'caller-kind', value: v, id: `caller-${v}` });
+      input.checked = mode === v;
+      input.addEventListener('change', () => {
+        if (!input.checked) return;
+        setCallerMode(v);
+        rerender(`caller-${v}`);
+      });
+      return h('label', { for: `caller-${v}`, class: 'seg' }, input, h('span', {}, label));
+    }),
+  );
+  const kindField = h('div', { class: 'field wide', 'data-pointer': '/caller/principalType' }, radios, h('div', { class: 'field-diags' }));
+  fields.set('/caller', kindField);
+  fields.set('/caller/principalType', kindField);
+  const row = h('div', { class: 'grid' });
+  if (mode === 'user') {
+    row.append(
+      field(
+        { label: 'User principal name', pointers: ['/caller/upn'], hint: 'The master user account, e.g. embed@contoso.com' },
+        text(c.upn, (v) => setOpt(c as unknown as Json, 'upn', v), { id: 'caller-upn', placeholder: 'embed@contoso.com' }),
+      ),
+    );
+  } else {
+    row.append(
+      field(
+        { label: 'Service principal object ID', id: true, pointers: ['/caller/objectId'], hint: 'The object ID, not the app (client) ID' },
+        text(c.objectId, (v) => setOpt(c as unknown as Json, 'objectId', v), { id: 'caller-object-id' }),
+      ),
+    );
+  }
+  if (mode === 'profile') {
+    const p = c.profile!;
+    row.append(
+      field(
+        { label: 'Profile ID', id: true, pointers: ['/caller/profile', '/caller/profile/id'], hint: 'Sent as X-PowerBI-Profile-Id' },
+        text(p.id, (v) => (p.id = v), { id: 'caller-profile-id' }),
+      ),
+      field(
+        { label: 'Profile display name', pointers: ['/caller/profile/displayName'] },
+        text(p.displayName, (v) => setOpt(p as unknown as Json, 'displayName', v), { id: 'caller-profile-name' }),
+      ),
+    );
+  }
+  return section('caller', 'Caller', null, 'Who calls GenerateToken.', kindField, row);
+}
+
+const remembered: { upn?: string | null; objectId?: string | null; profileId?: string; profileName?: string | null } = {};
+
+function setCallerMode(mode: 'user' | 'sp' | 'profile') {
+  const c = state.caller;
+  if (c.upn) remembered.upn = c.upn;
+  if (c.objectId) remembered.objectId = c.objectId;
+  if (c.profile) {
+    remembered.profileId = c.profile.id;
+    remembered.profileName = c.profile.displayName;
+  }
+  const next: Scenario['caller'] =
+    mode === 'user'
+      ? { principalType: 'User', upn: remembered.upn ?? 'embed@contoso.com' }
+      : { principalType: 'App', objectId: remembered.objectId ?? SP_OBJECT_ID };
+  if (mode === 'profile') {
+    next.profile = { id: remembered.profileId ?? '0c0c0c0c-1111-4111-8111-000000000001', displayName: remembered.profileName ?? 'Contoso' };
+  }
+  state.caller = next;
+}
+
+function endpointSection(): HTMLElement {
+  const kind = state.endpoint.kind;
+  const kindSelect = select(KINDS, kind, (v) => setEndpointKind(v), { structural: true });
+  kindSelect.id = 'endpoint-kind';
+  const grid = h(
+    'div',
+    { class: 'grid' },
+    field({ label: 'Endpoint', pointers: ['/endpoint', '/endpoint/kind'], wide: true }, kindSelect),
+  );
+  const ep = state.endpoint as unknown as Json;
+  for (const key of KIND_IDS[kind]) {
+    grid.append(
+      field(
+        { label: ID_LABELS[key], id: true, pointers: [`/endpoint/${key}`] },
+        text(ep[key] as string, (v) => (ep[key] = v), { id: `endpoint-${key}` }),
+      ),
+    );
+  }
+  if (!isV2()) {
+    const r = req();
+    grid.append(
+      field(
+        { label: 'Access level', pointers: ['/request/accessLevel'] },
+        select(
+          ACCESS_LEVELS.map((a) => [a, a]),
+          r.accessLevel as TokenAccessLevel,
+          (v) => setOpt(r, 'accessLevel', v),
+          { blank: '(not set)' },
+        ),
+      ),
+    );
+    if (kind === 'CreateReport') {
+      grid.append(
+        field(
+          { label: 'Dataset ID (for the new report)', pointers: ['/request/datasetId'] },
+          text(r.datasetId as string, (v) => setOpt(r, 'datasetId', v)),
+        ),
+      );
+    }
+    if (kind === 'Report' || kind === 'CreateReport') {
+      grid.append(
+        field(
+          { label: 'Allow Save As', pointers: ['/request/allowSaveAs'] },
+          checkbox(r.allowSaveAs === true, (v) => (v ? (r.allowSaveAs = true) : delete r.allowSaveAs)),
+        ),
+      );
+    }
+  }
+  return section('endpoint', 'Endpoint', null, null, grid, h('p', { class: 'path', id: 'endpoint-path' }));
+}
+
+function setEndpointKind(kind: Kind) {
+  const old = state.endpoint as unknown as Json;
+  const wasV2 = isV2();
+  const next: Json = { kind };
+  const guess: Record<string, string | undefined> = {
+    groupId: state.workspaces?.[0]?.id,
+    reportId: state.reports?.[0]?.id,
+    datasetId: state.datasets?.[0]?.id,
+    dashboardId: '',
+    tileId: '',
+  };
+  for (const key of KIND_IDS[kind]) next[key] = (old[key] as string) ?? guess[key] ?? '';
+  state.endpoint = next as unknown as Endpoint;
+  const r = req();
+  if (wasV2 && kind !== 'GenerateTokenV2') {
+    // V1 body: identities and lifetime carry over; the item lists belong to V2.
+    const v1: Json = { accessLevel: kind === 'CreateReport' ? 'Create' : 'View' };
+    if (kind === 'CreateReport' && state.datasets?.[0]) v1.datasetId = state.datasets[0].id;
+    for (const k of ['identities', 'lifetimeInMinutes']) if (k in r) v1[k] = r[k];
+    state.request = v1;
+  } else if (!wasV2 && kind === 'GenerateTokenV2') {
+    const v2: GenerateTokenRequestV2 & Json = {};
+    if (state.reports?.length) v2.reports = state.reports.map((x) => ({ id: x.id }));
+    if (state.datasets?.length) v2.datasets = state.datasets.map((x) => ({ id: x.id }));
+    for (const k of ['identities', 'lifetimeInMinutes'] as const) if (k in r) (v2 as Json)[k] = r[k];
+    state.request = v2;
+  }
+}
+
+/** Index of the request entry (`request.<key>[i]`) with this id, or -1. */
+function entryIndex(key: string, id: string): number {
+  const list = req()[key];
+  return isV2() && Array.isArray(list) ? (list as { id: string }[]).findIndex((e) => sameId(e?.id, id)) : -1;
+}
+
+function toggleEntry(key: string, id: string, on: boolean) {
+  const list = reqList<{ id: string }>(key);
+  const i = list.findIndex((e) => sameId(e.id, id));
+  if (on && i < 0) list.push({ id });
+  if (!on && i >= 0) list.splice(i, 1);
+  dropEmptyList(key);
+}
+
+/** Renames an item everywhere the request names it. */
+function renameId(key: string, oldId: string, newId: string) {
+  if (!isV2()) return;
+  const list = req()[key];
+  if (Array.isArray(list)) for (const e of list as { id: string }[]) if (e?.id === oldId) e.id = newId;
+}
+
+function workspacesSection(): HTMLElement {
+  const list = (state.workspaces ??= []);
+  const rows = list.map((w: Workspace, i) => {
+    const p = `/workspaces/${i}`;
+    const t = entryIndex('targetWorkspaces', w.id);
+    const row = h(
+      'div',
+      { class: 'row', 'data-row': p },
+      h('div', { class: 'row-head' }, h('h3', {}, `Workspace ${i + 1}`), removeButton(`Remove workspace ${i + 1}`, () => removeAt('workspaces', i, 'targetWorkspaces'))),
+      h(
+        'div',
+        { class: 'grid' },
+        field(
+          { label: 'ID', id: true, pointers: [p, `${p}/id`] },
+          text(w.id, (v) => {
+            renameId('targetWorkspaces', w.id, v);
+            w.id = v;
+          }, { 'data-testid': `workspace-${i}-id` }),
+        ),
+        field({ label: 'Name', pointers: [`${p}/name`] }, text(w.name, (v) => setOpt(w as unknown as Json, 'name', v))),
+        field({ label: 'Type', pointers: [`${p}/type`] }, select(WS_TYPES, w.type, (v) => (w.type = v))),
+        field(
+          { label: 'Caller’s access', pointers: [`${p}/callerAccess`, `${p}/users`] },
+          select(ACCESS.map((a) => [a, a]), w.callerAccess, (v) => (w.callerAccess = v), { blank: '(unknown)' }),
+        ),
+        isV2()
+          ? field(
+              {
+                label: 'Target workspace (token may create reports here)',
+                pointers: t >= 0 ? [`/request/targetWorkspaces/${t}`, `/request/targetWorkspaces/${t}/id`] : [],
+                wide: true,
+              },
+              checkbox(t >= 0, (on) => toggleEntry('targetWorkspaces', w.id, on), true),
+            )
+          : null,
+      ),
+    );
+    fields.set(p, row);
+    return row;
+  });
+  const s = section(
+    'workspaces',
+    'Workspaces',
+    '/workspaces',
+    'Where the items live, and the caller’s access right in each.',
+    ...rows,
+    addButton('Add workspace', () => addWorkspace(), 'add-workspace'),
+  );
+  if (isV2()) fields.set('/request/targetWorkspaces', s);
+  return s;
+}
+
+function addWorkspace() {
+  const n = (state.workspaces ??= []).length + 1;
+  state.workspaces.push({ id: fakeId('a1a1a1a1', n), name: `Workspace ${n}`, type: 'Workspace', callerAccess: 'Admin' });
+  rerender(`[data-row="/workspaces/${n - 1}"] input`);
+}
+
+function datasetsSection(): HTMLElement {
+  const list = (state.datasets ??= []);
+  const rows = list.map((d: Dataset, i) => {
+    const p = `/datasets/${i}`;
+    const e = entryIndex('datasets', d.id);
+    const entry = e >= 0 ? reqList<GenerateTokenRequestV2Dataset>('datasets')[e] : undefined;
+    const ep = `/request/datasets/${e}`;
+    const row = h(
+      'div',
+      { class: 'row', 'data-row': p },
+      h('div', { class: 'row-head' }, h('h3', {}, d.name || `Dataset ${i + 1}`), removeButton(`Remove dataset ${i + 1}`, () => removeAt('datasets', i, 'datasets'))),
+      h(
+        'div',
+        { class: 'grid' },
+        field(
+          { label: 'ID', id: true, pointers: [p, `${p}/id`, ...(e >= 0 ? [ep, `${ep}/id`] : [])] },
+          text(d.id, (v) => {
+            renameId('datasets', d.id, v);
+            renameInIdentities(d.id, v);
+            d.id = v;
+          }, { 'data-testid': `dataset-${i}-id` }),
+        ),
+        field({ label: 'Name', pointers: [`${p}/name`] }, text(d.name, (v) => setOpt(d as unknown as Json, 'name', v))),
+        field(
+          { label: 'Workspace', id: true, pointers: [`${p}/workspaceId`] },
+          text(d.workspaceId, (v) => setOpt(d as unknown as Json, 'workspaceId', v), { list: 'workspace-ids' }),
+        ),
+        field(
+          { label: 'Model (dataset type)', pointers: [`${p}/model`, `${p}/datasources`] },
+          select(MODELS, d.model, (v) => (d.model = v), { blank: '(infer)' }),
+        ),
+        field(
+          {
+            label: 'RLS roles in the model',
+            pointers: [`${p}/roles`, `${p}/isEffectiveIdentityRequired`, `${p}/isEffectiveIdentityRolesRequired`],
+            hint: 'Comma-separated; empty: the model has no RLS',
+          },
+          text((d.roles ?? []).join(', '), (v) => (d.roles = splitList(v)), { 'data-testid': `dataset-${i}-roles` }),
+        ),
+        isV2()
+          ? field(
+              { label: 'In the token request', pointers: [] },
+              checkbox(e >= 0, (on) => toggleEntry('datasets', d.id, on), true),
+            )
+          : null,
+        entry
+          ? field(
+              { label: 'XMLA permissions', pointers: [`${ep}/xmlaPermissions`] },
+              select(XMLA.map((x) => [x, x]), entry.xmlaPermissions, (v) => setOpt(entry as unknown as Json, 'xmlaPermissions', v), {
+                blank: '(default: Off)',
+              }),
+            )
+          : null,
+      ),
+    );
+    fields.set(p, row);
+    return row;
+  });
+  const s = section(
+    'datasets',
+    'Datasets (semantic models)',
+    '/datasets',
+    'Each dataset’s type and the RLS roles its model defines.',
+    ...rows,
+    addButton('Add dataset', () => addDataset(), 'add-dataset'),
+  );
+  if (isV2()) fields.set('/request/datasets', s);
+  return s;
+}
+
+function addDataset() {
+  const n = (state.datasets ??= []).length + 1;
+  const id = fakeId('d1d1d1d1', n);
+  state.datasets.push({ id, name: `Dataset ${n}`, workspaceId: state.workspaces?.[0]?.id ?? WS_ID, model: 'Import', roles: [] });
+  if (isV2()) toggleEntry('datasets', id, true);
+  rerender(`[data-row="/datasets/${n - 1}"] input`);
+}
+
+function reportsSection(): HTMLElement {
+  const list = (state.reports ??= []);
+  const rows = list.map((r: ScenarioReport, i) => {
+    const p = `/reports/${i}`;
+    const e = entryIndex('reports', r.id);
+    const entry = e >= 0 ? reqList<GenerateTokenRequestV2Report>('reports')[e] : undefined;
+    const ep = `/request/reports/${e}`;
+    const row = h(
+      'div',
+      { class: 'row', 'data-row': p },
+      h('div', { class: 'row-head' }, h('h3', {}, r.name || `Report ${i + 1}`), removeButton(`Remove report ${i + 1}`, () => removeAt('reports', i, 'reports'))),
+      h(
+        'div',
+        { class: 'grid' },
+        field(
+          { label: 'ID', id: true, pointers: [p, `${p}/id`, ...(e >= 0 ? [ep, `${ep}/id`] : [])] },
+          text(r.id, (v) => {
+            renameId('reports', r.id, v);
+            r.id = v;
+          }),
+        ),
+        field({ label: 'Name', pointers: [`${p}/name`] }, text(r.name, (v) => setOpt(r as unknown as Json, 'name', v))),
+        field(
+          { label: 'Workspace', id: true, pointers: [`${p}/workspaceId`] },
+          text(r.workspaceId, (v) => setOpt(r as unknown as Json, 'workspaceId', v), { list: 'workspace-ids' }),
+        ),
+        field(
+          { label: 'Dataset', id: true, pointers: [`${p}/datasetId`, `${p}/datasetWorkspaceId`] },
+          text(r.datasetId, (v) => setOpt(r as unknown as Json, 'datasetId', v), { list: 'dataset-ids' }),
+        ),
+        field({ label: 'Report type', pointers: [`${p}/reportType`] }, select(REPORT_TYPES, r.reportType ?? 'PowerBIReport', (v) => (r.reportType = v))),
+        isV2()
+          ? field({ label: 'In the token request', pointers: [] }, checkbox(e >= 0, (on) => toggleEntry('reports', r.id, on), true))
+          : null,
+        entry
+          ? field(
+              { label: 'Allow edit', pointers: [`${ep}/allowEdit`] },
+              checkbox(entry.allowEdit === true, (v) => (v ? (entry.allowEdit = true) : delete entry.allowEdit)),
+            )
+          : null,
+      ),
+    );
+    fields.set(p, row);
+    return row;
+  });
+  const s = section('reports', 'Reports', '/reports', null, ...rows, addButton('Add report', () => addReport(), 'add-report'));
+  if (isV2()) fields.set('/request/reports', s);
+  return s;
+}
+
+function addReport() {
+  const n = (state.reports ??= []).length + 1;
+  const id = fakeId('e1e1e1e1', n);
+  const ws = state.workspaces?.[0]?.id ?? WS_ID;
+  state.reports.push({
+    id,
+    name: `Report ${n}`,
+    workspaceId: ws,
+    datasetId: state.datasets?.[0]?.id,
+    reportType: 'PowerBIReport',
+    embedUrl: `https://app.powerbi.com/reportEmbed?reportId=${id}&groupId=${ws}`,
+  });
+  if (isV2()) toggleEntry('reports', id, true);
+  rerender(`[data-row="/reports/${n - 1}"] input`);
+}
+
+function renameInIdentities(oldId: string, newId: string) {
+  const ids = req().identities;
+  if (!Array.isArray(ids)) return;
+  for (const idn of ids as EffectiveIdentity[]) {
+    if (idn.datasets) idn.datasets = idn.datasets.map((x) => (x === oldId ? newId : x));
+  }
+}
+
+function identitiesSection(): HTMLElement {
+  const r = req();
+  const list = Array.isArray(r.identities) ? (r.identities as EffectiveIdentity[]) : [];
+  const rows = list.map((idn, i) => {
+    const p = `/request/identities/${i}`;
+    const o = idn as unknown as Json;
+    const row = h(
+      'div',
+      { class: 'row', 'data-row': p },
+      h('div', { class: 'row-head' }, h('h3', {}, `Identity ${i + 1}`), removeButton(`Remove identity ${i + 1}`, () => removeIdentity(i))),
+      h(
+        'div',
+        { class: 'grid' },
+        field(
+          { label: 'Username', pointers: [p, `${p}/username`], hint: 'USERNAME() in the model; built on your server from the signed-in user' },
+          text(idn.username, (v) => setOpt(o, 'username', v), { 'data-testid': `identity-${i}-username` }),
+        ),
+        field(
+          { label: 'Roles', pointers: [`${p}/roles`], hint: 'Comma-separated RLS role names' },
+          text((idn.roles ?? []).join(', '), (v) => listOpt(o, 'roles', v), { 'data-testid': `identity-${i}-roles` }),
+        ),
+        field(
+          { label: 'Datasets', pointers: [`${p}/datasets`], hint: 'Comma-separated dataset IDs' },
+          text((idn.datasets ?? []).join(', '), (v) => listOpt(o, 'datasets', v), { list: 'dataset-ids', 'data-testid': `identity-${i}-datasets` }),
+        ),
+        field(
+          { label: 'Custom data', pointers: [`${p}/customData`], hint: 'CUSTOMDATA() in the model' },
+          text(idn.customData, (v) => setOpt(o, 'customData', v)),
+        ),
+        field(
+          { label: 'Identity blob (SSO access token)', pointers: [`${p}/identityBlob`, `${p}/identityBlob/value`] },
+          text(idn.identityBlob?.value, (v) => (v.trim() ? (idn.identityBlob = { value: v }) : delete o.identityBlob)),
+        ),
+        field(
+          { label: 'Paginated reports', pointers: [`${p}/reports`], hint: 'Comma-separated report IDs (RDL only)' },
+          text((idn.reports ?? []).join(', '), (v) => listOpt(o, 'reports', v)),
+        ),
+      ),
+    );
+    fields.set(p, row);
+    return row;
+  });
+  return section(
+    'identities',
+    'Effective identities',
+    '/request/identities',
+    'Row-level security: who the report is rendered for.',
+    ...rows,
+    addButton('Add identity', () => addIdentity(), 'add-identity'),
+  );
+}
+
+function listOpt(o: Json, key: string, v: string) {
+  const items = splitList(v);
+  if (items.length) o[key] = items;
+  else delete o[key];
+}
+
+function addIdentity() {
+  const r = req();
+  const list = Array.isArray(r.identities) ? (r.identities as EffectiveIdentity[]) : [];
+  r.identities = list;
+  const rls = (state.datasets ?? []).filter((d) => (d.roles?.length ?? 0) > 0 || d.isEffectiveIdentityRequired);
+  const datasets = (rls.length ? rls : (state.datasets ?? [])).map((d) => d.id);
+  list.push({ username: '', datasets });
+  rerender(`[data-testid="identity-${list.length - 1}-username"]`);
+}
+
+function removeIdentity(i: number) {
+  const r = req();
+  (r.identities as unknown[]).splice(i, 1);
+  if ((r.identities as unknown[]).length === 0) delete r.identities;
+  rerender('[data-testid="add-identity"]');
+}
+
+function removeAt(key: 'workspaces' | 'datasets' | 'reports', i: number, reqKey: string) {
+  const list = state[key] as { id: string }[];
+  const [gone] = list.splice(i, 1);
+  if (gone && isV2()) toggleEntry(reqKey, gone.id, false);
+  rerender(`[data-testid="add-${key.slice(0, -1)}"]`);
+}
+
+function optionsSection(): HTMLElement {
+  const r = req();
+  const life = h('input', { type: 'number', min: '0', step: '1', inputmode: 'numeric', id: 'lifetime' });
+  life.value = r.lifetimeInMinutes === undefined ? '' : String(r.lifetimeInMinutes);
+  life.addEventListener('input', () => {
+    if (life.value.trim() === '') delete r.lifetimeInMinutes;
+    else r.lifetimeInMinutes = Number(life.value);
+    changed();
+  });
+  return section(
+    'options',
+    'Token options',
+    null,
+    null,
+    h(
+      'div',
+      { class: 'grid' },
+      field({ label: 'Lifetime (minutes)', pointers: ['/request/lifetimeInMinutes'], hint: 'Can only shorten the token; empty or 0: default' }, life),
+    ),
+  );
+}
+
+function fakeId(prefix: string, n: number) {
+  return `${prefix}-0000-4000-8000-${String(n).padStart(12, '0')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering, validation, preview
+
+function datalists(): HTMLElement {
+  return h(
+    'div',
+    { hidden: true },
+    h('datalist', { id: 'workspace-ids' }, (state.workspaces ?? []).map((w) => h('option', { value: w.id }, w.name ?? ''))),
+    h('datalist', { id: 'dataset-ids' }, (state.datasets ?? []).map((d) => h('option', { value: d.id }, d.name ?? ''))),
+  );
+}
+
+/** Rebuilds the form from the state; `focus` is a selector to focus afterwards. */
+function rerender(focus?: string) {
+  const form = $('#form');
+  fields = new Map();
+  form.replaceChildren(
+    callerSection(),
+    endpointSection(),
+    workspacesSection(),
+    datasetsSection(),
+    reportsSection(),
+    identitiesSection(),
+    optionsSection(),
+    datalists(),
+  );
+  // The request body as a whole.
+  fields.set('/request', $('#identities'));
+  changed();
+  if (focus) (form.querySelector<HTMLElement>(focus) ?? document.querySelector<HTMLElement>(focus))?.focus();
+}
+
+/** The nearest field wrapper for a pointer (its own, else its closest ancestor's). */
+function fieldFor(pointer: string): HTMLElement | undefined {
+  let p = pointer;
+  for (;;) {
+    const f = fields.get(p);
+    if (f) return f;
+    if (p === '') return undefined;
+    p = p.slice(0, Math.max(0, p.lastIndexOf('/')));
+  }
+}
+
+function fieldLabel(wrap: HTMLElement): string {
+  const label = wrap.querySelector('label')?.textContent ?? wrap.querySelector('h2, h3')?.textContent ?? '';
+  const row = wrap.closest('.row')?.querySelector('h3')?.textContent;
+  const sec = wrap.closest('section')?.querySelector('h2')?.textContent;
+  return [sec, row && row !== label ? row : null, label !== sec ? label : null].filter(Boolean).join(' › ');
+}
+
+function focusField(wrap: HTMLElement) {
+  const control = wrap.matches('input, select, textarea, button')
+    ? wrap
+    : wrap.querySelector<HTMLElement>('input, select, textarea, button');
+  wrap.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  control?.focus({ preventScroll: true });
+}
+
+let lastAnnounced = '';
+const announce = debounce((text: string) => {
+  const live = $('#status');
+  if (text !== lastAnnounced) {
+    live.textContent = text;
+    lastAnnounced = text;
+  }
+}, 400);
+
+function applyDiagnosticFix(d: Diagnostic) {
+  if (!d.fix) return;
+  try {
+    state = wasm.applyFix(state, d.fix);
+  } catch (e) {
+    $('#status').textContent = `The fix could not be applied: ${(e as Error).message}`;
+    return;
+  }
+  const target = scenarioPointer(d);
+  rerender();
+  const wrap = fieldFor(target.replace(/\/-$/, ''));
+  if (wrap) focusField(wrap);
+}
+
+/** Re-validates, places every diagnostic next to its field, refreshes preview and URL. */
+function changed() {
+  let report;
+  try {
+    report = wasm.validate(state);
+  } catch (e) {
+    $('#summary').replaceChildren(h('p', { class: 'error' }, String(e)));
+    return;
+  }
+  // Clear old marks.
+  for (const el of document.querySelectorAll('#form .field-diags')) el.replaceChildren();
+  for (const el of document.querySelectorAll('#form [aria-invalid]')) el.removeAttribute('aria-invalid');
+  for (const el of document.querySelectorAll('#form .has-error, #form .has-warning')) el.classList.remove('has-error', 'has-warning');
+
+  const list = h('div', { class: 'diag-list' });
+  for (const d of report.diagnostics) {
+    const p = scenarioPointer(d);
+    const wrap = fieldFor(p);
+    const where = wrap ? fieldLabel(wrap) : p;
+    const onFix = d.fix ? () => applyDiagnosticFix(d) : undefined;
+    list.append(card(d, { where, onGoto: wrap ? () => focusField(wrap) : undefined, onFix }));
+    if (wrap) {
+      const slot = wrap.querySelector(':scope > .field-diags') ?? wrap.querySelector('.field-diags');
+      slot?.append(
+        h(
+          'p',
+          { class: `inline-diag inline-${d.severity}`, 'data-code': d.code, 'data-pointer': p },
+          h('code', {}, d.code),
+          ' ',
+          d.message,
+          onFix ? h('button', { type: 'button', class: 'fix small', onclick: onFix, 'data-fix': d.code }, 'Fix') : null,
+        ),
+      );
+      if (d.severity !== 'info') wrap.classList.add(d.severity === 'error' ? 'has-error' : 'has-warning');
+      const control = wrap.matches('section') ? null : wrap.querySelector('input, select');
+      if (control && d.severity === 'error') {
+        control.setAttribute('aria-invalid', 'true');
+        const ids = new Set((control.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean));
+        if (slot?.id) ids.add(slot.id);
+        control.setAttribute('aria-describedby', [...ids].join(' '));
+      }
+    }
+  }
+  if (report.diagnostics.length === 0) list.append(h('p', { class: 'all-clear' }, 'No findings: Power BI should accept this request.'));
+  $('#summary').replaceChildren(summary(report), list);
+  announce(verdictText(report));
+  preview();
+  hash.write({ s: hash.encode(JSON.stringify(state)) });
+}
+
+function preview() {
+  const out = $('#preview');
+  try {
+    const p = wasm.requestPreview(state);
+    $('#endpoint-path').textContent = `${p.method} ${p.url}`;
+    out.replaceChildren(
+      h('p', { class: 'req-line' }, h('span', { class: 'method' }, p.method), ' ', h('code', { id: 'preview-url' }, p.url)),
+      h(
+        'ul',
+        { class: 'headers' },
+        p.headers.map((x) => h('li', {}, h('code', {}, `${x.name}: ${x.value}`))),
+      ),
+      h(
+        'div',
+        { class: 'code-head' },
+        h('h3', {}, 'Body'),
+        h('button', { type: 'button', class: 'copy', id: 'copy-json', onclick: (e: Event) => copy(p.body, e.currentTarget as HTMLElement) }, 'Copy JSON'),
+      ),
+      h('pre', { class: 'code', id: 'preview-body', tabindex: '0', 'aria-label': 'Request body' }, p.body),
+      h(
+        'div',
+        { class: 'code-head' },
+        h('h3', {}, 'curl'),
+        h('button', { type: 'button', class: 'copy', id: 'copy-curl', onclick: (e: Event) => copy(p.curl, e.currentTarget as HTMLElement) }, 'Copy curl'),
+      ),
+      h('pre', { class: 'code', id: 'preview-curl', tabindex: '0', 'aria-label': 'curl command' }, p.curl),
+      h('p', { class: 'hint' }, 'Set TOKEN to an Entra ID access token on your server. Never put a secret in a browser.'),
+    );
+  } catch (e) {
+    out.replaceChildren(h('p', { class: 'error' }, `No preview: ${(e as Error).message}`));
+  }
+}
+
+/** Loads the scenario from the URL hash, if any. */
+function fromHash(): Scenario | undefined {
+  const s = hash.read('s');
+  if (!s) return undefined;
+  const text = hash.decode(s);
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === 'object' && v.caller && v.endpoint) return v as Scenario;
+  } catch {}
+  return undefined;
+}
+
+export function start() {
+  state = fromHash() ?? defaultScenario();
+  rerender();
+  $('#share').addEventListener('click', (e) => copy(hash.shareUrl(), e.currentTarget as HTMLElement));
+  $('#reset').addEventListener('click', () => {
+    state = defaultScenario();
+    rerender('#caller-sp');
+  });
+  $('#open-checker').addEventListener('click', () => {
+    location.href = `rls.html#t=${hash.encode(JSON.stringify(state, null, 2))}`;
+  });
+  window.addEventListener('hashchange', () => {
+    const s = fromHash();
+    if (s && JSON.stringify(s) !== JSON.stringify(state)) {
+      state = s;
+      rerender();
+    }
+  });
+}
