@@ -11,6 +11,15 @@ if [ "${EMBEDGATE_SKIP_WORKER_BUILD:-}" = 1 ] && [ -f crates/worker/build/index.
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+# Up to date when the output is newer than every input (worker-build re-runs wasm-bindgen and wasm-opt,
+# about a minute, even when cargo has nothing to do).
+out=crates/worker/build/index.js
+if [ -f "$out" ] && [ -d www/dist ] && [ -z "${EMBEDGATE_FORCE_WORKER_BUILD:-}" ] \
+  && [ -z "$(find crates/worker/src crates/worker/Cargo.toml crates/core/src crates/core/Cargo.toml Cargo.toml Cargo.lock \
+            -newer "$out" -type f -print -quit)" ]; then
+  exit 0
+fi
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export CARGO_TERM_QUIET=true
 # worker-build would download these from GitHub; use the local ones (scripts/setup.sh installs them).
