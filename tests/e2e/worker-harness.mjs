@@ -162,14 +162,20 @@ function privateConfig(dir, secrets) {
   return config;
 }
 
-/** Starts the worker (wrangler dev, fresh local D1/KV, migrations applied) pointed at `emu`. */
-export async function startWorker(emu, vars = {}, secrets = {}) {
-  const state = mkdtempSync(join(tmpdir(), 'embedgate-worker-'));
+/**
+ * Starts the worker (wrangler dev, local D1/KV, migrations applied) pointed at `emu`. A fresh state directory
+ * unless `state` names one a previous worker left behind (`stop({ keepState: true })`): a new isolate on the same
+ * D1 and KV.
+ */
+export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse } = {}) {
+  const state = reuse ?? mkdtempSync(join(tmpdir(), 'embedgate-worker-'));
   const config = privateConfig(state, { CLIENT_SECRET, JWT_HS256_SECRET: HS_SECRET, ADMIN_KEY, ...secrets });
-  await promisify(execFile)(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--config', config, '--persist-to', join(state, 'state')], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-  });
+  if (!reuse) {
+    await promisify(execFile)(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--config', config, '--persist-to', join(state, 'state')], {
+      cwd: ROOT,
+      env: WRANGLER_ENV,
+    });
+  }
   const port = await freePort();
   const inspector = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -199,11 +205,12 @@ export async function startWorker(emu, vars = {}, secrets = {}) {
     base,
     proc,
     logs,
+    state,
     /** Everything wrangler printed so far. */
     logText: () => logs.join(''),
-    async stop() {
+    async stop({ keepState = false } = {}) {
       await stop();
-      rmSync(state, { recursive: true, force: true });
+      if (!keepState) rmSync(state, { recursive: true, force: true });
     },
   };
 }

@@ -257,6 +257,23 @@ test('CORS: allow-listed origins only, with preflight', async () => {
   }
 });
 
+test('a fresh isolate reuses KV: no Entra call and no metadata calls after a restart', async () => {
+  const user = await emu.userToken({ sub: 'alice', customer: 'contoso' });
+  assert.equal((await mint(worker, user, { reports: [IDS.contosoReport] })).status, 200);
+  const earlierLogs = worker.logText();
+  await worker.stop({ keepState: true });
+  worker = await startWorker(emu, { JWKS_MIN_REFRESH_SECONDS: '1' }, { state: worker.state });
+  worker.logs.unshift(earlierLogs);
+  await emu.clearCalls();
+  const r = await mint(worker, user, { reports: [IDS.contosoReport] });
+  assert.equal(r.status, 200, r.text);
+  assert.equal((await emu.inspect(r.json.token)).payload.identities[0].username, 'Contoso');
+  const calls = await emu.calls();
+  assert.deepEqual(Object.keys(calls).sort(), ['powerbi.generateToken'], JSON.stringify(calls));
+  // The customers and the audit log survived too (D1).
+  assert.ok((await admin(worker.base, '/audit?limit=1')).json.entries.length === 1);
+});
+
 test('nothing secret ever reached the logs', async () => {
   await sleep(200);
   const logs = worker.logText();

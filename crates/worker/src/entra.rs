@@ -69,7 +69,8 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
         return Ok(t);
     }
     let kv = ctx.env.kv("CACHE").map_err(crate::internal)?;
-    if let Ok(Some(t)) = kv.get(&kv_key(ctx)).json::<EntraToken>().await {
+    let stored = kv.get(&kv_key(ctx)).text().await.ok().flatten().and_then(|t| serde_json::from_str::<EntraToken>(&t).ok());
+    if let Some(t) = stored {
         if usable(&t, ctx, rejected) {
             let access = t.access_token.clone();
             MEMORY.with(|m| *m.borrow_mut() = Some(t));
@@ -111,7 +112,8 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
     log(ctx, "entra_token_refreshed", json!({"expiresAt": fresh.expires_at}));
     let access = fresh.access_token.clone();
     if let Some(ttl) = fresh.cache_ttl(now_secs(), ctx.cfg.entra_refresh_margin_seconds) {
-        if let Ok(put) = kv.put(&kv_key(ctx), &fresh) {
+        let text = serde_json::to_string(&fresh).unwrap_or_default();
+        if let Ok(put) = kv.put(&kv_key(ctx), text.as_str()) {
             if put.expiration_ttl(ttl).execute().await.is_err() {
                 log(ctx, "kv_put_failed", json!({"key": "entra"}));
             }

@@ -138,12 +138,13 @@ where
             m.insert(key.clone(), (v.clone(), now + (ttl * 1000) as f64));
         })
     };
-    if let Ok(Some(v)) = kv.get(&key).json::<Value>().await {
+    // Stored as JSON text: workers-rs would serialise a serde_json::Value's objects as JS Maps ("{}").
+    if let Some(v) = kv.get(&key).text().await.ok().flatten().and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
         remember(&v);
         return Ok(v);
     }
     let v = fetch().await?;
-    if let Ok(put) = kv.put(&key, &v) {
+    if let Ok(put) = kv.put(&key, v.to_string().as_str()) {
         if put.expiration_ttl(ttl).execute().await.is_err() {
             log(ctx, "kv_put_failed", json!({"key": "metadata"}));
         }
