@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
+import os from 'node:os';
 import { chromium } from 'playwright-core';
 import { serve } from './www-server.mjs';
 
@@ -20,6 +21,7 @@ const arg = (name, dflt) => {
 };
 const CALLS = Number(arg('--calls', 10000));
 const WRITE = process.argv.includes('--write');
+const LOAD = os.loadavg()[0];
 
 const wasmFile = join(root, 'www/dist/embedgate_wasm_bg.wasm');
 const glue = join(root, 'www/pkg/embedgate_wasm.js');
@@ -115,7 +117,13 @@ try {
 }
 
 const raw = readFileSync(wasmFile).length;
-const gz = gzipSync(readFileSync(wasmFile), { level: 9 }).length;
+// Same measure as scripts/check-wasm-size.sh (gzip -9), zlib when gzip is missing.
+let gz;
+try {
+  gz = execFileSync('sh', ['-c', 'gzip -9 -n -c "$0" | wc -c', wasmFile]).toString().trim() * 1;
+} catch {
+  gz = gzipSync(readFileSync(wasmFile), { level: 9 }).length;
+}
 const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
 const fmt = (x) => x.toFixed(1);
 const table = [
@@ -138,9 +146,9 @@ if (WRITE) {
 \`validate()\` and friends called ${CALLS.toLocaleString('en-US')} times in a row in headless Chromium ${chromiumVersion ?? ''}
 on a typical scenario (service principal profile, one workspace, one RLS dataset, one report, one identity),
 after 1,000 warm-up calls; median of 5 runs, including marshalling across the JS/wasm boundary
-(serde-wasm-bindgen for objects, a JS string for text). Machine: ${cpu || 'unknown'} (${
-    (await import('node:os')).cpus().length
-  } cores shared with other work).
+(objects in through \`JSON.stringify\`, results out through serde-wasm-bindgen). Machine: ${cpu || 'unknown'},
+${os.cpus().length} cores shared with other work (load average ${LOAD.toFixed(1)} at the start of the run:
+expect noise; the min column is the least disturbed).
 
 Command: \`scripts/build-www.sh && node scripts/bench-www.mjs --write\`
 

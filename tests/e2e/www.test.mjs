@@ -70,6 +70,12 @@ async function tabTo(page, selector, max = 10) {
   assert.fail(`Tab never reached ${selector}`);
 }
 
+/** A full-page screenshot from the top (the sticky side panel follows the scroll position). */
+async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(artifacts, name), fullPage: true });
+}
+
 const inline = (page, section, code) => page.locator(`#${section} > .field-diags .inline-diag[data-code="${code}"]`);
 const verdict = (page) => page.locator('#summary .verdict-text').textContent();
 
@@ -91,7 +97,7 @@ describe('token-request form', () => {
     assert.match(cardWhere, /Effective identities/);
     await page.waitForFunction(() => /Invalid/.test(document.getElementById('status').textContent));
     assert.equal(await page.locator('#status').getAttribute('aria-live'), 'polite');
-    await page.screenshot({ path: join(artifacts, 'www-form-error.png'), fullPage: true });
+    await shot(page, 'www-form-error.png');
     await page.close();
   });
 
@@ -112,7 +118,7 @@ describe('token-request form', () => {
     assert.deepEqual(body.identities, [
       { username: 'alice@contoso.com', roles: ['Customer'], datasets: ['d1d1d1d1-0000-4000-8000-000000000001'] },
     ]);
-    await page.screenshot({ path: join(artifacts, 'www-form.png'), fullPage: true });
+    await shot(page, 'www-form.png');
     await page.close();
   });
 
@@ -176,7 +182,7 @@ describe('RLS checker', () => {
     await card.waitFor();
     assert.equal(await card.locator('.where').textContent(), `line ${requestLine}`);
     assert.equal(await page.locator(`#gutter .ln[data-line="${requestLine}"]`).getAttribute('class'), 'ln mark-error');
-    await page.screenshot({ path: join(artifacts, 'www-rls.png'), fullPage: true });
+    await shot(page, 'www-rls.png');
     await card.locator('button.fix').click();
     await page.waitForFunction(() => !document.querySelector('#results [data-code="EG0301"]'));
     assert.match(await page.locator('#editor').inputValue(), /"identities"/);
@@ -218,7 +224,7 @@ describe('capabilities', () => {
       'SsoCloudRls',
     ]);
     assert.equal(await page.locator('#dataset-table tbody tr').count(), 4);
-    await page.screenshot({ path: join(artifacts, 'www-capabilities.png'), fullPage: true });
+    await shot(page, 'www-capabilities.png');
 
     await page.locator('#filter-caller').selectOption('sp');
     const heads = await page.locator('#rls-table thead th').allTextContents();
@@ -245,7 +251,7 @@ describe('explain', () => {
     assert.equal(await ex.locator('[data-rule="EG0301"] code').textContent(), 'EG0301');
     assert.match(await ex.locator('.fix-text').textContent(), /identity/i);
     assert.match(await ex.locator('.ids').textContent(), /d1d1d1d1-0000-4000-8000-000000000001/);
-    await page.screenshot({ path: join(artifacts, 'www-explain.png'), fullPage: true });
+    await shot(page, 'www-explain.png');
     await page.close();
   });
 });

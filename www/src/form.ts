@@ -641,7 +641,7 @@ function identitiesSection(): HTMLElement {
           text((idn.roles ?? []).join(', '), (v) => listOpt(o, 'roles', v), { 'data-testid': `identity-${i}-roles` }),
         ),
         field(
-          { label: 'Datasets', pointers: [`${p}/datasets`], hint: 'Comma-separated dataset IDs' },
+          { label: 'Datasets', id: true, pointers: [`${p}/datasets`], hint: 'Comma-separated dataset IDs' },
           text((idn.datasets ?? []).join(', '), (v) => listOpt(o, 'datasets', v), { list: 'dataset-ids', 'data-testid': `identity-${i}-datasets` }),
         ),
         field(

@@ -1,7 +1,9 @@
 //! Embedgate's rules core for the browser: a thin wasm-bindgen layer with no rule logic of its own.
 //!
-//! Values cross the boundary as plain JS objects (serde-wasm-bindgen, JSON-compatible mode); the
-//! functions that take a scenario also accept its JSON text, which is what the editor pane holds.
+//! Values cross the boundary as plain JS objects: results through serde-wasm-bindgen (JSON-compatible
+//! mode), arguments through `JSON.stringify` and serde_json (faster than serde-wasm-bindgen's
+//! deserializer). The functions that take a scenario also accept its JSON text, which is what the
+//! editor pane holds.
 //! The TypeScript types of everything that crosses are generated from the Rust types (see
 //! `www/README.md`) and inserted into the wasm-bindgen `.d.ts` from `ts/types.d.ts`.
 
@@ -37,27 +39,30 @@ fn syntax_error(e: &embedgate_core::SyntaxError) -> JsError {
 
 /// A scenario given as a JS value: an object, or its JSON text.
 fn scenario_value(input: JsValue) -> Result<Value, JsError> {
-    match input.as_string() {
-        Some(text) => serde_json::from_str(&text).map_err(|e| {
-            syntax_error(&embedgate_core::SyntaxError {
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            })
-        }),
-        None => serde_wasm_bindgen::from_value(input).map_err(|e| JsError::new(&e.to_string())),
+    let text = json_text(input)?;
+    serde_json::from_str(&text).map_err(|e| {
+        syntax_error(&embedgate_core::SyntaxError { line: e.line(), column: e.column(), message: e.to_string() })
+    })
+}
+
+/// JSON text for a JS value: a string as it is, anything else through `JSON.stringify`. Objects
+/// come in this way rather than through serde-wasm-bindgen's deserializer: one native
+/// `JSON.stringify` plus serde_json is several times faster than a JS call per field (see
+/// docs/benchmarks.md), and it keeps the module smaller.
+fn json_text(input: JsValue) -> Result<String, JsError> {
+    if let Some(text) = input.as_string() {
+        return Ok(text);
     }
+    let text = js_sys::JSON::stringify(&input).map_err(|_| JsError::new("not JSON-serialisable (a cycle, or a BigInt)"))?;
+    text.as_string().ok_or_else(|| JsError::new("undefined is not a scenario"))
 }
 
 /// Validates a scenario (object or JSON text) with every rule of the core. Throws only when the
 /// text is not JSON at all.
 #[wasm_bindgen(unchecked_return_type = "Report")]
 pub fn validate(#[wasm_bindgen(unchecked_param_type = "Scenario | string")] scenario: JsValue) -> Result<JsValue, JsError> {
-    let report = match scenario.as_string() {
-        Some(text) => embedgate_core::check_str(&text).map_err(|e| syntax_error(&e))?,
-        None => embedgate_core::check_value(&scenario_value(scenario)?),
-    };
-    to_js(&report)
+    let text = json_text(scenario)?;
+    to_js(&embedgate_core::check_str(&text).map_err(|e| syntax_error(&e))?)
 }
 
 /// Validates scenario JSON text for an editor: the report plus, for each diagnostic, where its
@@ -126,7 +131,7 @@ pub fn apply_fix(
 ) -> Result<JsValue, JsError> {
     let as_text = scenario.is_string();
     let mut doc = scenario_value(scenario)?;
-    let fix: Fix = serde_wasm_bindgen::from_value(fix).map_err(|e| JsError::new(&format!("not a fix: {e}")))?;
+    let fix: Fix = serde_json::from_str(&json_text(fix)?).map_err(|e| JsError::new(&format!("not a fix: {e}")))?;
     embedgate_core::apply_fix(&mut doc, &fix).map_err(|e| JsError::new(&e))?;
     if as_text {
         Ok(JsValue::from_str(&pretty(&doc)))
