@@ -149,6 +149,15 @@ describe('token-request form', () => {
     const body = await page.locator('#preview-body').textContent();
     const link = page.url();
     assert.match(link, /#s=/);
+    // The copy buttons put exactly the previewed text (and the link) on the clipboard.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(base).origin });
+    const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+    await page.locator('#copy-curl').click();
+    assert.equal(await clipboard(), curl);
+    await page.locator('#copy-json').click();
+    assert.equal(await clipboard(), body);
+    await page.locator('#share').click();
+    assert.equal(await clipboard(), link);
 
     const again = await open(link.slice(base.length));
     assert.equal(await again.locator('#preview-body').textContent(), body);
@@ -182,6 +191,13 @@ describe('RLS checker', () => {
     await card.waitFor();
     assert.equal(await card.locator('.where').textContent(), `line ${requestLine}`);
     assert.equal(await page.locator(`#gutter .ln[data-line="${requestLine}"]`).getAttribute('class'), 'ln mark-error');
+    // Going to the finding selects its text in the editor.
+    await card.locator('.where').click();
+    const selected = await page.evaluate(() => {
+      const ed = document.getElementById('editor');
+      return ed.value.slice(ed.selectionStart, ed.selectionStart + 10);
+    });
+    assert.equal(selected, '"request":');
     await shot(page, 'www-rls.png');
     await card.locator('button.fix').click();
     await page.waitForFunction(() => !document.querySelector('#results [data-code="EG0301"]'));

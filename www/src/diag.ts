@@ -33,6 +33,11 @@ export function summary(r: Report): HTMLElement {
   );
 }
 
+/** Text with `backtick` spans shown as code. */
+export function rich(text: string): (string | HTMLElement)[] {
+  return text.split('`').map((part, i) => (i % 2 === 1 ? h('code', { class: 'inline-code' }, part) : part));
+}
+
 export interface CardOptions {
   /** Where the finding is (a label, a line); clicking it moves the focus there. */
   where?: string;
@@ -56,8 +61,8 @@ export function card(d: Diagnostic, o: CardOptions = {}): HTMLElement {
         ? h('button', { type: 'button', class: 'link where', onclick: o.onGoto, title: 'Move to this field' }, where)
         : h('span', { class: 'where' }, where),
     ),
-    h('p', { class: 'msg' }, d.message),
-    d.help && !o.compact ? h('p', { class: 'help' }, d.help) : null,
+    h('p', { class: 'msg' }, ...rich(d.message)),
+    d.help && !o.compact ? h('p', { class: 'help' }, ...rich(d.help)) : null,
     !o.compact
       ? h(
           'p',
@@ -72,7 +77,8 @@ export function card(d: Diagnostic, o: CardOptions = {}): HTMLElement {
           'button',
           { type: 'button', class: 'fix', onclick: o.onFix, 'data-fix': d.code },
           h('span', { 'aria-hidden': 'true' }, '⚒ '),
-          `Fix: ${d.fix.title}`,
+          'Fix: ',
+          ...rich(d.fix.title),
         )
       : null,
   );

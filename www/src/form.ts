@@ -2,7 +2,7 @@
 // The scenario object is the only state: the form reads from it and writes through to it, so a
 // fix (a JSON Patch from the core) or a shared link simply re-renders the form.
 import { $, copy, debounce, h, nextId } from './dom';
-import { card, scenarioPointer, summary, verdictText } from './diag';
+import { card, rich, scenarioPointer, summary, verdictText } from './diag';
 import * as hash from './hash';
 import * as wasm from './wasm';
 import type {
@@ -837,7 +837,7 @@ function changed() {
           { class: `inline-diag inline-${d.severity}`, 'data-code': d.code, 'data-pointer': p },
           h('code', {}, d.code),
           ' ',
-          d.message,
+          ...rich(d.message),
           onFix ? h('button', { type: 'button', class: 'fix small', onclick: onFix, 'data-fix': d.code }, 'Fix') : null,
         ),
       );
