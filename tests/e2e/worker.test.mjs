@@ -162,6 +162,7 @@ test('JWKS rotation: a token signed with a new key is accepted after one refetch
   assert.equal(r.status, 200, r.text);
   // A key the IdP no longer publishes stops working once the JWKS is refetched.
   const gone = await emu.userToken({ sub: 'alice', customer: 'contoso', signWithKid: rot.kid });
+  assert.equal((await mint(worker, gone, { reports: [IDS.contosoReport] })).status, 200, 'verified once (and cached)');
   await fetch(`${emu.api}/__emulator/idp/keys/${rot.kid}`, { method: 'DELETE' });
   await admin(worker.base, '/cache/invalidate', { method: 'POST', body: { jwks: true } });
   const after = await mint(worker, gone, { reports: [IDS.contosoReport] });

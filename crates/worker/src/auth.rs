@@ -9,7 +9,8 @@ use std::rc::Rc;
 use embedgate_core::edge::identity::Principal;
 use embedgate_core::edge::jwt::{self, Alg, ClaimPolicy, KeyLookup};
 use embedgate_core::edge::EdgeError;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 use worker::{Method, Request};
 
 use crate::crypto::{self, PublicKey};
@@ -27,11 +28,37 @@ struct JwksCache {
 
 thread_local! {
     static JWKS: RefCell<Option<JwksCache>> = const { RefCell::new(None) };
+    /// Tokens whose signature already verified, by SHA-256 of the whole token: a portal sends the same session
+    /// token on every page view, and RS256/ES256 verification is the costliest CPU work of a request in wasm.
+    /// Claims (expiry, issuer, audience) are still checked on every request.
+    static VERIFIED: RefCell<HashMap<[u8; 32], (Claims, f64)>> = RefCell::new(HashMap::new());
 }
 
-/// Forgets the cached JWKS (admin invalidation).
+type Claims = Rc<Map<String, Value>>;
+
+const VERIFIED_MAX: usize = 10_000;
+
+/// Forgets the cached JWKS and verified tokens (admin invalidation).
 pub fn forget_jwks() {
     JWKS.with(|j| *j.borrow_mut() = None);
+    VERIFIED.with(|v| v.borrow_mut().clear());
+}
+
+fn remember_verified(digest: [u8; 32], claims: &Map<String, Value>, ttl_ms: f64) {
+    // Kept until the JWKS would be refetched anyway (a removed key stops working then) or the token expires.
+    let exp_ms = claims.get("exp").and_then(Value::as_f64).map(|e| e * 1000.0).unwrap_or(0.0);
+    let until = (now_ms() + ttl_ms).min(exp_ms);
+    VERIFIED.with(|v| {
+        let mut v = v.borrow_mut();
+        if v.len() >= VERIFIED_MAX {
+            let now = now_ms();
+            v.retain(|_, (_, until)| *until > now);
+            if v.len() >= VERIFIED_MAX {
+                v.clear();
+            }
+        }
+        v.insert(digest, (Rc::new(claims.clone()), until));
+    });
 }
 
 fn bearer(req: &Request) -> Option<String> {
@@ -89,6 +116,23 @@ fn bad_signature() -> EdgeError {
 /// Verifies the bearer token and returns the principal (customer and user from the configured claims).
 pub async fn user(ctx: &Ctx, req: &Request) -> Result<Principal, EdgeError> {
     let token = bearer(req).ok_or_else(|| EdgeError::unauthorized("missing_token", "Send the signed-in user's token as Authorization: Bearer <JWT>."))?;
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let cached = VERIFIED.with(|v| v.borrow().get(&digest).filter(|(_, until)| *until > now_ms()).map(|(c, _)| c.clone()));
+    let claims = match cached {
+        Some(c) => (*c).clone(),
+        None => {
+            let claims = verify_signature(ctx, &token).await?;
+            remember_verified(digest, &claims, (ctx.cfg.jwks_ttl_seconds * 1000) as f64);
+            claims
+        }
+    };
+    let policy = ClaimPolicy { issuer: &ctx.cfg.jwt_issuer, audience: &ctx.cfg.jwt_audience, leeway: ctx.cfg.jwt_leeway_seconds };
+    jwt::check_claims(&claims, &policy, now_secs())?;
+    Principal::from_claims(claims, &ctx.cfg.customer_claim, &ctx.cfg.user_claim)
+}
+
+/// Decodes the token under the algorithm policy and verifies its signature; returns its (unchecked) claims.
+async fn verify_signature(ctx: &Ctx, token: &str) -> Result<Map<String, Value>, EdgeError> {
     let hs_secret = ctx.secret("JWT_HS256_SECRET").filter(|s| s.len() >= MIN_HS256_SECRET);
     let mut allowed = Vec::with_capacity(3);
     if ctx.cfg.jwks_url.is_some() {
@@ -97,7 +141,7 @@ pub async fn user(ctx: &Ctx, req: &Request) -> Result<Principal, EdgeError> {
     if hs_secret.is_some() {
         allowed.push(Alg::Hs256);
     }
-    let jws = jwt::decode(&token, &allowed)?;
+    let jws = jwt::decode(token, &allowed)?;
     let input = jws.signing_input.as_bytes();
     let verified = match (jws.alg, &ctx.cfg.jwks_url) {
         (Alg::Hs256, _) => crypto::verify_hs256(hs_secret.as_deref().unwrap_or_default().as_bytes(), input, &jws.signature),
@@ -130,9 +174,7 @@ pub async fn user(ctx: &Ctx, req: &Request) -> Result<Principal, EdgeError> {
     if !verified {
         return Err(bad_signature());
     }
-    let policy = ClaimPolicy { issuer: &ctx.cfg.jwt_issuer, audience: &ctx.cfg.jwt_audience, leeway: ctx.cfg.jwt_leeway_seconds };
-    jwt::check_claims(&jws.claims, &policy, now_secs())?;
-    Principal::from_claims(jws.claims, &ctx.cfg.customer_claim, &ctx.cfg.user_claim)
+    Ok(jws.claims)
 }
 
 /// Checks `Authorization: Bearer <ADMIN_KEY>`. The admin API is off unless ADMIN_KEY (16+ chars) is set.

@@ -1,0 +1,128 @@
+// Load test of the edge worker (driven by scripts/bench-worker.sh): the real worker in workerd (wrangler dev,
+// local D1/KV) against the release emulator, wrk at concurrency 1, 16 and 64 on POST /api/token, upstream
+// calls per token from the emulator's call counts. Prints the markdown section and writes it into
+// docs/benchmarks.md ("## Edge worker"; other sections are left alone).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, startWorker, seed, mint, admin, IDS, ROOT } from '../tests/e2e/worker-harness.mjs';
+
+const DURATION = Number(process.env.BENCH_SECONDS || 15);
+const LEVELS = (process.env.BENCH_CONCURRENCY || '1,16,64').split(',').map(Number);
+const WRITE = process.env.BENCH_WRITE !== '0';
+
+const lua = `
+wrk.method = "POST"
+wrk.body = '{"reports":["${IDS.contosoReport}"]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("USER_TOKEN")
+done = function(s, latency, requests)
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"status_errors":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d}\\n',
+    s.requests, s.duration, s.errors.status, s.errors.connect, s.errors.read, s.errors.write, s.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+`;
+const luaPath = join(mkdtempSync(join(tmpdir(), 'embedgate-bench-')), 'mint.lua');
+writeFileSync(luaPath, lua);
+
+const ms = (us) => (us / 1000).toFixed(1);
+
+const emu = await startEmulator();
+const worker = await startWorker(emu, {
+  RATE_LIMIT_CUSTOMER_PER_MINUTE: '1000000',
+  RATE_LIMIT_USER_PER_MINUTE: '1000000',
+  UPSTREAM_DEADLINE_MS: '20000',
+});
+const rows = [];
+let cold;
+try {
+  await seed(worker);
+  const token = await emu.userToken({ sub: 'bench-user', customer: 'contoso' });
+  // Cold path: no Entra token, no metadata cached anywhere.
+  await admin(worker.base, '/cache/invalidate', { method: 'POST', body: { entra: true } });
+  await emu.clearCalls();
+  const first = await mint(worker, token, { reports: [IDS.contosoReport] });
+  if (first.status !== 200) throw new Error(`cold request failed: ${first.status} ${first.text}`);
+  const coldCalls = Object.values(await emu.calls()).reduce((a, b) => a + b, 0);
+  cold = { ms: first.ms, calls: coldCalls };
+  for (let i = 0; i < 30; i++) await mint(worker, token, { reports: [IDS.contosoReport] });
+
+  for (const c of LEVELS) {
+    await emu.clearCalls();
+    const out = execFileSync('wrk', ['-t', String(Math.min(2, c)), '-c', String(c), '-d', `${DURATION}s`, '--timeout', '20s', '-s', luaPath,
+      `${worker.base}/api/token`], { env: { ...process.env, USER_TOKEN: token }, encoding: 'utf8' });
+    const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
+    const r = JSON.parse(line.slice(8));
+    const calls = await emu.calls();
+    const upstream = Object.values(calls).reduce((a, b) => a + b, 0);
+    const failed = r.status_errors + r.connect_errors + r.read_errors + r.write_errors + r.timeouts;
+    const ok = r.requests - failed;
+    rows.push({
+      c,
+      tokens: ok,
+      failed,
+      rps: ok / (r.duration_us / 1e6),
+      p50: r.p50,
+      p90: r.p90,
+      p99: r.p99,
+      entra: calls['entra.token'] ?? 0,
+      gen: calls['powerbi.generateToken'] ?? 0,
+      perToken: ok ? upstream / ok : 0,
+    });
+    console.error(`bench: c=${c}: ${ok} tokens, ${failed} failed, ${rows.at(-1).rps.toFixed(1)} tokens/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`);
+  }
+} finally {
+  await worker.stop();
+  await emu.stop();
+}
+
+const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU';
+const wrkVersion = (() => {
+  try {
+    return execFileSync('wrk', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0];
+  } catch (e) {
+    return String(e.stdout || '').split('\n')[0] || 'wrk';
+  }
+})();
+const date = new Date().toISOString().slice(0, 10);
+const table = [
+  '| concurrency | tokens | failed | tokens/s | p50 ms | p90 ms | p99 ms | Entra calls | GenerateToken calls | upstream calls / token |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.c} | ${r.tokens} | ${r.failed} | ${r.rps.toFixed(1)} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${r.entra} | ${r.gen} | ${r.perToken.toFixed(2)} |`),
+].join('\n');
+const section = `## Edge worker
+
+\`POST /api/token\` (RS256 user JWT, one RLS report, profile flow) against the real worker in workerd through
+\`wrangler dev\` (local D1 and KV) and the release emulator, ${DURATION} s per level with ${wrkVersion.split(' [')[0]}
+(\`-t min(2,c)\`). Every token is a full request: JWT verification, one D1 batch (customer + rate-limit counters),
+core validation of the scenario, one GenerateToken call, one D1 audit insert. Measured ${date} on ${cpus().length} cores
+(${cpu}), shared with the emulator, wrangler and workerd (and other builds on the machine), so absolute figures are
+a floor for this box, not for Cloudflare's edge: a trivial JavaScript worker under the same \`wrangler dev\` answers
+in about 4 ms at concurrency 1 and tops out near 250 requests/s here.
+
+${table}
+
+Cold path (no Entra token, no metadata cached): ${cold.ms} ms and ${cold.calls} upstream calls (1 Entra token,
+GET report, dataset, datasources, group, group users, 1 GenerateToken). Warm: one upstream call per token (the
+GenerateToken call itself); the Entra token and the metadata come from isolate memory (and KV across isolates).
+
+\`\`\`sh
+scripts/bench-worker.sh            # BENCH_SECONDS=15 BENCH_CONCURRENCY=1,16,64; installs wrk (Debian) if missing
+\`\`\`
+`;
+process.stdout.write(section);
+if (WRITE) {
+  const path = join(ROOT, 'docs', 'benchmarks.md');
+  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  const start = doc.search(/^## Edge worker\s*$/m);
+  if (start >= 0) {
+    const rest = doc.slice(start + 1).search(/^## /m);
+    const end = rest >= 0 ? start + 1 + rest : doc.length;
+    doc = doc.slice(0, start) + section + (end < doc.length ? '\n' + doc.slice(end) : '');
+  } else {
+    doc = doc.replace(/\n*$/, '\n\n') + section;
+  }
+  writeFileSync(path, doc);
+  console.error(`bench: wrote the "Edge worker" section of ${path}`);
+}
