@@ -4,7 +4,11 @@
 # the static pages. Quiet on success.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-wasm}"
+# Its own target dir by default (no lock contention with the other crates' builds).
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  if [ -d /work ] && [ -w /work ]; then CARGO_TARGET_DIR=/work/target-wasm; else CARGO_TARGET_DIR="$PWD/target/wasm"; fi
+fi
+export CARGO_TARGET_DIR
 export CARGO_TERM_QUIET=true
 BIN=node_modules/.bin
 DIST=www/dist

@@ -8,7 +8,11 @@
 #   6. end-to-end tests of the pages in headless Chromium (playwright-core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-wasm}"
+# Its own target dir by default (no lock contention with the other crates' builds).
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  if [ -d /work ] && [ -w /work ]; then CARGO_TARGET_DIR=/work/target-wasm; else CARGO_TARGET_DIR="$PWD/target/wasm"; fi
+fi
+export CARGO_TARGET_DIR
 export CARGO_TERM_QUIET=true
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT

@@ -899,7 +899,8 @@ function fromHash(): Scenario | undefined {
   if (!text) return undefined;
   try {
     const v = JSON.parse(text);
-    if (v && typeof v === 'object' && v.caller && v.endpoint) return v as Scenario;
+    // The form edits what it can show: a caller and a known endpoint (the RLS checker takes anything).
+    if (v && typeof v === 'object' && v.caller && typeof v.caller === 'object' && v.endpoint?.kind in KIND_IDS) return v as Scenario;
   } catch {}
   return undefined;
 }
