@@ -90,21 +90,28 @@ try {
         ['validate(JSON text)', () => m.validate(text)],
         ['checkText(text) + spans', () => m.checkText(text)],
         ['requestPreview(object)', () => m.requestPreview(scenario)],
+        // For scale: the same object through the browser's own JSON, no wasm at all.
+        ['JSON.parse(JSON.stringify(object)) (baseline, JS only)', () => JSON.parse(JSON.stringify(scenario))],
       ];
-      const out = [];
+      // Runs interleave (case by case, 5 rounds) so that a burst of load on this shared machine
+      // does not land on a single case.
       for (const [name, fn] of cases) {
         const r = fn();
         if (name.startsWith('validate') && r.verdict !== 'valid') throw new Error(`${name}: ${JSON.stringify(r)}`);
         for (let i = 0; i < 1000; i++) fn(); // warm-up (tiering)
-        const runs = [];
-        for (let rep = 0; rep < 5; rep++) {
+      }
+      const runs = cases.map(() => []);
+      for (let rep = 0; rep < 5; rep++) {
+        cases.forEach(([, fn], k) => {
           const t0 = performance.now();
           for (let i = 0; i < calls; i++) fn();
-          runs.push(((performance.now() - t0) * 1000) / calls);
-        }
-        runs.sort((a, b) => a - b);
-        out.push({ name, median: runs[2], min: runs[0], max: runs[4] });
+          runs[k].push(((performance.now() - t0) * 1000) / calls);
+        });
       }
+      const out = cases.map(([name], k) => {
+        const r = runs[k].sort((a, b) => a - b);
+        return { name, median: r[2], min: r[0], max: r[4] };
+      });
       return out;
     },
     { scenario, calls: CALLS },
@@ -145,7 +152,7 @@ if (WRITE) {
 
 \`validate()\` and friends called ${CALLS.toLocaleString('en-US')} times in a row in headless Chromium ${chromiumVersion ?? ''}
 on a typical scenario (service principal profile, one workspace, one RLS dataset, one report, one identity),
-after 1,000 warm-up calls; median of 5 runs, including marshalling across the JS/wasm boundary
+after 1,000 warm-up calls; median of 5 interleaved runs, including marshalling across the JS/wasm boundary
 (objects in through \`JSON.stringify\`, results out through serde-wasm-bindgen). Machine: ${cpu || 'unknown'},
 ${os.cpus().length} cores shared with other work (load average ${LOAD.toFixed(1)} at the start of the run:
 expect noise; the min column is the least disturbed).
