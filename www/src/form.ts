@@ -838,7 +838,13 @@ function changed() {
           h('code', {}, d.code),
           ' ',
           ...rich(d.message),
-          onFix ? h('button', { type: 'button', class: 'fix small', onclick: onFix, 'data-fix': d.code }, 'Fix') : null,
+          onFix
+            ? h(
+                'button',
+                { type: 'button', class: 'fix small', onclick: onFix, 'data-fix': d.code, 'aria-label': `Fix ${d.code}: ${d.fix!.title}` },
+                'Fix',
+              )
+            : null,
         ),
       );
       if (d.severity !== 'info') wrap.classList.add(d.severity === 'error' ? 'has-error' : 'has-warning');
