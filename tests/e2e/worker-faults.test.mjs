@@ -154,6 +154,17 @@ test('Entra down (503): 503 entra_unavailable', async () => {
   assert.equal(calls['powerbi.generateToken'], undefined);
 });
 
+test('Entra down under concurrency: the waiting requests share the one failure', async () => {
+  await coldEntra();
+  await emu.fault('entra.token', { status: 503, retryAfter: 1 }, 50);
+  await emu.clearCalls();
+  const started = Date.now();
+  const all = await Promise.all(Array.from({ length: 6 }, () => mint(worker, user, body)));
+  assert.ok(Date.now() - started <= DEADLINE + SLACK, `${Date.now() - started} ms`);
+  assert.deepEqual(all.map((r) => r.json.error), Array(6).fill('entra_unavailable'));
+  assert.equal((await emu.calls())['entra.token'], 3, 'one request retried; the others did not pile on');
+});
+
 test('Entra failing (500): 503 entra_unavailable without retries', async () => {
   await coldEntra();
   await emu.fault('entra.token', { status: 500 }, 50);

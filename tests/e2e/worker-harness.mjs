@@ -168,7 +168,7 @@ function privateConfig(dir, secrets) {
  * D1 and KV.
  */
 export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse } = {}) {
-  const state = reuse ?? mkdtempSync(join(tmpdir(), 'embedgate-worker-'));
+  const state = reuse ?? mkdtempSync(join(process.env.EMBEDGATE_STATE_BASE || tmpdir(), 'embedgate-worker-'));
   const config = privateConfig(state, { CLIENT_SECRET, JWT_HS256_SECRET: HS_SECRET, ADMIN_KEY, ...secrets });
   if (!reuse) {
     await promisify(execFile)(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--config', config, '--persist-to', join(state, 'state')], {

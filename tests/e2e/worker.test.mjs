@@ -131,9 +131,9 @@ test('caching: N tokens cost one Entra call, N GenerateToken calls and no metada
   assert.deepEqual(Object.keys(warm), ['powerbi.generateToken'], 'warm: only GenerateToken');
 });
 
-test('single flight: concurrent cold requests make one Entra call', async () => {
+test('single flight: concurrent cold requests make one Entra call and one fetch of each metadata item', async () => {
   const user = await emu.userToken({ sub: 'alice@contoso', customer: 'contoso' });
-  await admin(worker.base, '/cache/invalidate', { method: 'POST', body: { entra: true } });
+  await admin(worker.base, '/cache/invalidate', { method: 'POST', body: { entra: true, jwks: true } });
   await emu.clearCalls();
   // Slow Entra down so every request arrives while the refresh is in flight.
   await emu.fault('entra.token', { hangMs: 400 }, 1);
@@ -142,6 +142,9 @@ test('single flight: concurrent cold requests make one Entra call', async () => 
   const calls = await emu.calls();
   assert.equal(calls['entra.token'], 1, JSON.stringify(calls));
   assert.equal(calls['powerbi.generateToken'], 10);
+  for (const route of ['powerbi.getReport', 'powerbi.getDataset', 'powerbi.getDatasources', 'powerbi.getGroup', 'powerbi.getGroupUsers']) {
+    assert.equal(calls[route], 1, `${route}: ${JSON.stringify(calls)}`);
+  }
   await emu.clearFaults();
 });
 

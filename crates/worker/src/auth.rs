@@ -82,16 +82,31 @@ async fn fetch_jwks(ctx: &Ctx, url: &str) -> Result<Rc<Value>, EdgeError> {
     Ok(doc)
 }
 
+/// A JWKS fetched after `newer_than` (ms): the one another request just fetched, or a fetch of our own (single
+/// flight, so a burst of requests after expiry or rotation makes one call to the IdP).
+async fn fresh_jwks(ctx: &Ctx, url: &str, newer_than: f64) -> Result<Rc<Value>, EdgeError> {
+    let ready = || JWKS.with(|j| j.borrow().as_ref().filter(|c| c.fetched_ms > newer_than).map(|c| c.doc.clone()));
+    let timeout = || EdgeError::new(503, "jwks_unavailable", "The identity provider's signing keys could not be fetched.").retry_after(5);
+    match crate::flight::join(ctx, "jwks", ready, timeout).await? {
+        Ok(doc) => Ok(doc),
+        Err(lead) => {
+            let r = fetch_jwks(ctx, url).await;
+            if let Err(e) = &r {
+                lead.fail(e);
+            }
+            r
+        }
+    }
+}
+
 /// The cached JWKS if fresh, else a fetched one (a stale copy is used if the fetch fails).
 async fn jwks(ctx: &Ctx, url: &str) -> Result<Rc<Value>, EdgeError> {
+    let ttl_ms = (ctx.cfg.jwks_ttl_seconds * 1000) as f64;
     let cached = JWKS.with(|j| j.borrow().as_ref().map(|c| (c.doc.clone(), c.fetched_ms)));
     match cached {
-        Some((doc, at)) if now_ms() - at < (ctx.cfg.jwks_ttl_seconds * 1000) as f64 => Ok(doc),
-        Some((stale, _)) => match fetch_jwks(ctx, url).await {
-            Ok(d) => Ok(d),
-            Err(_) => Ok(stale),
-        },
-        None => fetch_jwks(ctx, url).await,
+        Some((doc, at)) if now_ms() - at < ttl_ms => Ok(doc),
+        Some((stale, _)) => Ok(fresh_jwks(ctx, url, now_ms() - ttl_ms).await.unwrap_or(stale)),
+        None => fresh_jwks(ctx, url, 0.0).await,
     }
 }
 
@@ -153,7 +168,7 @@ async fn verify_signature(ctx: &Ctx, token: &str) -> Result<Map<String, Value>, 
                 // for an attacker to send).
                 let last = JWKS.with(|j| j.borrow().as_ref().map(|c| c.fetched_ms)).unwrap_or(0.0);
                 if now_ms() - last >= (ctx.cfg.jwks_min_refresh_seconds * 1000) as f64 {
-                    doc = fetch_jwks(ctx, url).await?;
+                    doc = fresh_jwks(ctx, url, last).await?;
                     lookup = jwt::pick_jwk(&doc, jws.kid.as_deref(), alg)?;
                 }
             }

@@ -2,28 +2,21 @@
 //! (configurable) before it expires, refreshed single-flight: while one request refreshes, concurrent
 //! requests in the isolate wait for its result instead of calling Entra themselves.
 //!
-//! Followers wait on their own timers (10 ms polls) rather than on the leader's future, so no request ever
-//! resumes on another request's I/O context (workerd forbids sharing I/O objects across requests).
+//! See `flight.rs` for how followers wait without sharing I/O contexts.
 
-use std::cell::{Cell, RefCell};
-use std::time::Duration;
+use std::cell::RefCell;
 
 use embedgate_core::edge::upstream::{map_failure, parse_entra_token, EntraToken, Failure, Stage};
 use embedgate_core::edge::EdgeError;
 use serde_json::json;
-use worker::{Delay, Method};
+use worker::Method;
 
 use crate::http::{self, Call};
-use crate::{log, now_ms, now_secs, Ctx};
+use crate::{log, now_secs, Ctx};
 
 thread_local! {
     static MEMORY: RefCell<Option<EntraToken>> = const { RefCell::new(None) };
-    /// `Date.now()` at which the current refresh started, if one is running.
-    static INFLIGHT: Cell<Option<f64>> = const { Cell::new(None) };
 }
-
-/// A refresh older than this is presumed dead (its request was cancelled) and may be taken over.
-const STALE_REFRESH_MS: f64 = 15_000.0;
 
 fn kv_key(ctx: &Ctx) -> String {
     format!("entra:v1:{}:{}", ctx.cfg.tenant_id, ctx.cfg.client_id)
@@ -35,15 +28,6 @@ fn usable(t: &EntraToken, ctx: &Ctx, rejected: Option<&str>) -> bool {
 
 fn from_memory(ctx: &Ctx, rejected: Option<&str>) -> Option<String> {
     MEMORY.with(|m| m.borrow().as_ref().filter(|t| usable(t, ctx, rejected)).map(|t| t.access_token.clone()))
-}
-
-/// Clears the in-flight mark even if the refreshing request is dropped midway.
-struct InflightGuard;
-
-impl Drop for InflightGuard {
-    fn drop(&mut self) {
-        INFLIGHT.with(|f| f.set(None));
-    }
 }
 
 /// Forgets cached tokens (admin invalidation).
@@ -78,25 +62,18 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
         }
     }
     // Single flight within the isolate.
-    loop {
-        let running = INFLIGHT.with(|f| f.get()).is_some_and(|started| now_ms() - started < STALE_REFRESH_MS);
-        if !running {
-            break;
-        }
-        if ctx.elapsed_ms() >= ctx.cfg.upstream_deadline_ms {
-            return Err(map_failure(Stage::Entra, &Failure::Timeout));
-        }
-        Delay::from(Duration::from_millis(10)).await;
-        if let Some(t) = from_memory(ctx, rejected) {
-            return Ok(t);
-        }
+    let lead = match crate::flight::join(ctx, "entra", || from_memory(ctx, rejected), || map_failure(Stage::Entra, &Failure::Timeout)).await? {
+        Ok(t) => return Ok(t),
+        Err(lead) => lead,
+    };
+    let result = refresh(ctx, &kv).await;
+    if let Err(e) = &result {
+        lead.fail(e);
     }
-    // The previous leader may have finished between our checks.
-    if let Some(t) = from_memory(ctx, rejected) {
-        return Ok(t);
-    }
-    INFLIGHT.with(|f| f.set(Some(now_ms())));
-    let _guard = InflightGuard;
+    result
+}
+
+async fn refresh(ctx: &Ctx, kv: &worker::KvStore) -> Result<String, EdgeError> {
     let secret = ctx
         .secret("CLIENT_SECRET")
         .ok_or_else(|| EdgeError::new(503, "misconfigured", "The secret CLIENT_SECRET is not set."))?;
@@ -111,6 +88,7 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
     let fresh = parse_entra_token(&body, now_secs())?;
     log(ctx, "entra_token_refreshed", json!({"expiresAt": fresh.expires_at}));
     let access = fresh.access_token.clone();
+    MEMORY.with(|m| *m.borrow_mut() = Some(fresh.clone()));
     if let Some(ttl) = fresh.cache_ttl(now_secs(), ctx.cfg.entra_refresh_margin_seconds) {
         let text = serde_json::to_string(&fresh).unwrap_or_default();
         if let Ok(put) = kv.put(&kv_key(ctx), text.as_str()) {
@@ -119,6 +97,5 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
             }
         }
     }
-    MEMORY.with(|m| *m.borrow_mut() = Some(fresh));
     Ok(access)
 }

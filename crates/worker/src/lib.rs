@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 pub mod crypto;
 mod entra;
+mod flight;
 mod http;
 mod powerbi;
 mod store;

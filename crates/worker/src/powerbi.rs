@@ -139,11 +139,23 @@ where
         })
     };
     // Stored as JSON text: workers-rs would serialise a serde_json::Value's objects as JS Maps ("{}").
+    // One request fetches (KV, else Power BI); concurrent misses in this isolate wait for it.
+    let in_memory = || MEMORY.with(|m| m.borrow().get(&key).filter(|(_, exp)| *exp > now_ms()).map(|(v, _)| v.clone()));
+    let lead = match crate::flight::join(ctx, &key, in_memory, || map_failure(Stage::Metadata, &Failure::Timeout)).await? {
+        Ok(v) => return Ok(v),
+        Err(lead) => lead,
+    };
     if let Some(v) = kv.get(&key).text().await.ok().flatten().and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
         remember(&v);
         return Ok(v);
     }
-    let v = fetch().await?;
+    let v = match fetch().await {
+        Ok(v) => v,
+        Err(e) => {
+            lead.fail(&e);
+            return Err(e);
+        }
+    };
     if let Ok(put) = kv.put(&key, v.to_string().as_str()) {
         if put.expiration_ttl(ttl).execute().await.is_err() {
             log(ctx, "kv_put_failed", json!({"key": "metadata"}));
