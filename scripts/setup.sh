@@ -12,13 +12,16 @@ if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unkno
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
 
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+# `wasm-bindgen --version` prints "wasm-bindgen X.Y.Z"; `worker-build --version` prints just "X.Y.Z".
+has_version() { "$1" --version 2>/dev/null | grep -qw -- "$2"; }
+
+if ! has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   # No --locked: the CLI's own lock file names a crate version the registry mirror lacks.
   cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+if ! has_version worker-build "$WORKER_BUILD_VERSION"; then
   say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install -q worker-build --version "$WORKER_BUILD_VERSION" --locked --force
 fi
