@@ -73,14 +73,39 @@ async function waitFor(url, ms, proc, what) {
   throw new Error(`${what} not ready at ${url}: ${last}`);
 }
 
+// Every process group we started dies with this process, whatever happens to the tests.
+const started = new Set();
+process.on('exit', () => {
+  for (const pid of started) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
+
+/** Stops a process started with `detached: true` together with its children (wrangler's workerd). */
 function stopper(proc) {
+  const group = (sig) => {
+    try {
+      process.kill(-proc.pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  started.add(proc.pid);
   return async () => {
-    if (proc.exitCode !== null) return;
-    const done = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGINT');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    await done;
-    clearTimeout(t);
+    if (proc.exitCode === null) {
+      const done = new Promise((r) => proc.once('exit', r));
+      group('SIGINT');
+      const t = setTimeout(() => group('SIGKILL'), 5000);
+      await done;
+      clearTimeout(t);
+    }
+    group('SIGKILL'); // anything of the group that outlived its parent
+    started.delete(proc.pid);
   };
 }
 
@@ -88,7 +113,7 @@ function stopper(proc) {
 export async function startEmulator({ fixturePath } = {}) {
   const args = ['--listen', '127.0.0.1:0', '--embed-listen', '127.0.0.1:0'];
   if (fixturePath) args.push('--state', fixturePath);
-  const proc = spawn(EMULATOR_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(EMULATOR_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const line = await new Promise((resolve, reject) => {
     let buf = '';
     proc.stdout.on('data', (d) => {
@@ -190,14 +215,14 @@ export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse }
     '--persist-to', join(state, 'state'),
     '--show-interactive-dev-session=false', '--log-level', 'log'];
   for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
-  const proc = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const logs = [];
   proc.stdout.on('data', (d) => logs.push(String(d)));
   proc.stderr.on('data', (d) => logs.push(String(d)));
   try {
     await waitFor(`${base}/api/health`, 60000, proc, 'wrangler dev');
   } catch (e) {
-    proc.kill('SIGKILL');
+    await stopper(proc)();
     throw new Error(`${e.message}\n${logs.join('')}`);
   }
   const stop = stopper(proc);
