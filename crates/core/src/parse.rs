@@ -120,25 +120,25 @@ pub fn parse_body(
 }
 
 
-fn typed<T: DeserializeOwned>(
+fn typed<T: DeserializeOwned + 'static>(
     value: &Value,
     location: Location,
     unknown: &mut Vec<UnknownField>,
 ) -> Result<T, ShapeError> {
-    let mut track = serde_path_to_error::Track::new();
-    let de = serde_path_to_error::Deserializer::new(value, &mut track);
-    let mut ignored = Vec::new();
-    let res = serde_ignored::deserialize(de, |path| ignored.push(ignored_segments(&path)));
-    match res {
+    // Fast path: plain serde over the tree. The path of a type error is only tracked when there is one.
+    match T::deserialize(value) {
         Ok(t) => {
-            for segs in ignored {
-                let key = segs.last().cloned().unwrap_or_default();
-                let known = known_fields(location, &segs[..segs.len().saturating_sub(1)], value);
-                unknown.push(UnknownField { location, pointer: to_pointer(&segs), key, known });
-            }
+            let v2 = location == Location::Request && is_v2::<T>();
+            walk_unknown(value, location, v2, &mut Vec::new(), unknown);
             Ok(t)
         }
-        Err(e) => {
+        Err(_) => {
+            let mut track = serde_path_to_error::Track::new();
+            let de = serde_path_to_error::Deserializer::new(value, &mut track);
+            let err = match T::deserialize(de) {
+                Err(e) => e.to_string(),
+                Ok(_) => "invalid value".to_string(),
+            };
             let segs: Vec<String> = track
                 .path()
                 .iter()
@@ -148,7 +148,7 @@ fn typed<T: DeserializeOwned>(
                     _ => None,
                 })
                 .collect();
-            Err(ShapeError { location, pointer: to_pointer(&segs), message: clean_message(&e.to_string()) })
+            Err(ShapeError { location, pointer: to_pointer(&segs), message: clean_message(&err) })
         }
     }
 }
@@ -156,26 +156,6 @@ fn typed<T: DeserializeOwned>(
 fn clean_message(msg: &str) -> String {
     // serde_json's messages name Rust types; say what JSON should be there instead.
     msg.replace("usize", "a number").replace("i64", "an integer")
-}
-
-fn ignored_segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
-    use serde_ignored::Path;
-    match path {
-        Path::Root => Vec::new(),
-        Path::Seq { parent, index } => {
-            let mut v = ignored_segments(parent);
-            v.push(index.to_string());
-            v
-        }
-        Path::Map { parent, key } => {
-            let mut v = ignored_segments(parent);
-            v.push(key.clone());
-            v
-        }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            ignored_segments(parent)
-        }
-    }
 }
 
 pub(crate) fn to_pointer(segs: &[String]) -> String {
@@ -187,40 +167,102 @@ pub(crate) fn to_pointer(segs: &[String]) -> String {
     p
 }
 
-/// The fields valid at a place, for "did you mean" and for telling service fields from typos.
-fn known_fields(location: Location, parent: &[String], root: &Value) -> &'static [&'static str] {
-    let p: Vec<&str> = parent.iter().map(String::as_str).collect();
-    let idx = |s: &str| s.parse::<usize>().is_ok();
-    match location {
-        Location::Request => match p.as_slice() {
-            [] => {
-                if root.get("reports").is_some() || root.get("datasets").is_some() || root.get("targetWorkspaces").is_some() {
-                    GenerateTokenRequestV2::FIELDS
-                } else {
-                    GenerateTokenRequest::FIELDS
+fn is_v2<T: 'static>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<GenerateTokenRequestV2>()
+}
+
+/// One step of a path: an object member or an array index (no allocation while walking).
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Reports every member of a typed object that its type does not define. Untyped places (the
+/// verbatim `request` inside a scenario) are not entered; an unknown member is not entered either.
+fn walk_unknown<'a>(v: &'a Value, location: Location, v2: bool, segs: &mut Vec<Seg<'a>>, out: &mut Vec<UnknownField>) {
+    match v {
+        Value::Object(m) => {
+            let fields = struct_fields(location, v2, segs);
+            for (k, child) in m {
+                if let Some(known) = fields {
+                    if !known.contains(&k.as_str()) {
+                        let mut p = pointer_of(segs);
+                        p.push('/');
+                        p.push_str(&escape_token(k));
+                        out.push(UnknownField { location, pointer: p, key: k.clone(), known });
+                        continue;
+                    }
                 }
+                if location == Location::Scenario && segs.is_empty() && k == "request" {
+                    continue;
+                }
+                segs.push(Seg::Key(k));
+                walk_unknown(child, location, v2, segs, out);
+                segs.pop();
             }
-            ["datasets", i] if idx(i) => GenerateTokenRequestV2Dataset::FIELDS,
-            ["reports", i] if idx(i) => GenerateTokenRequestV2Report::FIELDS,
-            ["targetWorkspaces", i] if idx(i) => GenerateTokenRequestV2TargetWorkspace::FIELDS,
-            ["identities", i] if idx(i) => EffectiveIdentity::FIELDS,
-            ["identities", i, "identityBlob"] if idx(i) => IdentityBlob::FIELDS,
-            ["datasourceIdentities", i] if idx(i) => DatasourceIdentity::FIELDS,
-            _ => &[],
-        },
-        Location::Scenario => match p.as_slice() {
-            [] => Scenario::FIELDS,
-            ["caller"] => Caller::FIELDS,
-            ["endpoint"] => Endpoint::FIELDS,
-            ["workspaces", i] if idx(i) => Workspace::FIELDS,
-            ["datasets", i] if idx(i) => Dataset::FIELDS,
-            ["datasets", i, "gateway"] if idx(i) => GatewayAccess::FIELDS,
-            ["reports", i] if idx(i) => Report::FIELDS,
-            ["dashboards", i] if idx(i) => Dashboard::FIELDS,
-            ["dashboards", i, "tiles", j] if idx(i) && idx(j) => Tile::FIELDS,
-            _ => &[],
-        },
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                segs.push(Seg::Index(i));
+                walk_unknown(x, location, v2, segs, out);
+                segs.pop();
+            }
+        }
+        _ => {}
     }
+}
+
+fn pointer_of(segs: &[Seg]) -> String {
+    let mut p = String::new();
+    for s in segs {
+        p.push('/');
+        match s {
+            Seg::Key(k) => p.push_str(&escape_token(k)),
+            Seg::Index(i) => p.push_str(&i.to_string()),
+        }
+    }
+    p
+}
+
+/// The fields of the typed object at a path, `None` where the place is not a typed object.
+fn struct_fields(location: Location, v2: bool, segs: &[Seg]) -> Option<&'static [&'static str]> {
+    use Seg::{Index as I, Key as K};
+    Some(match location {
+        Location::Request => match segs {
+            [] if v2 => GenerateTokenRequestV2::FIELDS,
+            [] => GenerateTokenRequest::FIELDS,
+            [K("datasets"), I(_)] if v2 => GenerateTokenRequestV2Dataset::FIELDS,
+            [K("reports"), I(_)] if v2 => GenerateTokenRequestV2Report::FIELDS,
+            [K("targetWorkspaces"), I(_)] if v2 => GenerateTokenRequestV2TargetWorkspace::FIELDS,
+            [K("identities"), I(_)] => EffectiveIdentity::FIELDS,
+            [K("identities"), I(_), K("identityBlob")] => IdentityBlob::FIELDS,
+            [K("datasourceIdentities"), I(_)] if v2 => DatasourceIdentity::FIELDS,
+            [K("datasourceIdentities"), I(_), K("datasources"), I(_)] if v2 => DatasourceSelector::FIELDS,
+            [K("datasourceIdentities"), I(_), K("datasources"), I(_), K("connectionDetails")] if v2 => {
+                DatasourceConnectionDetails::FIELDS
+            }
+            _ => return None,
+        },
+        Location::Scenario => match segs {
+            [] => Scenario::FIELDS,
+            [K("caller")] => Caller::FIELDS,
+            [K("caller"), K("profile")] => ServicePrincipalProfile::FIELDS,
+            [K("endpoint")] => Endpoint::FIELDS,
+            [K("expect")] => Expectation::FIELDS,
+            [K("workspaces"), I(_)] => Workspace::FIELDS,
+            [K("workspaces"), I(_), K("users"), I(_)] => GroupUser::FIELDS,
+            [K("workspaces"), I(_), K("users"), I(_), K("profile")] => ServicePrincipalProfile::FIELDS,
+            [K("datasets"), I(_)] => Dataset::FIELDS,
+            [K("datasets"), I(_), K("gateway")] => GatewayAccess::FIELDS,
+            [K("datasets"), I(_), K("datasources"), I(_)] => Datasource::FIELDS,
+            [K("datasets"), I(_), K("datasources"), I(_), K("connectionDetails")] => DatasourceConnectionDetails::FIELDS,
+            [K("reports"), I(_)] => Report::FIELDS,
+            [K("dashboards"), I(_)] => Dashboard::FIELDS,
+            [K("dashboards"), I(_), K("tiles"), I(_)] => Tile::FIELDS,
+            _ => return None,
+        },
+    })
 }
 
 /// The closest known field to a misspelt one, if it is close enough to be a likely typo.

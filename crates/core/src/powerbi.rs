@@ -176,6 +176,10 @@ pub struct DatasourceSelector {
     pub connection_details: Option<DatasourceConnectionDetails>,
 }
 
+impl DatasourceSelector {
+    pub const FIELDS: &'static [&'static str] = &["datasourceType", "connectionDetails"];
+}
+
 /// `EmbedToken`: what every GenerateToken endpoint answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
@@ -237,6 +241,10 @@ pub struct GroupUser {
     pub profile: Option<ServicePrincipalProfile>,
 }
 
+impl GroupUser {
+    pub const FIELDS: &'static [&'static str] = &["groupUserAccessRight", "identifier", "emailAddress", "principalType", "profile", "displayName", "graphId", "userType"];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub enum PrincipalType {
@@ -254,6 +262,10 @@ pub struct ServicePrincipalProfile {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+}
+
+impl ServicePrincipalProfile {
+    pub const FIELDS: &'static [&'static str] = &["id", "displayName"];
 }
 
 /// `ReportType` of `GET /reports/{id}`.
@@ -280,6 +292,10 @@ pub struct Datasource {
     pub datasource_id: Option<String>,
 }
 
+impl Datasource {
+    pub const FIELDS: &'static [&'static str] = &["datasourceType", "connectionDetails", "gatewayId", "datasourceId", "name", "connectionString"];
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -290,6 +306,10 @@ pub struct DatasourceConnectionDetails {
     pub database: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+impl DatasourceConnectionDetails {
+    pub const FIELDS: &'static [&'static str] = &["server", "database", "url", "path", "kind", "account", "domain", "emailAddress", "loginServer", "classInfo"];
 }
 
 /// Power BI's error envelope: `{"error":{"code":..., "message":...}}`.

@@ -64,6 +64,10 @@ pub struct Expectation {
     pub codes: Vec<String>,
 }
 
+impl Expectation {
+    pub const FIELDS: &'static [&'static str] = &["verdict", "codes"];
+}
+
 /// Who calls GenerateToken. A service principal is `principalType: "App"` with its object id; a
 /// service principal profile is the same plus `profile` (sent as `X-PowerBI-Profile-Id`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The `FIELDS` lists that drive "did you mean" and unknown-field detection must name every field
+//! The `FIELDS` lists that drive unknown-field detection and "did you mean" must name every field
 //! the type really has (checked against the types' own JSON Schemas, so they cannot drift).
 
 use embedgate_core::powerbi::*;
@@ -34,6 +34,34 @@ fn fields_lists_cover_the_types() {
     assert_covers::<Report>(Report::FIELDS);
     assert_covers::<Dashboard>(Dashboard::FIELDS);
     assert_covers::<Tile>(Tile::FIELDS);
+    assert_covers::<Expectation>(Expectation::FIELDS);
+    assert_covers::<GroupUser>(GroupUser::FIELDS);
+    assert_covers::<ServicePrincipalProfile>(ServicePrincipalProfile::FIELDS);
+    assert_covers::<Datasource>(Datasource::FIELDS);
+    assert_covers::<DatasourceConnectionDetails>(DatasourceConnectionDetails::FIELDS);
+    assert_covers::<DatasourceSelector>(DatasourceSelector::FIELDS);
+}
+
+#[test]
+fn unknown_fields_are_found_at_every_depth() {
+    let v = serde_json::json!({
+        "caller": {"principalType": "App", "objectId": "6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01", "profile": {"id": "0c0c0c0c-1111-4111-8111-000000000001", "displayNam": "x"}},
+        "endpoint": {"kind": "GenerateTokenV2"},
+        "request": {
+            "datasets": [{"id": "d1d1d1d1-0000-4000-8000-000000000001", "xmlaPermission": "Off"}],
+            "identities": [{"username": "a", "roles": ["R"], "datasets": ["d1d1d1d1-0000-4000-8000-000000000001"], "identityBlob": {"value": "t", "valu": "t"}}],
+            "datasourceIdentities": [{"identityBlob": "t", "datasources": [{"datasourceType": "Sql", "connectionDetails": {"server": "s", "servr": "s"}}]}]
+        }
+    });
+    let p = embedgate_core::parse_value(&v);
+    let mut got: Vec<&str> = p.unknown.iter().map(|u| u.pointer.as_str()).collect();
+    got.sort();
+    assert_eq!(got, [
+        "/caller/profile/displayNam",
+        "/datasets/0/xmlaPermission",
+        "/datasourceIdentities/0/datasources/0/connectionDetails/servr",
+        "/identities/0/identityBlob/valu",
+    ]);
 }
 
 #[test]
