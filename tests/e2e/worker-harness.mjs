@@ -213,7 +213,7 @@ export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse }
   };
   const args = ['dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
     '--persist-to', join(state, 'state'),
-    '--show-interactive-dev-session=false', '--log-level', 'log'];
+    '--show-interactive-dev-session=false', '--log-level', process.env.WRANGLER_LOG_LEVEL || 'log'];
   for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
   const proc = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const logs = [];

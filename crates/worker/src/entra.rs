@@ -93,7 +93,7 @@ async fn refresh(ctx: &Ctx, kv: &worker::KvStore) -> Result<String, EdgeError> {
         let text = serde_json::to_string(&fresh).unwrap_or_default();
         if let Ok(put) = kv.put(&kv_key(ctx), text.as_str()) {
             if put.expiration_ttl(ttl).execute().await.is_err() {
-                log(ctx, "kv_put_failed", json!({"key": "entra"}));
+                crate::warn(ctx, "kv_put_failed", json!({"key": "entra"}));
             }
         }
     }

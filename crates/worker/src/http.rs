@@ -122,11 +122,11 @@ pub async fn send(ctx: &Ctx, what: &str, call: &Call<'_>) -> Result<String, Fail
         };
         match policy.next(attempt, kind, retry_after_ms, ctx.elapsed_ms(), crypto::random_u32()) {
             Next::RetryIn(ms) => {
-                crate::log(ctx, "upstream_retry", serde_json::json!({"call": what, "attempt": attempt, "outcome": format!("{kind:?}"), "waitMs": ms}));
+                crate::warn(ctx, "upstream_retry", serde_json::json!({"call": what, "attempt": attempt, "outcome": format!("{kind:?}"), "waitMs": ms}));
                 Delay::from(Duration::from_millis(ms)).await;
             }
             Next::GiveUp => {
-                crate::log(ctx, "upstream_failed", serde_json::json!({"call": what, "attempts": attempt, "outcome": format!("{kind:?}")}));
+                crate::warn(ctx, "upstream_failed", serde_json::json!({"call": what, "attempts": attempt, "outcome": format!("{kind:?}")}));
                 return Err(failure);
             }
         }

@@ -17,7 +17,7 @@ mod token;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use embedgate_core::edge::config::Config;
+use embedgate_core::edge::config::{Config, LogLevel};
 use embedgate_core::edge::{cors, EdgeError};
 use serde_json::{json, Value};
 use worker::{event, Context, Env, Method, Request, Response};
@@ -63,13 +63,30 @@ fn config(env: &Env) -> Result<Rc<Config>, EdgeError> {
     Ok(cfg)
 }
 
-/// Logs one line (no secrets, no tokens: callers pass ids, codes and statuses only).
-pub fn log(ctx: &Ctx, event: &str, fields: Value) {
+/// Logs one line at `level` (no secrets, no tokens: callers pass ids, codes and statuses only).
+pub fn log_at(ctx: &Ctx, level: LogLevel, event: &str, fields: Value) {
+    if level > ctx.cfg.log_level {
+        return;
+    }
     let mut line = json!({"rid": ctx.request_id, "event": event});
     if let (Value::Object(l), Value::Object(f)) = (&mut line, fields) {
         l.extend(f);
     }
-    worker::console_log!("{}", line);
+    match level {
+        LogLevel::Error => worker::console_error!("{}", line),
+        LogLevel::Warn => worker::console_warn!("{}", line),
+        _ => worker::console_log!("{}", line),
+    }
+}
+
+/// Logs one `info` line.
+pub fn log(ctx: &Ctx, event: &str, fields: Value) {
+    log_at(ctx, LogLevel::Info, event, fields);
+}
+
+/// Logs one `warn` line.
+pub fn warn(ctx: &Ctx, event: &str, fields: Value) {
+    log_at(ctx, LogLevel::Warn, event, fields);
 }
 
 #[event(fetch)]
@@ -95,14 +112,14 @@ async fn fetch(mut req: Request, env: Env, _worker_ctx: Context) -> worker::Resu
         Ok(r) => r,
         Err(e) => {
             if e.status >= 500 {
-                log(&ctx, "error", json!({"path": path, "status": e.status, "code": e.code}));
+                warn(&ctx, "error", json!({"path": path, "status": e.status, "code": e.code}));
             }
             error_response(&e, ctx.cors_origin.as_deref())
         }
     };
     let h = resp.headers_mut();
     h.set("x-request-id", &ctx.request_id)?;
-    log(&ctx, "request", json!({"method": method.to_string(), "path": path, "status": resp.status_code(), "ms": ctx.elapsed_ms()}));
+    log_at(&ctx, LogLevel::Debug, "request", json!({"method": method.to_string(), "path": path, "status": resp.status_code(), "ms": ctx.elapsed_ms()}));
     Ok(resp)
 }
 

@@ -54,7 +54,7 @@ async fn call(ctx: &Ctx, stage: Stage, what: &str, method: Method, path: &str, p
         match http::send(ctx, what, &c).await {
             Ok(b) => return Ok(b),
             Err(f) if needs_refresh(&f) && !refreshed => {
-                log(ctx, "entra_token_refused", json!({"call": what}));
+                crate::warn(ctx, "entra_token_refused", json!({"call": what}));
                 token = entra::token(ctx, Some(&token)).await?;
                 refreshed = true;
             }
@@ -158,7 +158,7 @@ where
     };
     if let Ok(put) = kv.put(&key, v.to_string().as_str()) {
         if put.expiration_ttl(ttl).execute().await.is_err() {
-            log(ctx, "kv_put_failed", json!({"key": "metadata"}));
+            crate::warn(ctx, "kv_put_failed", json!({"key": "metadata"}));
         }
     }
     remember(&v);

@@ -40,6 +40,17 @@ pub struct Config {
     pub entra_refresh_margin_seconds: u64,
     pub rate_limit_customer_per_minute: u32,
     pub rate_limit_user_per_minute: u32,
+    /// `error`, `warn`, `info` (default: issued tokens, cache refreshes, admin changes) or `debug` (also one
+    /// line per request).
+    pub log_level: LogLevel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
 }
 
 fn bad(name: &str, why: &str) -> EdgeError {
@@ -126,6 +137,13 @@ impl Config {
                 1_000_000,
             )? as u32,
             rate_limit_user_per_minute: num("RATE_LIMIT_USER_PER_MINUTE", 60, 1, 1_000_000)? as u32,
+            log_level: match var("LOG_LEVEL").as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("info") => LogLevel::Info,
+                Some("error") => LogLevel::Error,
+                Some("warn") => LogLevel::Warn,
+                Some("debug") => LogLevel::Debug,
+                Some(_) => return Err(bad("LOG_LEVEL", "must be error, warn, info or debug")),
+            },
         };
         // Without JWKS_URL only HS256 tokens can verify (an HS256-only portal is a valid deployment).
         Ok(cfg)
@@ -210,6 +228,13 @@ mod tests {
         assert_eq!(c.entra_refresh_margin_seconds, 300);
         assert!(c.allowed_origins.is_empty());
         assert!(c.jwks_url.is_none());
+        assert_eq!(c.log_level, LogLevel::Info);
+        let mut m = base();
+        m.insert("LOG_LEVEL", "DEBUG");
+        assert_eq!(build(&m).unwrap().log_level, LogLevel::Debug);
+        assert!(LogLevel::Warn < LogLevel::Info);
+        m.insert("LOG_LEVEL", "loud");
+        assert!(build(&m).unwrap_err().message.contains("LOG_LEVEL"));
     }
 
     #[test]
