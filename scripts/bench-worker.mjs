@@ -130,10 +130,10 @@ const section = `## Edge worker
 (\`-t min(2,c)\`). Every token is a full request: JWT verification, one D1 batch (customer + rate-limit counters),
 core validation of the scenario, one GenerateToken call, one D1 audit insert. Measured ${date} on ${cpus().length} cores
 (${cpu}) shared with the emulator, wrangler and workerd and with other work (load average ${load} at the start), so
-absolute figures are \`wrangler dev\`'s local simulation is the bottleneck (its node process sits near 50% CPU even on a route that
-only verifies the JWT and runs the D1 batch). For scale: a trivial JavaScript worker under the same \`wrangler dev\`
-tops out near 500 requests/s here, the worker's \`GET /api/health\` near 440/s. Inside the isolate a warm
-token costs about 0.2 ms of core validation and request building, 2–5 ms for the D1 batch, 1–3 ms for the
+absolute figures are a floor for this box, not for Cloudflare's edge. \`wrangler dev\`'s local simulation is the
+bottleneck (its node process sits near 50% CPU even on a route that only verifies the JWT and runs the D1 batch):
+a trivial JavaScript worker under the same \`wrangler dev\` tops out near 500 requests/s here, the worker's
+\`GET /api/health\` near 440/s. Inside the isolate a warm token costs about 0.2 ms of core validation and request building, 2–5 ms for the D1 batch, 1–3 ms for the
 GenerateToken round trip and 2–4 ms for the audit insert (timed in-process); an RS256 signature check of a new user
 JWT costs 2.5–5 ms of wasm CPU here. wrangler's own request log is off (\`--log-level warn\`), the worker logs at its
 default \`LOG_LEVEL=info\` (one line per issued token).
