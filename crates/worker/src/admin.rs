@@ -26,15 +26,28 @@ fn method_not_allowed(allow: &str) -> EdgeError {
     EdgeError::new(405, "method_not_allowed", format!("Use {allow}.")).with("allow", json!(allow))
 }
 
-pub async fn route(ctx: &Ctx, req: &mut Request, method: &Method, rest: &[&str]) -> Result<Response, EdgeError> {
+pub async fn route(
+    ctx: &Ctx,
+    req: &mut Request,
+    method: &Method,
+    rest: &[&str],
+) -> Result<Response, EdgeError> {
     auth::admin(ctx, req)?;
     match (method, rest) {
-        (Method::Get, ["customers"]) => json_response(ctx, 200, &json!({"customers": store::list_customers(ctx).await?})),
+        (Method::Get, ["customers"]) => json_response(
+            ctx,
+            200,
+            &json!({"customers": store::list_customers(ctx).await?}),
+        ),
         (Method::Post, ["customers"]) => {
             let c = customer_body(ctx, req, None).await?;
             store::put_customer(ctx, &c, true).await?;
             log(ctx, "admin_customer_created", json!({"customer": c.id}));
-            json_response(ctx, 201, &store::get_customer(ctx, &c.id).await?.unwrap_or_default())
+            json_response(
+                ctx,
+                201,
+                &store::get_customer(ctx, &c.id).await?.unwrap_or_default(),
+            )
         }
         (_, ["customers"]) => Err(method_not_allowed("GET, POST")),
         (Method::Get, ["customers", id]) => match store::get_customer(ctx, id).await? {
@@ -43,12 +56,23 @@ pub async fn route(ctx: &Ctx, req: &mut Request, method: &Method, rest: &[&str])
         },
         (Method::Put, ["customers", id]) => {
             if !valid_customer_id(id) {
-                return Err(EdgeError::bad_request("invalid_value", "A customer id is 1 to 64 letters, digits, '.', '_' or '-'."));
+                return Err(EdgeError::bad_request(
+                    "invalid_value",
+                    "A customer id is 1 to 64 letters, digits, '.', '_' or '-'.",
+                ));
             }
             let c = customer_body(ctx, req, Some(id)).await?;
             let created = store::put_customer(ctx, &c, false).await?;
-            log(ctx, "admin_customer_saved", json!({"customer": c.id, "created": created}));
-            json_response(ctx, if created { 201 } else { 200 }, &store::get_customer(ctx, &c.id).await?.unwrap_or_default())
+            log(
+                ctx,
+                "admin_customer_saved",
+                json!({"customer": c.id, "created": created}),
+            );
+            json_response(
+                ctx,
+                if created { 201 } else { 200 },
+                &store::get_customer(ctx, &c.id).await?.unwrap_or_default(),
+            )
         }
         (Method::Delete, ["customers", id]) => {
             if store::delete_customer(ctx, id).await? {
@@ -68,10 +92,16 @@ pub async fn route(ctx: &Ctx, req: &mut Request, method: &Method, rest: &[&str])
 }
 
 /// Reads a customer document; with `id` (PUT), the body's id may be omitted but must match if given.
-async fn customer_body(ctx: &Ctx, req: &mut Request, id: Option<&str>) -> Result<Customer, EdgeError> {
+async fn customer_body(
+    ctx: &Ctx,
+    req: &mut Request,
+    id: Option<&str>,
+) -> Result<Customer, EdgeError> {
     let body = http::read_body(req, ctx.cfg.max_body_bytes).await?;
     let mut value = request::parse_json(&body)?;
-    let Value::Object(m) = &mut value else { return Err(wrong_type("", "a customer object", &value)) };
+    let Value::Object(m) = &mut value else {
+        return Err(wrong_type("", "a customer object", &value));
+    };
     for k in ["cacheGeneration", "createdAt", "updatedAt"] {
         // Read-only fields of GET answers may be sent back unchanged.
         m.remove(k);
@@ -82,7 +112,13 @@ async fn customer_body(ctx: &Ctx, req: &mut Request, id: Option<&str>) -> Result
                 m.insert("id".into(), json!(id));
             }
             Some(Value::String(s)) if s == id => {}
-            Some(_) => return Err(EdgeError::bad_request("id_mismatch", "The body's id differs from the URL's.").at("/id")),
+            Some(_) => {
+                return Err(EdgeError::bad_request(
+                    "id_mismatch",
+                    "The body's id differs from the URL's.",
+                )
+                .at("/id"))
+            }
         }
     }
     Customer::from_value(&value)
@@ -90,7 +126,11 @@ async fn customer_body(ctx: &Ctx, req: &mut Request, id: Option<&str>) -> Result
 
 async fn invalidate(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError> {
     let body = http::read_body(req, ctx.cfg.max_body_bytes).await?;
-    let opts = if body.iter().all(u8::is_ascii_whitespace) { serde_json::Map::new() } else { request::parse_json_object(&body)? };
+    let opts = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        request::parse_json_object(&body)?
+    };
     const FIELDS: &[&str] = &["customerId", "entra", "jwks"];
     for k in opts.keys() {
         if !FIELDS.contains(&k.as_str()) {
@@ -121,27 +161,48 @@ async fn invalidate(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError>
     if jwks_too {
         auth::forget_jwks();
     }
-    log(ctx, "admin_cache_invalidated", json!({"customers": bumped, "entra": entra_too, "jwks": jwks_too}));
-    json_response(ctx, 200, &json!({"invalidated": {"customers": bumped, "entra": entra_too, "jwks": jwks_too}}))
+    log(
+        ctx,
+        "admin_cache_invalidated",
+        json!({"customers": bumped, "entra": entra_too, "jwks": jwks_too}),
+    );
+    json_response(
+        ctx,
+        200,
+        &json!({"invalidated": {"customers": bumped, "entra": entra_too, "jwks": jwks_too}}),
+    )
 }
 
 async fn audit(ctx: &Ctx, req: &Request) -> Result<Response, EdgeError> {
-    let url = req.url().map_err(|_| EdgeError::bad_request("invalid_url", "Unreadable URL."))?;
+    let url = req
+        .url()
+        .map_err(|_| EdgeError::bad_request("invalid_url", "Unreadable URL."))?;
     let (mut customer, mut before, mut limit) = (None, None, 50u32);
     for (k, v) in url.query_pairs() {
         match k.as_ref() {
             "customerId" => customer = Some(v.to_string()),
             "before" => {
-                before = Some(v.parse::<i64>().map_err(|_| EdgeError::bad_request("invalid_value", "before is an audit entry id.").at("/before"))?)
+                before = Some(v.parse::<i64>().map_err(|_| {
+                    EdgeError::bad_request("invalid_value", "before is an audit entry id.")
+                        .at("/before")
+                })?)
             }
             "limit" => {
                 limit = v
                     .parse::<u32>()
                     .ok()
                     .filter(|l| (1..=500).contains(l))
-                    .ok_or_else(|| EdgeError::bad_request("invalid_value", "limit is from 1 to 500.").at("/limit"))?
+                    .ok_or_else(|| {
+                        EdgeError::bad_request("invalid_value", "limit is from 1 to 500.")
+                            .at("/limit")
+                    })?
             }
-            other => return Err(unknown_field(&format!("/{other}"), &["customerId", "before", "limit"])),
+            other => {
+                return Err(unknown_field(
+                    &format!("/{other}"),
+                    &["customerId", "before", "limit"],
+                ))
+            }
         }
     }
     let entries = store::audit_list(ctx, customer.as_deref(), before, limit).await?;

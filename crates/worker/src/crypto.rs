@@ -30,7 +30,8 @@ impl PublicKey {
             }
             Alg::Es256 => {
                 let (x, y) = ec_components(jwk)?;
-                let point = p256::EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
+                let point =
+                    p256::EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
                 let key = p256::ecdsa::VerifyingKey::from_encoded_point(&point).ok()?;
                 Some(PublicKey::P256(Box::new(key)))
             }
@@ -44,11 +45,14 @@ impl PublicKey {
         match (self, alg) {
             (PublicKey::Rsa(key), Alg::Rs256) => {
                 let digest = Sha256::digest(input);
-                key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest, signature).is_ok()
+                key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest, signature)
+                    .is_ok()
             }
             (PublicKey::P256(key), Alg::Es256) => {
                 use p256::ecdsa::signature::Verifier;
-                let Ok(sig) = p256::ecdsa::Signature::from_slice(signature) else { return false };
+                let Ok(sig) = p256::ecdsa::Signature::from_slice(signature) else {
+                    return false;
+                };
                 key.verify(input, &sig).is_ok()
             }
             _ => false,
@@ -58,7 +62,9 @@ impl PublicKey {
 
 /// HS256 with a shared secret; the MAC comparison is constant-time.
 pub fn verify_hs256(secret: &[u8], input: &[u8], signature: &[u8]) -> bool {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return false };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
     mac.update(input);
     mac.verify_slice(signature).is_ok()
 }
@@ -67,7 +73,10 @@ pub fn verify_hs256(secret: &[u8], input: &[u8], signature: &[u8]) -> bool {
 /// either).
 pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     let (x, y) = (Sha256::digest(a), Sha256::digest(b));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 /// A uniformly random u32 (crypto.getRandomValues in workerd). Falls back to 0 only if the platform
@@ -90,7 +99,11 @@ mod tests {
     use serde_json::json;
 
     fn sign_rs256(key: &rsa::RsaPrivateKey, input: &str) -> Vec<u8> {
-        key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(input.as_bytes())).unwrap()
+        key.sign(
+            rsa::Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(input.as_bytes()),
+        )
+        .unwrap()
     }
 
     fn rsa_key() -> rsa::RsaPrivateKey {
@@ -104,23 +117,35 @@ mod tests {
     }
 
     fn jwt(header: Value, claims: Value) -> String {
-        format!("{}.{}", b64url_encode(header.to_string().as_bytes()), b64url_encode(claims.to_string().as_bytes()))
+        format!(
+            "{}.{}",
+            b64url_encode(header.to_string().as_bytes()),
+            b64url_encode(claims.to_string().as_bytes())
+        )
     }
 
     #[test]
     fn rs256_roundtrip_tamper_and_wrong_key() {
         let key = rsa_key();
         let jwk = rsa_jwk(&key, "r1");
-        let input = jwt(json!({"alg": "RS256", "kid": "r1"}), json!({"sub": "alice"}));
+        let input = jwt(
+            json!({"alg": "RS256", "kid": "r1"}),
+            json!({"sub": "alice"}),
+        );
         let sig = sign_rs256(&key, &input);
         let token = format!("{input}.{}", b64url_encode(&sig));
         let jws = decode(&token, &[Alg::Rs256]).unwrap();
         let jwks = json!({"keys": [jwk]});
-        let KeyLookup::Found(found) = pick_jwk(&jwks, jws.kid.as_deref(), jws.alg).unwrap() else { panic!() };
+        let KeyLookup::Found(found) = pick_jwk(&jwks, jws.kid.as_deref(), jws.alg).unwrap() else {
+            panic!()
+        };
         let pk = PublicKey::from_jwk(found, Alg::Rs256).unwrap();
         assert!(pk.verify(Alg::Rs256, jws.signing_input.as_bytes(), &jws.signature));
         // Tampered payload.
-        let forged = jwt(json!({"alg": "RS256", "kid": "r1"}), json!({"sub": "mallory"}));
+        let forged = jwt(
+            json!({"alg": "RS256", "kid": "r1"}),
+            json!({"sub": "mallory"}),
+        );
         assert!(!pk.verify(Alg::Rs256, forged.as_bytes(), &jws.signature));
         // Tampered signature.
         let mut bad = jws.signature.clone();
@@ -139,15 +164,26 @@ mod tests {
         let key = rsa_key();
         let jwk = rsa_jwk(&key, "r1");
         let public_bytes = jwk.to_string();
-        let input = jwt(json!({"alg": "HS256", "kid": "r1"}), json!({"sub": "mallory"}));
+        let input = jwt(
+            json!({"alg": "HS256", "kid": "r1"}),
+            json!({"sub": "mallory"}),
+        );
         let mut mac = Hmac::<Sha256>::new_from_slice(public_bytes.as_bytes()).unwrap();
         mac.update(input.as_bytes());
         let sig = mac.finalize().into_bytes();
         // The JWKS will not hand out a key for HS256...
         assert!(pick_jwk(&json!({"keys": [jwk]}), Some("r1"), Alg::Hs256).is_err());
         // ...and the configured shared secret does not match.
-        assert!(!verify_hs256(b"the-real-shared-secret-of-32-bytes!", input.as_bytes(), &sig));
-        assert!(verify_hs256(public_bytes.as_bytes(), input.as_bytes(), &sig));
+        assert!(!verify_hs256(
+            b"the-real-shared-secret-of-32-bytes!",
+            input.as_bytes(),
+            &sig
+        ));
+        assert!(verify_hs256(
+            public_bytes.as_bytes(),
+            input.as_bytes(),
+            &sig
+        ));
     }
 
     #[test]
@@ -157,7 +193,10 @@ mod tests {
         let point = sk.verifying_key().to_encoded_point(false);
         let jwk = json!({"kty": "EC", "crv": "P-256", "kid": "e1",
                          "x": b64url_encode(point.x().unwrap()), "y": b64url_encode(point.y().unwrap())});
-        let input = jwt(json!({"alg": "ES256", "kid": "e1"}), json!({"sub": "alice"}));
+        let input = jwt(
+            json!({"alg": "ES256", "kid": "e1"}),
+            json!({"sub": "alice"}),
+        );
         let sig: p256::ecdsa::Signature = sk.sign(input.as_bytes());
         let pk = PublicKey::from_jwk(&jwk, Alg::Es256).unwrap();
         assert!(pk.verify(Alg::Es256, input.as_bytes(), &sig.to_bytes()));

@@ -23,11 +23,17 @@ fn kv_key(ctx: &Ctx) -> String {
 }
 
 fn usable(t: &EntraToken, ctx: &Ctx, rejected: Option<&str>) -> bool {
-    t.fresh(now_secs(), ctx.cfg.entra_refresh_margin_seconds) && Some(t.access_token.as_str()) != rejected
+    t.fresh(now_secs(), ctx.cfg.entra_refresh_margin_seconds)
+        && Some(t.access_token.as_str()) != rejected
 }
 
 fn from_memory(ctx: &Ctx, rejected: Option<&str>) -> Option<String> {
-    MEMORY.with(|m| m.borrow().as_ref().filter(|t| usable(t, ctx, rejected)).map(|t| t.access_token.clone()))
+    MEMORY.with(|m| {
+        m.borrow()
+            .as_ref()
+            .filter(|t| usable(t, ctx, rejected))
+            .map(|t| t.access_token.clone())
+    })
 }
 
 /// Forgets cached tokens (admin invalidation).
@@ -53,7 +59,13 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
         return Ok(t);
     }
     let kv = ctx.env.kv("CACHE").map_err(crate::internal)?;
-    let stored = kv.get(&kv_key(ctx)).text().await.ok().flatten().and_then(|t| serde_json::from_str::<EntraToken>(&t).ok());
+    let stored = kv
+        .get(&kv_key(ctx))
+        .text()
+        .await
+        .ok()
+        .flatten()
+        .and_then(|t| serde_json::from_str::<EntraToken>(&t).ok());
     if let Some(t) = stored {
         if usable(&t, ctx, rejected) {
             let access = t.access_token.clone();
@@ -62,7 +74,14 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
         }
     }
     // Single flight within the isolate.
-    let lead = match crate::flight::join(ctx, "entra", || from_memory(ctx, rejected), || map_failure(Stage::Entra, &Failure::Timeout)).await? {
+    let lead = match crate::flight::join(
+        ctx,
+        "entra",
+        || from_memory(ctx, rejected),
+        || map_failure(Stage::Entra, &Failure::Timeout),
+    )
+    .await?
+    {
         Ok(t) => return Ok(t),
         Err(lead) => lead,
     };
@@ -74,19 +93,28 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
 }
 
 async fn refresh(ctx: &Ctx, kv: &worker::KvStore) -> Result<String, EdgeError> {
-    let secret = ctx
-        .secret("CLIENT_SECRET")
-        .ok_or_else(|| EdgeError::new(503, "misconfigured", "The secret CLIENT_SECRET is not set."))?;
+    let secret = ctx.secret("CLIENT_SECRET").ok_or_else(|| {
+        EdgeError::new(503, "misconfigured", "The secret CLIENT_SECRET is not set.")
+    })?;
     let call = Call {
         method: Method::Post,
         url: ctx.cfg.entra_token_url(),
-        headers: vec![("content-type", "application/x-www-form-urlencoded".into()), ("accept", "application/json".into())],
+        headers: vec![
+            ("content-type", "application/x-www-form-urlencoded".into()),
+            ("accept", "application/json".into()),
+        ],
         body: Some(ctx.cfg.entra_form(&secret)),
     };
     drop(secret);
-    let body = http::send(ctx, "entra.token", &call).await.map_err(|f| map_failure(Stage::Entra, &f))?;
+    let body = http::send(ctx, "entra.token", &call)
+        .await
+        .map_err(|f| map_failure(Stage::Entra, &f))?;
     let fresh = parse_entra_token(&body, now_secs())?;
-    log(ctx, "entra_token_refreshed", json!({"expiresAt": fresh.expires_at}));
+    log(
+        ctx,
+        "entra_token_refreshed",
+        json!({"expiresAt": fresh.expires_at}),
+    );
     let access = fresh.access_token.clone();
     MEMORY.with(|m| *m.borrow_mut() = Some(fresh.clone()));
     if let Some(ttl) = fresh.cache_ttl(now_secs(), ctx.cfg.entra_refresh_margin_seconds) {

@@ -49,23 +49,39 @@ impl Drop for Lead {
 
 /// Either a value that became ready (`ready()` returned it) or the lead for this key. `timeout` is the answer
 /// when the request's upstream deadline passes while waiting.
-pub async fn join<T>(ctx: &Ctx, key: &str, ready: impl Fn() -> Option<T>, timeout: impl Fn() -> EdgeError) -> Result<Result<T, Lead>, EdgeError> {
+pub async fn join<T>(
+    ctx: &Ctx,
+    key: &str,
+    ready: impl Fn() -> Option<T>,
+    timeout: impl Fn() -> EdgeError,
+) -> Result<Result<T, Lead>, EdgeError> {
     let waiting_since = now_ms();
     loop {
         if let Some(v) = ready() {
             return Ok(Ok(v));
         }
         let now = now_ms();
-        let running = INFLIGHT.with(|m| m.borrow().get(key).is_some_and(|started| now - started < STALE_MS));
+        let running = INFLIGHT.with(|m| {
+            m.borrow()
+                .get(key)
+                .is_some_and(|started| now - started < STALE_MS)
+        });
         if !running {
             if now > waiting_since {
                 // We waited for a flight that has ended: if it failed, share its answer.
-                if let Some(e) = FAILED.with(|f| f.borrow().get(key).filter(|(_, at)| *at >= waiting_since).map(|(e, _)| e.clone())) {
+                if let Some(e) = FAILED.with(|f| {
+                    f.borrow()
+                        .get(key)
+                        .filter(|(_, at)| *at >= waiting_since)
+                        .map(|(e, _)| e.clone())
+                }) {
                     return Err(e);
                 }
             }
             INFLIGHT.with(|m| m.borrow_mut().insert(key.to_string(), now));
-            return Ok(Err(Lead { key: key.to_string() }));
+            return Ok(Err(Lead {
+                key: key.to_string(),
+            }));
         }
         if ctx.elapsed_ms() >= ctx.cfg.upstream_deadline_ms {
             return Err(timeout());

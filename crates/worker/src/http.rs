@@ -13,12 +13,21 @@ use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestIni
 use crate::{crypto, now_ms, Ctx};
 
 fn too_large(limit: usize) -> EdgeError {
-    EdgeError::new(413, "body_too_large", format!("The request body is larger than {limit} bytes."))
+    EdgeError::new(
+        413,
+        "body_too_large",
+        format!("The request body is larger than {limit} bytes."),
+    )
 }
 
 /// Refuses a declared `Content-Length` over the limit before reading anything.
 pub fn check_declared_length(req: &Request, limit: usize) -> Result<(), EdgeError> {
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
         Some(n) if n > limit as u64 => Err(too_large(limit)),
         _ => Ok(()),
@@ -28,10 +37,14 @@ pub fn check_declared_length(req: &Request, limit: usize) -> Result<(), EdgeErro
 /// Reads the body, stopping (413) as soon as it exceeds `limit` bytes, whatever Content-Length said.
 pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, EdgeError> {
     check_declared_length(req, limit)?;
-    let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| EdgeError::bad_request("body_unreadable", "The request body could not be read."))?;
+        let chunk = chunk.map_err(|_| {
+            EdgeError::bad_request("body_unreadable", "The request body could not be read.")
+        })?;
         if out.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }
@@ -78,7 +91,11 @@ pub async fn send_once(call: &Call<'_>, timeout_ms: u64) -> Result<Answer, Attem
         let status = resp.status_code();
         let retry_after = resp.headers().get("retry-after").ok().flatten();
         let body = resp.text().await?;
-        Ok::<_, worker::Error>(Answer { status, retry_after, body })
+        Ok::<_, worker::Error>(Answer {
+            status,
+            retry_after,
+            body,
+        })
     };
     let timer = Delay::from(Duration::from_millis(timeout_ms));
     let exchange = std::pin::pin!(exchange);
@@ -109,24 +126,51 @@ pub async fn send(ctx: &Ctx, what: &str, call: &Call<'_>) -> Result<String, Fail
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let Some(timeout) = policy.attempt_timeout(ctx.elapsed_ms()) else { return Err(Failure::Timeout) };
+        let Some(timeout) = policy.attempt_timeout(ctx.elapsed_ms()) else {
+            return Err(Failure::Timeout);
+        };
         let outcome = send_once(call, timeout).await;
         let (kind, retry_after_ms, failure) = match outcome {
             Ok(a) if (200..300).contains(&a.status) => return Ok(a.body),
             Ok(a) => {
-                let ra = a.retry_after.as_deref().and_then(|v| parse_retry_after(v, now_ms() as u64));
-                (Attempt::Status(a.status), ra, Failure::Status { status: a.status, body: a.body, retry_after_ms: ra })
+                let ra = a
+                    .retry_after
+                    .as_deref()
+                    .and_then(|v| parse_retry_after(v, now_ms() as u64));
+                (
+                    Attempt::Status(a.status),
+                    ra,
+                    Failure::Status {
+                        status: a.status,
+                        body: a.body,
+                        retry_after_ms: ra,
+                    },
+                )
             }
             Err(Attempt::Timeout) => (Attempt::Timeout, None, Failure::Timeout),
             Err(other) => (other, None, Failure::Network),
         };
-        match policy.next(attempt, kind, retry_after_ms, ctx.elapsed_ms(), crypto::random_u32()) {
+        match policy.next(
+            attempt,
+            kind,
+            retry_after_ms,
+            ctx.elapsed_ms(),
+            crypto::random_u32(),
+        ) {
             Next::RetryIn(ms) => {
-                crate::warn(ctx, "upstream_retry", serde_json::json!({"call": what, "attempt": attempt, "outcome": format!("{kind:?}"), "waitMs": ms}));
+                crate::warn(
+                    ctx,
+                    "upstream_retry",
+                    serde_json::json!({"call": what, "attempt": attempt, "outcome": format!("{kind:?}"), "waitMs": ms}),
+                );
                 Delay::from(Duration::from_millis(ms)).await;
             }
             Next::GiveUp => {
-                crate::warn(ctx, "upstream_failed", serde_json::json!({"call": what, "attempts": attempt, "outcome": format!("{kind:?}")}));
+                crate::warn(
+                    ctx,
+                    "upstream_failed",
+                    serde_json::json!({"call": what, "attempts": attempt, "outcome": format!("{kind:?}")}),
+                );
                 return Err(failure);
             }
         }

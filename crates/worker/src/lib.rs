@@ -38,7 +38,11 @@ impl Ctx {
         (now_ms() - self.started_ms).max(0.0) as u64
     }
     pub fn secret(&self, name: &str) -> Option<String> {
-        self.env.secret(name).ok().map(|s| s.to_string()).filter(|s| !s.is_empty())
+        self.env
+            .secret(name)
+            .ok()
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -58,7 +62,9 @@ fn config(env: &Env) -> Result<Rc<Config>, EdgeError> {
     if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
         return Ok(c);
     }
-    let cfg = Rc::new(Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()))?);
+    let cfg = Rc::new(Config::from_lookup(|name| {
+        env.var(name).ok().map(|v| v.to_string())
+    })?);
     CONFIG.with(|c| *c.borrow_mut() = Some(cfg.clone()));
     Ok(cfg)
 }
@@ -99,31 +105,55 @@ async fn fetch(mut req: Request, env: Env, _worker_ctx: Context) -> worker::Resu
     let cfg = match config(&env) {
         Ok(c) => c,
         Err(e) => {
-            worker::console_error!("{}", json!({"rid": request_id, "event": "config_error", "error": e.message}));
+            worker::console_error!(
+                "{}",
+                json!({"rid": request_id, "event": "config_error", "error": e.message})
+            );
             let mut r = error_response(&e, None);
             r.headers_mut().set("x-request-id", &request_id)?;
             return Ok(r);
         }
     };
-    let cors_origin = origin.filter(|o| cors::allowed(o, &cfg.allowed_origins) && !path.starts_with("/api/admin"));
-    let ctx = Ctx { env, cfg, request_id, started_ms, cors_origin };
+    let cors_origin = origin
+        .filter(|o| cors::allowed(o, &cfg.allowed_origins) && !path.starts_with("/api/admin"));
+    let ctx = Ctx {
+        env,
+        cfg,
+        request_id,
+        started_ms,
+        cors_origin,
+    };
     let result = route(&ctx, &mut req, &method, &path).await;
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
             if e.status >= 500 {
-                warn(&ctx, "error", json!({"path": path, "status": e.status, "code": e.code}));
+                warn(
+                    &ctx,
+                    "error",
+                    json!({"path": path, "status": e.status, "code": e.code}),
+                );
             }
             error_response(&e, ctx.cors_origin.as_deref())
         }
     };
     let h = resp.headers_mut();
     h.set("x-request-id", &ctx.request_id)?;
-    log_at(&ctx, LogLevel::Debug, "request", json!({"method": method.to_string(), "path": path, "status": resp.status_code(), "ms": ctx.elapsed_ms()}));
+    log_at(
+        &ctx,
+        LogLevel::Debug,
+        "request",
+        json!({"method": method.to_string(), "path": path, "status": resp.status_code(), "ms": ctx.elapsed_ms()}),
+    );
     Ok(resp)
 }
 
-async fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str) -> Result<Response, EdgeError> {
+async fn route(
+    ctx: &Ctx,
+    req: &mut Request,
+    method: &Method,
+    path: &str,
+) -> Result<Response, EdgeError> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     if *method == Method::Options {
         if segs.first() == Some(&"api") && segs.get(1) != Some(&"admin") {
@@ -144,7 +174,10 @@ async fn route(ctx: &Ctx, req: &mut Request, method: &Method, path: &str) -> Res
             }
             return Ok(r);
         }
-        return Err(EdgeError::forbidden("origin_not_allowed", "Cross-origin calls are not allowed here."));
+        return Err(EdgeError::forbidden(
+            "origin_not_allowed",
+            "Cross-origin calls are not allowed here.",
+        ));
     }
     match (method, segs.as_slice()) {
         (Method::Post, ["api", "token"]) => token::mint(ctx, req).await,
@@ -164,8 +197,16 @@ fn method_not_allowed(allow: &str) -> EdgeError {
 
 /// Maps runtime errors (D1, KV, JS) to a 503 without their text (it is logged, not sent).
 pub fn internal(e: worker::Error) -> EdgeError {
-    worker::console_error!("{}", json!({"event": "runtime_error", "error": e.to_string()}));
-    EdgeError::new(503, "storage_unavailable", "A storage or runtime dependency failed; try again.").retry_after(1)
+    worker::console_error!(
+        "{}",
+        json!({"event": "runtime_error", "error": e.to_string()})
+    );
+    EdgeError::new(
+        503,
+        "storage_unavailable",
+        "A storage or runtime dependency failed; try again.",
+    )
+    .retry_after(1)
 }
 
 fn with_common_headers(resp: &mut Response, cors_origin: Option<&str>) {
@@ -182,13 +223,17 @@ fn with_common_headers(resp: &mut Response, cors_origin: Option<&str>) {
 
 /// A JSON answer with the security (and CORS) headers.
 pub fn json_response(ctx: &Ctx, status: u16, body: &Value) -> Result<Response, EdgeError> {
-    let mut r = Response::from_json(body).map_err(internal)?.with_status(status);
+    let mut r = Response::from_json(body)
+        .map_err(internal)?
+        .with_status(status);
     with_common_headers(&mut r, ctx.cors_origin.as_deref());
     Ok(r)
 }
 
 fn error_response(e: &EdgeError, cors_origin: Option<&str>) -> Response {
-    let mut r = Response::from_json(&e.body()).unwrap_or_else(|_| Response::empty().unwrap()).with_status(e.status);
+    let mut r = Response::from_json(&e.body())
+        .unwrap_or_else(|_| Response::empty().unwrap())
+        .with_status(e.status);
     with_common_headers(&mut r, cors_origin);
     let h = r.headers_mut();
     if let Some(s) = e.retry_after {
@@ -198,7 +243,11 @@ fn error_response(e: &EdgeError, cors_origin: Option<&str>) -> Response {
         let _ = h.set("allow", allow);
     }
     if e.status == 401 {
-        let scheme = if e.code.starts_with("admin") { "Bearer realm=\"embedgate-admin\"" } else { "Bearer error=\"invalid_token\"" };
+        let scheme = if e.code.starts_with("admin") {
+            "Bearer realm=\"embedgate-admin\""
+        } else {
+            "Bearer error=\"invalid_token\""
+        };
         let _ = h.set("www-authenticate", scheme);
     }
     r

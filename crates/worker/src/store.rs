@@ -37,9 +37,20 @@ struct CountRow {
 }
 
 fn parse_row(row: &CustomerRow) -> Result<Customer, EdgeError> {
-    let v: Value = serde_json::from_str(&row.config)
-        .map_err(|_| EdgeError::new(503, "misconfigured", "A stored customer configuration is unreadable."))?;
-    Customer::from_value(&v).map_err(|_| EdgeError::new(503, "misconfigured", "A stored customer configuration is invalid."))
+    let v: Value = serde_json::from_str(&row.config).map_err(|_| {
+        EdgeError::new(
+            503,
+            "misconfigured",
+            "A stored customer configuration is unreadable.",
+        )
+    })?;
+    Customer::from_value(&v).map_err(|_| {
+        EdgeError::new(
+            503,
+            "misconfigured",
+            "A stored customer configuration is invalid.",
+        )
+    })
 }
 
 /// A customer, the metadata cache generation, and the rate-limit counters of this request (customer, user):
@@ -51,7 +62,11 @@ pub struct Loaded {
     pub user_count: u64,
 }
 
-pub async fn load_for_request(ctx: &Ctx, customer_id: &str, user_id: &str) -> Result<Loaded, EdgeError> {
+pub async fn load_for_request(
+    ctx: &Ctx,
+    customer_id: &str,
+    user_id: &str,
+) -> Result<Loaded, EdgeError> {
     let db = db(ctx)?;
     let now = now_secs();
     let (window, _) = ratelimit::window(now);
@@ -59,23 +74,50 @@ pub async fn load_for_request(ctx: &Ctx, customer_id: &str, user_id: &str) -> Re
     let upsert = "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1) \
                   ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count";
     let mut stmts = vec![
-        db.prepare("SELECT config, cache_gen FROM customers WHERE id = ?1").bind(&[s(customer_id)]).map_err(internal)?,
-        db.prepare(upsert).bind(&[s(&ck), n(window as f64)]).map_err(internal)?,
-        db.prepare(upsert).bind(&[s(&uk), n(window as f64)]).map_err(internal)?,
+        db.prepare("SELECT config, cache_gen FROM customers WHERE id = ?1")
+            .bind(&[s(customer_id)])
+            .map_err(internal)?,
+        db.prepare(upsert)
+            .bind(&[s(&ck), n(window as f64)])
+            .map_err(internal)?,
+        db.prepare(upsert)
+            .bind(&[s(&uk), n(window as f64)])
+            .map_err(internal)?,
     ];
     if crypto::random_u32().is_multiple_of(64) {
         // Occasional cleanup of finished windows.
-        stmts.push(db.prepare("DELETE FROM rate_counters WHERE window_start < ?1").bind(&[n(window as f64 - 120.0)]).map_err(internal)?);
+        stmts.push(
+            db.prepare("DELETE FROM rate_counters WHERE window_start < ?1")
+                .bind(&[n(window as f64 - 120.0)])
+                .map_err(internal)?,
+        );
     }
     let results = db.batch(stmts).await.map_err(internal)?;
-    let row = results.first().map(|r| r.results::<CustomerRow>()).transpose().map_err(internal)?.and_then(|mut v| v.pop());
+    let row = results
+        .first()
+        .map(|r| r.results::<CustomerRow>())
+        .transpose()
+        .map_err(internal)?
+        .and_then(|mut v| v.pop());
     let count = |i: usize| -> u64 {
-        results.get(i).and_then(|r| r.results::<CountRow>().ok()).and_then(|v| v.first().map(|c| c.count as u64)).unwrap_or(u64::MAX)
+        results
+            .get(i)
+            .and_then(|r| r.results::<CountRow>().ok())
+            .and_then(|v| v.first().map(|c| c.count as u64))
+            .unwrap_or(u64::MAX)
     };
     let Some(row) = row else {
-        return Err(EdgeError::forbidden("unknown_customer", "Your organisation is not set up for embedding."));
+        return Err(EdgeError::forbidden(
+            "unknown_customer",
+            "Your organisation is not set up for embedding.",
+        ));
     };
-    Ok(Loaded { customer: parse_row(&row)?, cache_gen: row.cache_gen as i64, customer_count: count(1), user_count: count(2) })
+    Ok(Loaded {
+        customer: parse_row(&row)?,
+        cache_gen: row.cache_gen as i64,
+        customer_count: count(1),
+        user_count: count(2),
+    })
 }
 
 fn with_meta(c: &Customer, row: &CustomerRow) -> Value {
@@ -94,7 +136,9 @@ pub async fn list_customers(ctx: &Ctx) -> Result<Vec<Value>, EdgeError> {
         .map_err(internal)?
         .results::<CustomerRow>()
         .map_err(internal)?;
-    rows.iter().map(|r| parse_row(r).map(|c| with_meta(&c, r))).collect()
+    rows.iter()
+        .map(|r| parse_row(r).map(|c| with_meta(&c, r)))
+        .collect()
 }
 
 pub async fn get_customer(ctx: &Ctx, id: &str) -> Result<Option<Value>, EdgeError> {
@@ -105,7 +149,8 @@ pub async fn get_customer(ctx: &Ctx, id: &str) -> Result<Option<Value>, EdgeErro
         .first::<CustomerRow>(None)
         .await
         .map_err(internal)?;
-    row.map(|r| parse_row(&r).map(|c| with_meta(&c, &r))).transpose()
+    row.map(|r| parse_row(&r).map(|c| with_meta(&c, &r)))
+        .transpose()
 }
 
 /// Inserts or replaces; a replacement bumps the cache generation (its metadata may have changed).
@@ -121,7 +166,12 @@ pub async fn put_customer(ctx: &Ctx, c: &Customer, create_only: bool) -> Result<
         .map_err(internal)?
         .is_some();
     if exists && create_only {
-        return Err(EdgeError::new(409, "customer_exists", format!("Customer {} already exists; use PUT to replace it.", c.id)).at("/id"));
+        return Err(EdgeError::new(
+            409,
+            "customer_exists",
+            format!("Customer {} already exists; use PUT to replace it.", c.id),
+        )
+        .at("/id"));
     }
     let now = upstream::rfc3339(now_secs());
     let config = c.to_value().to_string();
@@ -147,7 +197,13 @@ pub async fn put_customer(ctx: &Ctx, c: &Customer, create_only: bool) -> Result<
 }
 
 pub async fn delete_customer(ctx: &Ctx, id: &str) -> Result<bool, EdgeError> {
-    let r = db(ctx)?.prepare("DELETE FROM customers WHERE id = ?1").bind(&[s(id)]).map_err(internal)?.run().await.map_err(internal)?;
+    let r = db(ctx)?
+        .prepare("DELETE FROM customers WHERE id = ?1")
+        .bind(&[s(id)])
+        .map_err(internal)?
+        .run()
+        .await
+        .map_err(internal)?;
     Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
@@ -155,7 +211,10 @@ pub async fn delete_customer(ctx: &Ctx, id: &str) -> Result<bool, EdgeError> {
 pub async fn bump_cache(ctx: &Ctx, id: Option<&str>) -> Result<usize, EdgeError> {
     let db = db(ctx)?;
     let stmt = match id {
-        Some(id) => db.prepare("UPDATE customers SET cache_gen = cache_gen + 1 WHERE id = ?1").bind(&[s(id)]).map_err(internal)?,
+        Some(id) => db
+            .prepare("UPDATE customers SET cache_gen = cache_gen + 1 WHERE id = ?1")
+            .bind(&[s(id)])
+            .map_err(internal)?,
         None => db.prepare("UPDATE customers SET cache_gen = cache_gen + 1"),
     };
     let r = stmt.run().await.map_err(internal)?;
@@ -217,7 +276,12 @@ struct AuditRow {
 }
 
 /// Newest first; `before` pages by id.
-pub async fn audit_list(ctx: &Ctx, customer: Option<&str>, before: Option<i64>, limit: u32) -> Result<Vec<Value>, EdgeError> {
+pub async fn audit_list(
+    ctx: &Ctx,
+    customer: Option<&str>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Value>, EdgeError> {
     let rows = db(ctx)?
         .prepare(
             "SELECT id, at, customer_id, user_id, flow, profile_id, token_id, expiration, items, identity, request_id \

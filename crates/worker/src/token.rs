@@ -16,20 +16,36 @@ use crate::{auth, http, json_response, log, now_secs, Ctx};
 async fn caller(ctx: &Ctx, req: &Request) -> Result<(Principal, Loaded), EdgeError> {
     let who = auth::user(ctx, req).await?;
     let loaded = store::load_for_request(ctx, &who.customer_id, &who.user_id).await?;
-    let limits = ratelimit::limits(&loaded.customer, ctx.cfg.rate_limit_customer_per_minute, ctx.cfg.rate_limit_user_per_minute);
+    let limits = ratelimit::limits(
+        &loaded.customer,
+        ctx.cfg.rate_limit_customer_per_minute,
+        ctx.cfg.rate_limit_user_per_minute,
+    );
     ratelimit::check(loaded.customer_count, loaded.user_count, limits, now_secs())?;
     Ok((who, loaded))
 }
 
 fn scope(customer: &Customer, cache_gen: i64) -> Scope<'_> {
-    Scope { profile: customer.caller_profile(), cache_gen }
+    Scope {
+        profile: customer.caller_profile(),
+        cache_gen,
+    }
 }
 
 /// Collects workspace objects without duplicates.
 fn add_workspaces(meta: &mut Metadata, bundle: &Value) {
-    for w in bundle.get("workspaces").and_then(Value::as_array).into_iter().flatten() {
+    for w in bundle
+        .get("workspaces")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let id = w.get("id").and_then(Value::as_str).unwrap_or_default();
-        if !meta.workspaces.iter().any(|x| x.get("id").and_then(Value::as_str).is_some_and(|i| same_id(i, id))) {
+        if !meta.workspaces.iter().any(|x| {
+            x.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|i| same_id(i, id))
+        }) {
             meta.workspaces.push(w.clone());
         }
     }
@@ -37,15 +53,31 @@ fn add_workspaces(meta: &mut Metadata, bundle: &Value) {
 
 fn add_dataset(meta: &mut Metadata, ds: &Value) {
     let id = ds.get("id").and_then(Value::as_str).unwrap_or_default();
-    if !ds.is_null() && !meta.datasets.iter().any(|x| x.get("id").and_then(Value::as_str).is_some_and(|i| same_id(i, id))) {
+    if !ds.is_null()
+        && !meta.datasets.iter().any(|x| {
+            x.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|i| same_id(i, id))
+        })
+    {
         meta.datasets.push(ds.clone());
     }
 }
 
 /// Fetches the metadata of everything the plan embeds and completes the plan's datasets.
-async fn metadata(ctx: &Ctx, customer: &Customer, plan: &mut Plan, cache_gen: i64) -> Result<Metadata, EdgeError> {
+async fn metadata(
+    ctx: &Ctx,
+    customer: &Customer,
+    plan: &mut Plan,
+    cache_gen: i64,
+) -> Result<Metadata, EdgeError> {
     let sc = scope(customer, cache_gen);
-    let bundles = try_join_all(plan.reports.iter().map(|r| powerbi::report_bundle(ctx, sc, r))).await?;
+    let bundles = try_join_all(
+        plan.reports
+            .iter()
+            .map(|r| powerbi::report_bundle(ctx, sc, r)),
+    )
+    .await?;
     let mut meta = Metadata::default();
     for b in &bundles {
         meta.reports.push(b["report"].clone());
@@ -56,10 +88,17 @@ async fn metadata(ctx: &Ctx, customer: &Customer, plan: &mut Plan, cache_gen: i6
     let extra: Vec<_> = plan
         .datasets
         .iter()
-        .filter(|d| !meta.datasets.iter().any(|m| m.get("id").and_then(Value::as_str).is_some_and(|i| same_id(i, &d.id))))
+        .filter(|d| {
+            !meta.datasets.iter().any(|m| {
+                m.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|i| same_id(i, &d.id))
+            })
+        })
         .cloned()
         .collect();
-    let extra_bundles = try_join_all(extra.iter().map(|d| powerbi::dataset_bundle(ctx, sc, d))).await?;
+    let extra_bundles =
+        try_join_all(extra.iter().map(|d| powerbi::dataset_bundle(ctx, sc, d))).await?;
     for b in &extra_bundles {
         add_dataset(&mut meta, &b["dataset"]);
         add_workspaces(&mut meta, b);
@@ -76,14 +115,26 @@ pub async fn mint(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError> {
     let customer = &loaded.customer;
     let mut plan = customer.authorize(&treq)?;
     let meta = metadata(ctx, customer, &mut plan, loaded.cache_gen).await?;
-    let identities = identity::build(customer, &who, &scenario::dataset_rls(&meta.datasets), &scenario::paginated_reports(&meta.reports))?;
+    let identities = identity::build(
+        customer,
+        &who,
+        &scenario::dataset_rls(&meta.datasets),
+        &scenario::paginated_reports(&meta.reports),
+    )?;
     let v2 = scenario::v2_body(&plan, identities.clone());
-    let caller = CallerInfo { sp_object_id: ctx.cfg.sp_object_id.clone(), profile_id: customer.caller_profile().map(str::to_string) };
+    let caller = CallerInfo {
+        sp_object_id: ctx.cfg.sp_object_id.clone(),
+        profile_id: customer.caller_profile().map(str::to_string),
+    };
     let sc = scenario::build(&plan, &meta, &caller, &v2)?;
     let report = embedgate_core::check_scenario(&sc);
     if report.errors > 0 {
-        log(ctx, "validation_failed", json!({"customer": who.customer_id, "errors": report.errors,
-            "codes": report.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()}));
+        log(
+            ctx,
+            "validation_failed",
+            json!({"customer": who.customer_id, "errors": report.errors,
+            "codes": report.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()}),
+        );
         return Err(EdgeError::new(
             422,
             "validation_failed",
@@ -109,8 +160,12 @@ pub async fn mint(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError> {
         },
     )
     .await?;
-    log(ctx, "token_issued", json!({"customer": who.customer_id, "flow": customer.flow.as_str(), "tokenId": embed.token_id,
-        "reports": plan.reports.len(), "datasets": plan.datasets.len()}));
+    log(
+        ctx,
+        "token_issued",
+        json!({"customer": who.customer_id, "flow": customer.flow.as_str(), "tokenId": embed.token_id,
+        "reports": plan.reports.len(), "datasets": plan.datasets.len()}),
+    );
     json_response(
         ctx,
         200,
@@ -129,13 +184,21 @@ pub async fn reports(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError
     let (_who, loaded) = caller(ctx, req).await?;
     let c = &loaded.customer;
     if !c.enabled {
-        return Err(EdgeError::forbidden("customer_disabled", "Embedding is disabled for your organisation."));
+        return Err(EdgeError::forbidden(
+            "customer_disabled",
+            "Embedding is disabled for your organisation.",
+        ));
     }
     let sc = scope(c, loaded.cache_gen);
     let items: Vec<_> = c
         .reports
         .iter()
-        .map(|r| embedgate_core::edge::customer::PlannedItem { id: r.id.clone(), workspace_id: r.workspace_id.clone(), allow_edit: false, xmla: None })
+        .map(|r| embedgate_core::edge::customer::PlannedItem {
+            id: r.id.clone(),
+            workspace_id: r.workspace_id.clone(),
+            allow_edit: false,
+            xmla: None,
+        })
         .collect();
     let bundles = join_all(items.iter().map(|i| powerbi::report_bundle(ctx, sc, i))).await;
     let mut metadata_ok = true;

@@ -137,7 +137,11 @@ impl Config {
                 1_000_000,
             )? as u32,
             rate_limit_user_per_minute: num("RATE_LIMIT_USER_PER_MINUTE", 60, 1, 1_000_000)? as u32,
-            log_level: match var("LOG_LEVEL").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            log_level: match var("LOG_LEVEL")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
                 None | Some("info") => LogLevel::Info,
                 Some("error") => LogLevel::Error,
                 Some("warn") => LogLevel::Warn,
