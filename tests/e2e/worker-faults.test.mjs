@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startEmulator, startWorker, seed, mint, admin, secretsIn, IDS } from './worker-harness.mjs';
 
 const DEADLINE = 4000;
-const SLACK = 1500; // wrangler's local proxy and the test's own fetch
+const SLACK = 2500; // wrangler's local proxy and the test's own fetch on a busy machine
 let emu;
 let worker;
 let user;
@@ -69,7 +69,7 @@ test('429 with a Retry-After beyond the deadline: no waiting, the wait is passed
   const { r, calls } = await attempt();
   assert.equal(r.status, 503, r.text);
   assert.equal(r.headers.get('retry-after'), '120');
-  assert.ok(r.ms < 1500, `gave up at once (${r.ms} ms)`);
+  assert.ok(r.ms < 3000, `gave up at once, no 120 s wait (${r.ms} ms)`);
   assert.equal(calls['powerbi.generateToken'], 1);
 });
 
