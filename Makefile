@@ -2,6 +2,7 @@
 #   make dev   - emulator + worker (wrangler dev, local D1/KV) + pages, all on 127.0.0.1
 #   make test  - every test: Rust (core, CLI, emulator, differential), browser (WASM + pages in
 #                headless Chromium), worker in workerd against the emulator
+# `make www` serves only the pages (no worker): scripts/serve-www.sh.
 # Both install whatever is missing first (scripts/setup.sh: idempotent, quiet when done).
 
 SHELL := /bin/bash
@@ -10,13 +11,16 @@ CARGO ?= cargo
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test setup build test-rust test-docs test-emulator test-www test-worker bench fuzz docs lint
+.PHONY: dev test setup test-rust test-docs test-emulator test-www test-worker www bench fuzz docs lint
 
 setup:
 	@bash scripts/setup.sh
 
 dev: setup
 	@bash scripts/dev.sh
+
+www: setup
+	@bash scripts/serve-www.sh
 
 test: setup test-rust test-docs test-emulator test-www test-worker
 	@echo "make test: all suites passed"
@@ -39,14 +43,15 @@ test-www:
 test-worker:
 	@bash scripts/test-worker.sh
 
-# Regenerates docs/rules.md, docs/capabilities.md and docs/schemas/ from the core.
+# Regenerates docs/rules.md, docs/capabilities.md, docs/schemas/ and the browser's TypeScript types.
 docs:
 	$(CARGO) run --quiet -p embedgate-cli -- docs
+	@bash scripts/update-www-types.sh
 
 # Benchmarks (figures go to docs/benchmarks.md): core criterion, browser WASM, worker load, fuzzing.
 bench: setup
 	$(CARGO) bench -p embedgate-core --bench validate
-	@bash scripts/bench-www.sh
+	@bash scripts/build-www.sh && node scripts/bench-www.mjs --write
 	@bash scripts/bench-worker.sh
 	@bash scripts/fuzz.sh 300
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Its own target dir by default (no lock contention with the other crates' builds).
 if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-  if [ -d /work ] && [ -w /work ]; then CARGO_TARGET_DIR=/work/target-wasm; else CARGO_TARGET_DIR="$PWD/target/wasm"; fi
+  CARGO_TARGET_DIR="$PWD/target/wasm"
 fi
 export CARGO_TARGET_DIR
 export CARGO_TERM_QUIET=true

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-  if [ -d /work ] && [ -w /work ]; then CARGO_TARGET_DIR=/work/target-wasm; else CARGO_TARGET_DIR="$PWD/target/wasm"; fi
+  CARGO_TARGET_DIR="$PWD/target/wasm"
 fi
 export CARGO_TARGET_DIR
 EMBEDGATE_UPDATE_SCHEMAS=1 cargo test -q -j2 -p embedgate-wasm --lib schema_gen >/dev/null

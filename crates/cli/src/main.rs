@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use embedgate_core::{check_str, docs, explain, Verdict};
 
 #[derive(Parser)]
-#[command(name = "embedgate", version, about = "Check Power BI embed-token requests before Power BI does")]
+#[command(
+    name = "embedgate",
+    version,
+    about = "Check Power BI embed-token requests before Power BI does"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,7 +72,11 @@ enum RulesFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { files, format, expect } => check(&files, format, expect),
+        Command::Check {
+            files,
+            format,
+            expect,
+        } => check(&files, format, expect),
         Command::Rules { format } => {
             match format {
                 RulesFormat::Markdown => print!("{}", docs::rules_markdown()),
@@ -103,7 +111,8 @@ fn check(files: &[PathBuf], format: Format, expect: bool) -> ExitCode {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot read {name}: {e}");
-                json_out.push(serde_json::json!({"file": name, "error": format!("cannot read: {e}")}));
+                json_out
+                    .push(serde_json::json!({"file": name, "error": format!("cannot read: {e}")}));
                 unusable = true;
                 continue;
             }
@@ -122,11 +131,19 @@ fn check(files: &[PathBuf], format: Format, expect: bool) -> ExitCode {
         let expected = expect.then(|| expected_verdict(&src)).flatten();
         let mismatch = expected.as_ref().and_then(|(v, codes)| {
             let missing: Vec<&String> = codes.iter().filter(|c| !report.has(c)).collect();
-            (report.verdict != *v || !missing.is_empty())
-                .then(|| format!("expected {v:?} with {codes:?}, got {:?} (missing {missing:?})", report.verdict))
+            (report.verdict != *v || !missing.is_empty()).then(|| {
+                format!(
+                    "expected {v:?} with {codes:?}, got {:?} (missing {missing:?})",
+                    report.verdict
+                )
+            })
         });
         // With --expect the exit code answers "did every file get its documented verdict?".
-        failed |= if expect { mismatch.is_some() } else { report.verdict == Verdict::Invalid };
+        failed |= if expect {
+            mismatch.is_some()
+        } else {
+            report.verdict == Verdict::Invalid
+        };
         match format {
             Format::Text => {
                 print!("{}", render::report(&name, &src, &report));
@@ -140,7 +157,9 @@ fn check(files: &[PathBuf], format: Format, expect: bool) -> ExitCode {
                     .iter()
                     .map(|d| {
                         let mut v = serde_json::to_value(d).expect("serialisable");
-                        if let Some(span) = embedgate_core::locate::locate(&src, &d.scenario_pointer()) {
+                        if let Some(span) =
+                            embedgate_core::locate::locate(&src, &d.scenario_pointer())
+                        {
                             v["line"] = span.line.into();
                             v["column"] = span.column.into();
                         }
@@ -171,7 +190,10 @@ fn expected_verdict(src: &str) -> Option<(Verdict, Vec<String>)> {
     let v: serde_json::Value = serde_json::from_str(src).ok()?;
     let e = v.get("expect")?;
     let verdict = serde_json::from_value(e.get("verdict")?.clone()).ok()?;
-    let codes = e.get("codes").and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default();
+    let codes = e
+        .get("codes")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
     Some((verdict, codes))
 }
 
@@ -212,7 +234,10 @@ fn generated(dir: &std::path::Path) -> Vec<(PathBuf, String)> {
         (dir.join("capabilities.md"), docs::capabilities_markdown()),
     ];
     for (name, schema) in embedgate_core::schemas() {
-        v.push((dir.join("schemas").join(format!("{name}.schema.json")), pretty(&schema) + "\n"));
+        v.push((
+            dir.join("schemas").join(format!("{name}.schema.json")),
+            pretty(&schema) + "\n",
+        ));
     }
     v
 }
@@ -243,7 +268,10 @@ fn docs_cmd(dir: &std::path::Path, check: bool) -> ExitCode {
     if stale.is_empty() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("stale generated docs (run `make docs`): {}", stale.join(", "));
+        eprintln!(
+            "stale generated docs (run `make docs`): {}",
+            stale.join(", ")
+        );
         ExitCode::from(1)
     }
 }

@@ -23,17 +23,32 @@ pub fn report(name: &str, src: &str, report: &Report) -> String {
     let mut out = String::new();
     for d in &report.diagnostics {
         let pointer = d.scenario_pointer();
-        let span = locate(src, &pointer).unwrap_or(embedgate_core::locate::Span { start: 0, end: 0, line: 1, column: 1, exact: false });
+        let span = locate(src, &pointer).unwrap_or(embedgate_core::locate::Span {
+            start: 0,
+            end: 0,
+            line: 1,
+            column: 1,
+            exact: false,
+        });
         let range = first_line(src, span.start, span.end.max(span.start));
         let range = range.start.min(src.len())..range.end.min(src.len());
-        let label = if span.exact { pointer.clone() } else { format!("{pointer} (missing; shown at its parent)") };
+        let label = if span.exact {
+            pointer.clone()
+        } else {
+            format!("{pointer} (missing; shown at its parent)")
+        };
         let help = d.help.clone();
-        let fix = d.fix.as_ref().map(|f| format!("fix available: {}", f.title));
+        let fix = d
+            .fix
+            .as_ref()
+            .map(|f| format!("fix available: {}", f.title));
         let cite = format!("{}: \"{}\"", d.source.document.title(), d.source.quote);
-        let mut msg = level(d.severity)
-            .title(&d.message)
-            .id(d.code)
-            .snippet(Snippet::source(src).origin(name).fold(true).annotation(level(d.severity).span(range).label(&label)));
+        let mut msg = level(d.severity).title(&d.message).id(d.code).snippet(
+            Snippet::source(src)
+                .origin(name)
+                .fold(true)
+                .annotation(level(d.severity).span(range).label(&label)),
+        );
         if let Some(h) = &help {
             msg = msg.footer(Level::Help.title(h));
         }
@@ -58,14 +73,27 @@ pub fn report(name: &str, src: &str, report: &Report) -> String {
 
 pub fn syntax_error(name: &str, src: &str, e: &SyntaxError) -> String {
     // serde_json's column is 1-based in characters on its line.
-    let line_start: usize = src.split_inclusive('\n').take(e.line.saturating_sub(1)).map(str::len).sum();
-    let line = src[line_start.min(src.len())..].split('\n').next().unwrap_or("");
-    let col_byte = line.char_indices().nth(e.column.saturating_sub(1)).map_or(line.len(), |(i, _)| i);
+    let line_start: usize = src
+        .split_inclusive('\n')
+        .take(e.line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let line = src[line_start.min(src.len())..]
+        .split('\n')
+        .next()
+        .unwrap_or("");
+    let col_byte = line
+        .char_indices()
+        .nth(e.column.saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
     let at = (line_start + col_byte).min(src.len());
     let range = if at < src.len() { at..at + 1 } else { at..at };
-    let msg = Level::Error
-        .title("invalid JSON")
-        .snippet(Snippet::source(src).origin(name).fold(true).annotation(Level::Error.span(range).label(&e.message)));
+    let msg = Level::Error.title("invalid JSON").snippet(
+        Snippet::source(src)
+            .origin(name)
+            .fold(true)
+            .annotation(Level::Error.span(range).label(&e.message)),
+    );
     let rendered = Renderer::plain().render(msg).to_string();
     rendered
 }

@@ -8,7 +8,11 @@ fn root() -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embedgate")).args(args).current_dir(root()).output().expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_embedgate"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("runs")
 }
 
 fn examples() -> Vec<PathBuf> {
@@ -28,40 +32,78 @@ fn every_example_gets_its_documented_verdict() {
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap();
         let v: serde_json::Value = serde_json::from_str(&src).unwrap();
-        let expected = v["expect"]["verdict"].as_str().unwrap_or_else(|| panic!("{} has no expect.verdict", f.display()));
+        let expected = v["expect"]["verdict"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{} has no expect.verdict", f.display()));
         let out = run(&["check", "--format", "json", f.to_str().unwrap()]);
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json output");
         let got = json[0]["verdict"].as_str().unwrap();
-        assert_eq!(got, expected, "{}: {}", f.display(), String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            got,
+            expected,
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
         for code in v["expect"]["codes"].as_array().into_iter().flatten() {
             let code = code.as_str().unwrap();
-            assert!(json[0]["diagnostics"].as_array().unwrap().iter().any(|d| d["code"] == code), "{}: {code} missing", f.display());
+            assert!(
+                json[0]["diagnostics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d["code"] == code),
+                "{}: {code} missing",
+                f.display()
+            );
         }
         let want_exit = if expected == "invalid" { 1 } else { 0 };
         assert_eq!(out.status.code(), Some(want_exit), "{}", f.display());
     }
     // Both seed tables are covered: every RLS row and every dataset type has an example.
-    let all: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
-    for model in ["\"Import\"", "\"DirectQuery\"", "AzureAnalysisServicesLive", "SqlServerAnalysisServicesLive", "DirectQueryAzureSqlSso", "PaginatedReport"] {
+    let all: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    for model in [
+        "\"Import\"",
+        "\"DirectQuery\"",
+        "AzureAnalysisServicesLive",
+        "SqlServerAnalysisServicesLive",
+        "DirectQueryAzureSqlSso",
+        "PaginatedReport",
+    ] {
         assert!(all.contains(model), "no example uses {model}");
     }
 }
 
 #[test]
 fn check_all_examples_with_expect_passes() {
-    let files: Vec<String> = examples().iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let files: Vec<String> = examples()
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     let mut args = vec!["check", "--expect"];
     args.extend(files.iter().map(String::as_str));
     let out = run(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("expectation failed"), "{stdout}");
-    assert_eq!(out.status.code(), Some(0), "every example gets its documented verdict");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "every example gets its documented verdict"
+    );
     // A wrong expectation makes it fail.
     let dir = std::env::temp_dir().join(format!("embedgate-expect-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let src = std::fs::read_to_string(root().join("examples/rls-cloud-sp-no-identity.json")).unwrap();
+    let src =
+        std::fs::read_to_string(root().join("examples/rls-cloud-sp-no-identity.json")).unwrap();
     let wrong = dir.join("wrong.json");
-    std::fs::write(&wrong, src.replace("\"verdict\": \"invalid\"", "\"verdict\": \"valid\"")).unwrap();
+    std::fs::write(
+        &wrong,
+        src.replace("\"verdict\": \"invalid\"", "\"verdict\": \"valid\""),
+    )
+    .unwrap();
     let out = run(&["check", "--expect", wrong.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("expectation failed"));
@@ -71,8 +113,14 @@ fn check_all_examples_with_expect_passes() {
 fn text_output_shows_the_snippet_with_a_marker() {
     let out = run(&["check", "examples/request-misspelt-identities.json"]);
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s.contains("error[EG0001]: unknown field `identites`"), "{s}");
-    assert!(s.contains("--> examples/request-misspelt-identities.json:58:5"), "{s}");
+    assert!(
+        s.contains("error[EG0001]: unknown field `identites`"),
+        "{s}"
+    );
+    assert!(
+        s.contains("--> examples/request-misspelt-identities.json:58:5"),
+        "{s}"
+    );
     assert!(s.contains("\"identites\": ["), "{s}");
     assert!(s.contains("^^^^"), "{s}");
     assert!(s.contains("did you mean `identities`?"), "{s}");
@@ -83,7 +131,11 @@ fn unusable_input_exits_2_with_line_and_column() {
     let dir = std::env::temp_dir().join(format!("embedgate-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.json");
-    std::fs::write(&bad, "{\n  \"caller\": {\n    \"principalType\": \"App\",,\n  }\n}\n").unwrap();
+    std::fs::write(
+        &bad,
+        "{\n  \"caller\": {\n    \"principalType\": \"App\",,\n  }\n}\n",
+    )
+    .unwrap();
     let out = run(&["check", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -99,7 +151,12 @@ fn unusable_input_exits_2_with_line_and_column() {
 #[test]
 fn valid_file_exits_0() {
     let out = run(&["check", "examples/rls-cloud-sp-with-identity.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid (0 errors"));
 }
 
@@ -107,8 +164,13 @@ fn valid_file_exits_0() {
 fn rules_explain_and_schema_commands() {
     let out = run(&["rules", "--format", "json"]);
     let rules: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rules.as_array().unwrap().len(), embedgate_core::CATALOG.len());
-    assert!(rules[0]["source"]["quote"].as_str().is_some_and(|q| !q.is_empty()));
+    assert_eq!(
+        rules.as_array().unwrap().len(),
+        embedgate_core::CATALOG.len()
+    );
+    assert!(rules[0]["source"]["quote"]
+        .as_str()
+        .is_some_and(|q| !q.is_empty()));
 
     let out = run(&["explain", "Creating embed token for accessing dataset 1 requires roles to be included in provided effective identity"]);
     assert_eq!(out.status.code(), Some(0));
@@ -118,11 +180,18 @@ fn rules_explain_and_schema_commands() {
 
     let out = run(&["schema"]);
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(schema["properties"]["request"].is_object() && schema["properties"]["caller"].is_object());
+    assert!(
+        schema["properties"]["request"].is_object() && schema["properties"]["caller"].is_object()
+    );
 }
 
 #[test]
 fn generated_docs_are_fresh() {
     let out = run(&["docs", "--check"]);
-    assert_eq!(out.status.code(), Some(0), "docs are stale: run `make docs`\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "docs are stale: run `make docs`\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

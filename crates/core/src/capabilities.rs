@@ -29,7 +29,11 @@ pub fn dataset_rls(ds: &Dataset) -> RlsType {
     match ds.model_kind().0 {
         ModelKind::AzureAnalysisServicesLive => RlsType::AsAzureLive,
         ModelKind::SqlServerAnalysisServicesLive => RlsType::AsOnPremLive,
-        ModelKind::DirectQueryAzureSqlSso if roles || ds.is_effective_identity_roles_required == Some(true) => RlsType::SsoCloudRls,
+        ModelKind::DirectQueryAzureSqlSso
+            if roles || ds.is_effective_identity_roles_required == Some(true) =>
+        {
+            RlsType::SsoCloudRls
+        }
         ModelKind::DirectQueryAzureSqlSso => RlsType::Sso,
         ModelKind::Import | ModelKind::DirectQuery | ModelKind::DirectLake => match ds.has_rls() {
             Some(true) => RlsType::CloudRls,
@@ -131,7 +135,9 @@ pub fn rls_row(t: RlsType) -> Option<&'static RlsRow> {
 pub fn may_omit_identity(t: RlsType, caller: CallerKind) -> Option<bool> {
     rls_row(t).map(|r| match caller {
         CallerKind::MasterUser => r.master_user_without_identity,
-        CallerKind::ServicePrincipal | CallerKind::ServicePrincipalProfile => r.service_principal_without_identity,
+        CallerKind::ServicePrincipal | CallerKind::ServicePrincipalProfile => {
+            r.service_principal_without_identity
+        }
     })
 }
 
@@ -239,5 +245,9 @@ pub struct Capabilities {
 }
 
 pub fn capabilities() -> Capabilities {
-    Capabilities { rls: RLS_TABLE, service_principal_note: SERVICE_PRINCIPAL_NOTE, dataset_types: DATASET_TYPE_TABLE }
+    Capabilities {
+        rls: RLS_TABLE,
+        service_principal_note: SERVICE_PRINCIPAL_NOTE,
+        dataset_types: DATASET_TYPE_TABLE,
+    }
 }

@@ -104,16 +104,36 @@ pub enum PatchKind {
 
 impl PatchOp {
     pub fn add(path: impl Into<String>, value: Value) -> Self {
-        PatchOp { op: PatchKind::Add, path: path.into(), value: Some(value), from: None }
+        PatchOp {
+            op: PatchKind::Add,
+            path: path.into(),
+            value: Some(value),
+            from: None,
+        }
     }
     pub fn replace(path: impl Into<String>, value: Value) -> Self {
-        PatchOp { op: PatchKind::Replace, path: path.into(), value: Some(value), from: None }
+        PatchOp {
+            op: PatchKind::Replace,
+            path: path.into(),
+            value: Some(value),
+            from: None,
+        }
     }
     pub fn remove(path: impl Into<String>) -> Self {
-        PatchOp { op: PatchKind::Remove, path: path.into(), value: None, from: None }
+        PatchOp {
+            op: PatchKind::Remove,
+            path: path.into(),
+            value: None,
+            from: None,
+        }
     }
     pub fn rename(from: impl Into<String>, to: impl Into<String>) -> Self {
-        PatchOp { op: PatchKind::Move, path: to.into(), value: None, from: Some(from.into()) }
+        PatchOp {
+            op: PatchKind::Move,
+            path: to.into(),
+            value: None,
+            from: Some(from.into()),
+        }
     }
 }
 
@@ -159,7 +179,11 @@ impl Report {
         });
         diagnostics.dedup();
         let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
-        let (errors, warnings, infos) = (count(Severity::Error), count(Severity::Warning), count(Severity::Info));
+        let (errors, warnings, infos) = (
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info),
+        );
         let verdict = if errors > 0 {
             Verdict::Invalid
         } else if warnings > 0 {
@@ -167,7 +191,13 @@ impl Report {
         } else {
             Verdict::Valid
         };
-        Report { verdict, errors, warnings, infos, diagnostics }
+        Report {
+            verdict,
+            errors,
+            warnings,
+            infos,
+            diagnostics,
+        }
     }
     pub fn has(&self, code: &str) -> bool {
         self.diagnostics.iter().any(|d| d.code == code)

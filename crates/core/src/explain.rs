@@ -146,13 +146,22 @@ pub fn explain(text: &str) -> Vec<Explanation> {
     PATTERNS
         .iter()
         .filter(|p| p.needles.iter().any(|n| haystack.contains(n)))
-        .map(|p| Explanation { id: p.id, reason: p.reason, fix: p.fix, rules: p.rules, status: p.status, ids: ids.clone() })
+        .map(|p| Explanation {
+            id: p.id,
+            reason: p.reason,
+            fix: p.fix,
+            rules: p.rules,
+            status: p.status,
+            ids: ids.clone(),
+        })
         .collect()
 }
 
 /// Pulls the code and message out of `{"error":{"code","message"}}` or Entra's `{"error","error_description"}`.
 fn flatten_error(text: &str) -> String {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else { return text.to_string() };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return text.to_string();
+    };
     let mut parts = Vec::new();
     let mut push = |x: Option<&serde_json::Value>| {
         if let Some(s) = x.and_then(|x| x.as_str()) {

@@ -21,14 +21,24 @@ pub fn locate(src: &str, pointer: &str) -> Option<Span> {
     let segments: Vec<String> = if pointer.is_empty() {
         Vec::new()
     } else {
-        pointer.strip_prefix('/')?.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+        pointer
+            .strip_prefix('/')?
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect()
     };
-    let mut s = Scanner { b: src.as_bytes(), pos: 0 };
+    let mut s = Scanner {
+        b: src.as_bytes(),
+        pos: 0,
+    };
     s.ws();
     let (mut start, mut end) = (s.pos, s.value_end()?);
     let mut exact = true;
     for seg in &segments {
-        let mut inner = Scanner { b: src.as_bytes(), pos: value_start(src, start) };
+        let mut inner = Scanner {
+            b: src.as_bytes(),
+            pos: value_start(src, start),
+        };
         match inner.find(seg) {
             Some((k, vs, ve)) => {
                 start = k;
@@ -42,7 +52,13 @@ pub fn locate(src: &str, pointer: &str) -> Option<Span> {
         }
     }
     let (line, column) = line_col(src, start);
-    Some(Span { start, end, line, column, exact })
+    Some(Span {
+        start,
+        end,
+        line,
+        column,
+        exact,
+    })
 }
 
 /// Where the value begins when `at` may point at a member's key.

@@ -57,7 +57,11 @@ pub struct SyntaxError {
 
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid JSON at line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "invalid JSON at line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -88,10 +92,20 @@ pub fn parse_value(value: &Value) -> Parsed {
         }
     };
     let body = match &scenario {
-        Some(s) => parse_body(&s.request, s.endpoint.is_v2(), &mut unknown, &mut shape_errors),
+        Some(s) => parse_body(
+            &s.request,
+            s.endpoint.is_v2(),
+            &mut unknown,
+            &mut shape_errors,
+        ),
         None => Body::Unusable,
     };
-    Parsed { scenario, body, unknown, shape_errors }
+    Parsed {
+        scenario,
+        body,
+        unknown,
+        shape_errors,
+    }
 }
 
 /// Parses a bare request body for an endpoint (used when only the body is at hand).
@@ -118,7 +132,6 @@ pub fn parse_body(
         Body::Unusable
     })
 }
-
 
 fn typed<T: DeserializeOwned + 'static>(
     value: &Value,
@@ -148,14 +161,19 @@ fn typed<T: DeserializeOwned + 'static>(
                     _ => None,
                 })
                 .collect();
-            Err(ShapeError { location, pointer: to_pointer(&segs), message: clean_message(&err) })
+            Err(ShapeError {
+                location,
+                pointer: to_pointer(&segs),
+                message: clean_message(&err),
+            })
         }
     }
 }
 
 fn clean_message(msg: &str) -> String {
     // serde_json's messages name Rust types; say what JSON should be there instead.
-    msg.replace("usize", "a number").replace("i64", "an integer")
+    msg.replace("usize", "a number")
+        .replace("i64", "an integer")
 }
 
 pub(crate) fn to_pointer(segs: &[String]) -> String {
@@ -180,7 +198,13 @@ enum Seg<'a> {
 
 /// Reports every member of a typed object that its type does not define. Untyped places (the
 /// verbatim `request` inside a scenario) are not entered; an unknown member is not entered either.
-fn walk_unknown<'a>(v: &'a Value, location: Location, v2: bool, segs: &mut Vec<Seg<'a>>, out: &mut Vec<UnknownField>) {
+fn walk_unknown<'a>(
+    v: &'a Value,
+    location: Location,
+    v2: bool,
+    segs: &mut Vec<Seg<'a>>,
+    out: &mut Vec<UnknownField>,
+) {
     match v {
         Value::Object(m) => {
             let fields = struct_fields(location, v2, segs);
@@ -190,7 +214,12 @@ fn walk_unknown<'a>(v: &'a Value, location: Location, v2: bool, segs: &mut Vec<S
                         let mut p = pointer_of(segs);
                         p.push('/');
                         p.push_str(&escape_token(k));
-                        out.push(UnknownField { location, pointer: p, key: k.clone(), known });
+                        out.push(UnknownField {
+                            location,
+                            pointer: p,
+                            key: k.clone(),
+                            known,
+                        });
                         continue;
                     }
                 }
@@ -238,8 +267,12 @@ fn struct_fields(location: Location, v2: bool, segs: &[Seg]) -> Option<&'static 
             [K("identities"), I(_)] => EffectiveIdentity::FIELDS,
             [K("identities"), I(_), K("identityBlob")] => IdentityBlob::FIELDS,
             [K("datasourceIdentities"), I(_)] if v2 => DatasourceIdentity::FIELDS,
-            [K("datasourceIdentities"), I(_), K("datasources"), I(_)] if v2 => DatasourceSelector::FIELDS,
-            [K("datasourceIdentities"), I(_), K("datasources"), I(_), K("connectionDetails")] if v2 => {
+            [K("datasourceIdentities"), I(_), K("datasources"), I(_)] if v2 => {
+                DatasourceSelector::FIELDS
+            }
+            [K("datasourceIdentities"), I(_), K("datasources"), I(_), K("connectionDetails")]
+                if v2 =>
+            {
                 DatasourceConnectionDetails::FIELDS
             }
             _ => return None,
@@ -252,11 +285,15 @@ fn struct_fields(location: Location, v2: bool, segs: &[Seg]) -> Option<&'static 
             [K("expect")] => Expectation::FIELDS,
             [K("workspaces"), I(_)] => Workspace::FIELDS,
             [K("workspaces"), I(_), K("users"), I(_)] => GroupUser::FIELDS,
-            [K("workspaces"), I(_), K("users"), I(_), K("profile")] => ServicePrincipalProfile::FIELDS,
+            [K("workspaces"), I(_), K("users"), I(_), K("profile")] => {
+                ServicePrincipalProfile::FIELDS
+            }
             [K("datasets"), I(_)] => Dataset::FIELDS,
             [K("datasets"), I(_), K("gateway")] => GatewayAccess::FIELDS,
             [K("datasets"), I(_), K("datasources"), I(_)] => Datasource::FIELDS,
-            [K("datasets"), I(_), K("datasources"), I(_), K("connectionDetails")] => DatasourceConnectionDetails::FIELDS,
+            [K("datasets"), I(_), K("datasources"), I(_), K("connectionDetails")] => {
+                DatasourceConnectionDetails::FIELDS
+            }
             [K("reports"), I(_)] => Report::FIELDS,
             [K("dashboards"), I(_)] => Dashboard::FIELDS,
             [K("dashboards"), I(_), K("tiles"), I(_)] => Tile::FIELDS,
@@ -280,6 +317,16 @@ pub fn did_you_mean(key: &str, known: &[&'static str]) -> Option<&'static str> {
 pub fn from_scenario(scenario: &Scenario) -> Parsed {
     let mut unknown = Vec::new();
     let mut shape_errors = Vec::new();
-    let body = parse_body(&scenario.request, scenario.endpoint.is_v2(), &mut unknown, &mut shape_errors);
-    Parsed { scenario: Some(scenario.clone()), body, unknown, shape_errors }
+    let body = parse_body(
+        &scenario.request,
+        scenario.endpoint.is_v2(),
+        &mut unknown,
+        &mut shape_errors,
+    );
+    Parsed {
+        scenario: Some(scenario.clone()),
+        body,
+        unknown,
+        shape_errors,
+    }
 }

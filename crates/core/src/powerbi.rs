@@ -25,8 +25,13 @@ pub struct GenerateTokenRequest {
 }
 
 impl GenerateTokenRequest {
-    pub const FIELDS: &'static [&'static str] =
-        &["accessLevel", "datasetId", "allowSaveAs", "identities", "lifetimeInMinutes"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "accessLevel",
+        "datasetId",
+        "allowSaveAs",
+        "identities",
+        "lifetimeInMinutes",
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,7 +247,16 @@ pub struct GroupUser {
 }
 
 impl GroupUser {
-    pub const FIELDS: &'static [&'static str] = &["groupUserAccessRight", "identifier", "emailAddress", "principalType", "profile", "displayName", "graphId", "userType"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "groupUserAccessRight",
+        "identifier",
+        "emailAddress",
+        "principalType",
+        "profile",
+        "displayName",
+        "graphId",
+        "userType",
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,7 +307,14 @@ pub struct Datasource {
 }
 
 impl Datasource {
-    pub const FIELDS: &'static [&'static str] = &["datasourceType", "connectionDetails", "gatewayId", "datasourceId", "name", "connectionString"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "datasourceType",
+        "connectionDetails",
+        "gatewayId",
+        "datasourceId",
+        "name",
+        "connectionString",
+    ];
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -309,7 +330,18 @@ pub struct DatasourceConnectionDetails {
 }
 
 impl DatasourceConnectionDetails {
-    pub const FIELDS: &'static [&'static str] = &["server", "database", "url", "path", "kind", "account", "domain", "emailAddress", "loginServer", "classInfo"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "server",
+        "database",
+        "url",
+        "path",
+        "kind",
+        "account",
+        "domain",
+        "emailAddress",
+        "loginServer",
+        "classInfo",
+    ];
 }
 
 /// Power BI's error envelope: `{"error":{"code":..., "message":...}}`.

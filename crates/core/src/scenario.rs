@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::powerbi::{
-    Datasource, GroupUser, GroupUserAccessRight, PrincipalType, ReportType, ServicePrincipalProfile,
-    WorkspaceType,
+    Datasource, GroupUser, GroupUserAccessRight, PrincipalType, ReportType,
+    ServicePrincipalProfile, WorkspaceType,
 };
 #[cfg(feature = "schema")]
 use schemars::JsonSchema;
@@ -131,16 +131,32 @@ pub enum Endpoint {
     /// `POST /v1.0/myorg/groups/{groupId}/reports/GenerateToken` (create a report)
     CreateReport { group_id: String },
     /// `POST /v1.0/myorg/groups/{groupId}/datasets/{datasetId}/GenerateToken` (Q&A)
-    Dataset { group_id: String, dataset_id: String },
+    Dataset {
+        group_id: String,
+        dataset_id: String,
+    },
     /// `POST /v1.0/myorg/groups/{groupId}/dashboards/{dashboardId}/GenerateToken`
-    Dashboard { group_id: String, dashboard_id: String },
+    Dashboard {
+        group_id: String,
+        dashboard_id: String,
+    },
     /// `POST /v1.0/myorg/groups/{groupId}/dashboards/{dashboardId}/tiles/{tileId}/GenerateToken`
-    Tile { group_id: String, dashboard_id: String, tile_id: String },
+    Tile {
+        group_id: String,
+        dashboard_id: String,
+        tile_id: String,
+    },
 }
 
 impl Endpoint {
-    pub const FIELDS: &'static [&'static str] =
-        &["kind", "groupId", "reportId", "datasetId", "dashboardId", "tileId"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "kind",
+        "groupId",
+        "reportId",
+        "datasetId",
+        "dashboardId",
+        "tileId",
+    ];
 
     pub fn is_v2(&self) -> bool {
         matches!(self, Endpoint::GenerateTokenV2)
@@ -181,20 +197,35 @@ impl Endpoint {
         let mut out = Vec::with_capacity(3);
         match self {
             Endpoint::GenerateTokenV2 => {}
-            Endpoint::Report { group_id, report_id } => {
+            Endpoint::Report {
+                group_id,
+                report_id,
+            } => {
                 out.push(("/endpoint/groupId", group_id.as_str()));
                 out.push(("/endpoint/reportId", report_id.as_str()));
             }
-            Endpoint::CreateReport { group_id } => out.push(("/endpoint/groupId", group_id.as_str())),
-            Endpoint::Dataset { group_id, dataset_id } => {
+            Endpoint::CreateReport { group_id } => {
+                out.push(("/endpoint/groupId", group_id.as_str()))
+            }
+            Endpoint::Dataset {
+                group_id,
+                dataset_id,
+            } => {
                 out.push(("/endpoint/groupId", group_id.as_str()));
                 out.push(("/endpoint/datasetId", dataset_id.as_str()));
             }
-            Endpoint::Dashboard { group_id, dashboard_id } => {
+            Endpoint::Dashboard {
+                group_id,
+                dashboard_id,
+            } => {
                 out.push(("/endpoint/groupId", group_id.as_str()));
                 out.push(("/endpoint/dashboardId", dashboard_id.as_str()));
             }
-            Endpoint::Tile { group_id, dashboard_id, tile_id } => {
+            Endpoint::Tile {
+                group_id,
+                dashboard_id,
+                tile_id,
+            } => {
                 out.push(("/endpoint/groupId", group_id.as_str()));
                 out.push(("/endpoint/dashboardId", dashboard_id.as_str()));
                 out.push(("/endpoint/tileId", tile_id.as_str()));
@@ -223,8 +254,16 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub const FIELDS: &'static [&'static str] =
-        &["id", "name", "type", "callerAccess", "users", "isReadOnly", "isOnDedicatedCapacity", "capacityId"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "name",
+        "type",
+        "callerAccess",
+        "users",
+        "isReadOnly",
+        "isOnDedicatedCapacity",
+        "capacityId",
+    ];
 
     pub fn kind(&self) -> WorkspaceType {
         self.workspace_type.unwrap_or(WorkspaceType::Workspace)
@@ -263,7 +302,8 @@ fn user_is_caller(u: &GroupUser, caller: &Caller) -> bool {
         if u.principal_type.is_some_and(|t| t != PrincipalType::User) {
             return false;
         }
-        eq(u.identifier.as_deref(), caller.upn.as_deref()) || eq(u.email_address.as_deref(), caller.upn.as_deref())
+        eq(u.identifier.as_deref(), caller.upn.as_deref())
+            || eq(u.email_address.as_deref(), caller.upn.as_deref())
     }
 }
 
@@ -287,7 +327,13 @@ pub enum ModelKind {
 
 impl ModelKind {
     pub fn is_internal_hosted(self) -> bool {
-        matches!(self, ModelKind::Import | ModelKind::DirectQuery | ModelKind::DirectQueryAzureSqlSso | ModelKind::DirectLake)
+        matches!(
+            self,
+            ModelKind::Import
+                | ModelKind::DirectQuery
+                | ModelKind::DirectQueryAzureSqlSso
+                | ModelKind::DirectLake
+        )
     }
     pub fn is_on_premises(self) -> bool {
         self == ModelKind::SqlServerAnalysisServicesLive
@@ -347,11 +393,18 @@ impl Dataset {
             return (m, false);
         }
         for ds in self.datasources.iter().flatten() {
-            let is_as = ds.datasource_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("AnalysisServices"));
+            let is_as = ds
+                .datasource_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("AnalysisServices"));
             if !is_as {
                 continue;
             }
-            let server = ds.connection_details.as_ref().and_then(|c| c.server.as_deref()).unwrap_or("");
+            let server = ds
+                .connection_details
+                .as_ref()
+                .and_then(|c| c.server.as_deref())
+                .unwrap_or("");
             if server.to_ascii_lowercase().starts_with("asazure://") {
                 return (ModelKind::AzureAnalysisServicesLive, true);
             }
@@ -372,7 +425,9 @@ impl Dataset {
         let (kind, _) = self.model_kind();
         match kind {
             // Live connections always evaluate an identity (seed 004: "SSAS live connections always need an identity").
-            ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive => Some(true),
+            ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive => {
+                Some(true)
+            }
             // SSO passes the user's identity to the source even without model roles.
             ModelKind::DirectQueryAzureSqlSso => Some(true),
             _ => self.roles.as_ref().map(|r| !r.is_empty()),
@@ -391,7 +446,8 @@ pub struct GatewayAccess {
 }
 
 impl GatewayAccess {
-    pub const FIELDS: &'static [&'static str] = &["callerIsAdmin", "callerHasReadOverrideEffectiveIdentity"];
+    pub const FIELDS: &'static [&'static str] =
+        &["callerIsAdmin", "callerHasReadOverrideEffectiveIdentity"];
 }
 
 /// A report (`GET /groups/{g}/reports/{id}`).
@@ -449,7 +505,15 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    pub const FIELDS: &'static [&'static str] = &["id", "displayName", "workspaceId", "tiles", "embedUrl", "isReadOnly", "webUrl"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "displayName",
+        "workspaceId",
+        "tiles",
+        "embedUrl",
+        "isReadOnly",
+        "webUrl",
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -464,5 +528,14 @@ pub struct Tile {
 }
 
 impl Tile {
-    pub const FIELDS: &'static [&'static str] = &["id", "datasetId", "reportId", "title", "embedUrl", "embedData", "rowSpan", "colSpan"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "datasetId",
+        "reportId",
+        "title",
+        "embedUrl",
+        "embedData",
+        "rowSpan",
+        "colSpan",
+    ];
 }

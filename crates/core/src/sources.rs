@@ -37,7 +37,9 @@ impl Document {
             Document::EffectiveIdentity => "Set effective identity",
             Document::TokenConsiderations => "Considerations when generating an embed token",
             Document::Swagger => "Power BI REST API specification (swagger)",
-            Document::ServiceBehaviour => "Power BI service behaviour (Microsoft docs, collected in NOTES.md)",
+            Document::ServiceBehaviour => {
+                "Power BI service behaviour (Microsoft docs, collected in NOTES.md)"
+            }
             Document::Embedgate => "Embedgate",
         }
     }
@@ -63,5 +65,9 @@ pub struct Source {
 }
 
 pub(crate) const fn cite(document: Document, section: &'static str, quote: &'static str) -> Source {
-    Source { document, section, quote }
+    Source {
+        document,
+        section,
+        quote,
+    }
 }

@@ -14,7 +14,11 @@ pub fn is_guid(s: &str) -> bool {
 pub fn is_upn(s: &str) -> bool {
     match s.split_once('@') {
         Some((user, domain)) => {
-            !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !user.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         }
         None => false,
     }

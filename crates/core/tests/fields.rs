@@ -7,12 +7,19 @@ use schemars::{schema_for, JsonSchema};
 
 fn properties<T: JsonSchema>() -> Vec<String> {
     let v = serde_json::to_value(schema_for!(T)).unwrap();
-    v["properties"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    v["properties"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn assert_covers<T: JsonSchema>(fields: &[&str]) {
     for p in properties::<T>() {
-        assert!(fields.contains(&p.as_str()), "{} lacks `{p}` in FIELDS", std::any::type_name::<T>());
+        assert!(
+            fields.contains(&p.as_str()),
+            "{} lacks `{p}` in FIELDS",
+            std::any::type_name::<T>()
+        );
     }
 }
 
@@ -22,7 +29,9 @@ fn fields_lists_cover_the_types() {
     assert_covers::<GenerateTokenRequestV2>(GenerateTokenRequestV2::FIELDS);
     assert_covers::<GenerateTokenRequestV2Dataset>(GenerateTokenRequestV2Dataset::FIELDS);
     assert_covers::<GenerateTokenRequestV2Report>(GenerateTokenRequestV2Report::FIELDS);
-    assert_covers::<GenerateTokenRequestV2TargetWorkspace>(GenerateTokenRequestV2TargetWorkspace::FIELDS);
+    assert_covers::<GenerateTokenRequestV2TargetWorkspace>(
+        GenerateTokenRequestV2TargetWorkspace::FIELDS,
+    );
     assert_covers::<EffectiveIdentity>(EffectiveIdentity::FIELDS);
     assert_covers::<IdentityBlob>(IdentityBlob::FIELDS);
     assert_covers::<DatasourceIdentity>(DatasourceIdentity::FIELDS);
@@ -56,26 +65,41 @@ fn unknown_fields_are_found_at_every_depth() {
     let p = embedgate_core::parse_value(&v);
     let mut got: Vec<&str> = p.unknown.iter().map(|u| u.pointer.as_str()).collect();
     got.sort();
-    assert_eq!(got, [
-        "/caller/profile/displayNam",
-        "/datasets/0/xmlaPermission",
-        "/datasourceIdentities/0/datasources/0/connectionDetails/servr",
-        "/identities/0/identityBlob/valu",
-    ]);
+    assert_eq!(
+        got,
+        [
+            "/caller/profile/displayNam",
+            "/datasets/0/xmlaPermission",
+            "/datasourceIdentities/0/datasources/0/connectionDetails/servr",
+            "/identities/0/identityBlob/valu",
+        ]
+    );
 }
 
 #[test]
 fn request_fields_are_exactly_the_swagger_properties() {
     // The swagger (shared/reference/powerbi-rest-swagger.json) defines these and nothing else.
-    assert_eq!(properties::<GenerateTokenRequestV2>().len(), GenerateTokenRequestV2::FIELDS.len());
-    assert_eq!(properties::<EffectiveIdentity>().len(), EffectiveIdentity::FIELDS.len());
-    assert_eq!(properties::<GenerateTokenRequest>().len(), GenerateTokenRequest::FIELDS.len());
+    assert_eq!(
+        properties::<GenerateTokenRequestV2>().len(),
+        GenerateTokenRequestV2::FIELDS.len()
+    );
+    assert_eq!(
+        properties::<EffectiveIdentity>().len(),
+        EffectiveIdentity::FIELDS.len()
+    );
+    assert_eq!(
+        properties::<GenerateTokenRequest>().len(),
+        GenerateTokenRequest::FIELDS.len()
+    );
 }
 
 /// Against Microsoft's own spec, when `shared/` sits beside the checkout (as on CI).
 #[test]
 fn request_types_match_microsofts_swagger() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/powerbi-rest-swagger.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference/powerbi-rest-swagger.json"
+    );
     let Ok(text) = std::fs::read_to_string(path) else {
         eprintln!("swagger not found at {path}; skipped");
         return;
@@ -85,14 +109,28 @@ fn request_types_match_microsofts_swagger() {
     let cases: [(&str, &[&str]); 7] = [
         ("GenerateTokenRequest", GenerateTokenRequest::FIELDS),
         ("GenerateTokenRequestV2", GenerateTokenRequestV2::FIELDS),
-        ("GenerateTokenRequestV2Dataset", GenerateTokenRequestV2Dataset::FIELDS),
-        ("GenerateTokenRequestV2Report", GenerateTokenRequestV2Report::FIELDS),
-        ("GenerateTokenRequestV2TargetWorkspace", GenerateTokenRequestV2TargetWorkspace::FIELDS),
+        (
+            "GenerateTokenRequestV2Dataset",
+            GenerateTokenRequestV2Dataset::FIELDS,
+        ),
+        (
+            "GenerateTokenRequestV2Report",
+            GenerateTokenRequestV2Report::FIELDS,
+        ),
+        (
+            "GenerateTokenRequestV2TargetWorkspace",
+            GenerateTokenRequestV2TargetWorkspace::FIELDS,
+        ),
         ("EffectiveIdentity", EffectiveIdentity::FIELDS),
         ("IdentityBlob", IdentityBlob::FIELDS),
     ];
     for (name, fields) in cases {
-        let mut spec: Vec<&str> = defs[name]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut spec: Vec<&str> = defs[name]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut ours = fields.to_vec();
         spec.sort();
         ours.sort();

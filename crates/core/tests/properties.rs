@@ -8,7 +8,14 @@ use embedgate_core::{check_str, check_value, Severity};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-const MODELS: &[&str] = &["Import", "DirectQuery", "DirectQueryAzureSqlSso", "AzureAnalysisServicesLive", "SqlServerAnalysisServicesLive", "DirectLake"];
+const MODELS: &[&str] = &[
+    "Import",
+    "DirectQuery",
+    "DirectQueryAzureSqlSso",
+    "AzureAnalysisServicesLive",
+    "SqlServerAnalysisServicesLive",
+    "DirectLake",
+];
 const ACCESS: &[&str] = &["Admin", "Member", "Contributor", "Viewer", "None"];
 const WS_TYPES: &[&str] = &["Workspace", "Group", "PersonalGroup"];
 
@@ -24,7 +31,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-zA-Z]{1,10}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[a-zA-Z]{1,10}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -32,74 +40,104 @@ fn arb_json() -> impl Strategy<Value = Value> {
 /// A structurally plausible scenario from a handful of choices.
 fn arb_scenario() -> impl Strategy<Value = Value> {
     (
-        0..3usize,                                    // caller kind
-        0..MODELS.len(),                              // model
-        prop::collection::vec(prop::sample::select(vec!["Customer", "Region", "Admin"]), 0..3), // model roles
-        prop::option::of((prop::sample::select(vec!["alice@contoso.com", "CONTOSO\\alice", SP, "a b", ""]), prop::collection::vec(prop::sample::select(vec!["Customer", "Region", "X,Y", ""]), 0..3), any::<bool>(), any::<bool>())),
+        0..3usize,       // caller kind
+        0..MODELS.len(), // model
+        prop::collection::vec(
+            prop::sample::select(vec!["Customer", "Region", "Admin"]),
+            0..3,
+        ), // model roles
+        prop::option::of((
+            prop::sample::select(vec!["alice@contoso.com", "CONTOSO\\alice", SP, "a b", ""]),
+            prop::collection::vec(
+                prop::sample::select(vec!["Customer", "Region", "X,Y", ""]),
+                0..3,
+            ),
+            any::<bool>(),
+            any::<bool>(),
+        )),
         0..WS_TYPES.len(),
         0..ACCESS.len(),
-        0..4usize,                                    // endpoint
-        any::<bool>(),                                // paginated
-        prop::option::of(-5i64..120),                 // lifetime
+        0..4usize,                    // endpoint
+        any::<bool>(),                // paginated
+        prop::option::of(-5i64..120), // lifetime
     )
-        .prop_map(|(caller, m, roles, identity, wt, acc, endpoint, paginated, lifetime)| {
-            let mut v = base();
-            match caller {
-                0 => master_user(&mut v),
-                1 => {}
-                _ => profile(&mut v, PROF_C, "Contoso"),
-            }
-            model(&mut v, MODELS[m], json!(roles));
-            set(&mut v, "/workspaces/0/type", json!(WS_TYPES[wt]));
-            set(&mut v, "/workspaces/0/callerAccess", json!(ACCESS[acc]));
-            if paginated {
-                set(&mut v, "/reports/0/reportType", json!("PaginatedReport"));
-            }
-            let identities = match identity {
-                None => None,
-                Some((user, roles, custom, blob)) => {
-                    let mut i = json!({"username": user, "roles": roles, "datasets": [DS]});
-                    if custom {
-                        i["customData"] = json!("contoso");
+        .prop_map(
+            |(caller, m, roles, identity, wt, acc, endpoint, paginated, lifetime)| {
+                let mut v = base();
+                match caller {
+                    0 => master_user(&mut v),
+                    1 => {}
+                    _ => profile(&mut v, PROF_C, "Contoso"),
+                }
+                model(&mut v, MODELS[m], json!(roles));
+                set(&mut v, "/workspaces/0/type", json!(WS_TYPES[wt]));
+                set(&mut v, "/workspaces/0/callerAccess", json!(ACCESS[acc]));
+                if paginated {
+                    set(&mut v, "/reports/0/reportType", json!("PaginatedReport"));
+                }
+                let identities = match identity {
+                    None => None,
+                    Some((user, roles, custom, blob)) => {
+                        let mut i = json!({"username": user, "roles": roles, "datasets": [DS]});
+                        if custom {
+                            i["customData"] = json!("contoso");
+                        }
+                        if blob {
+                            i["identityBlob"] = json!({"value": "tok"});
+                        }
+                        Some(json!([i]))
                     }
-                    if blob {
-                        i["identityBlob"] = json!({"value": "tok"});
+                };
+                let mut body = match endpoint {
+                    0 => json!({"reports": [{"id": RP}], "datasets": [{"id": DS}]}),
+                    1 => {
+                        set(
+                            &mut v,
+                            "/endpoint",
+                            json!({"kind": "Report", "groupId": WS, "reportId": RP}),
+                        );
+                        json!({"accessLevel": "View"})
                     }
-                    Some(json!([i]))
+                    2 => {
+                        set(
+                            &mut v,
+                            "/endpoint",
+                            json!({"kind": "Dataset", "groupId": WS, "datasetId": DS}),
+                        );
+                        json!({"accessLevel": "View"})
+                    }
+                    _ => {
+                        set(
+                            &mut v,
+                            "/endpoint",
+                            json!({"kind": "CreateReport", "groupId": WS}),
+                        );
+                        json!({"accessLevel": "Create", "datasetId": DS})
+                    }
+                };
+                if let Some(i) = identities {
+                    body["identities"] = i;
                 }
-            };
-            let mut body = match endpoint {
-                0 => json!({"reports": [{"id": RP}], "datasets": [{"id": DS}]}),
-                1 => {
-                    set(&mut v, "/endpoint", json!({"kind": "Report", "groupId": WS, "reportId": RP}));
-                    json!({"accessLevel": "View"})
+                if let Some(l) = lifetime {
+                    body["lifetimeInMinutes"] = json!(l);
                 }
-                2 => {
-                    set(&mut v, "/endpoint", json!({"kind": "Dataset", "groupId": WS, "datasetId": DS}));
-                    json!({"accessLevel": "View"})
-                }
-                _ => {
-                    set(&mut v, "/endpoint", json!({"kind": "CreateReport", "groupId": WS}));
-                    json!({"accessLevel": "Create", "datasetId": DS})
-                }
-            };
-            if let Some(i) = identities {
-                body["identities"] = i;
-            }
-            if let Some(l) = lifetime {
-                body["lifetimeInMinutes"] = json!(l);
-            }
-            set(&mut v, "/request", body);
-            v
-        })
+                set(&mut v, "/request", body);
+                v
+            },
+        )
 }
 
 /// Every pointer of a document, for mutation.
 fn pointers(v: &Value, prefix: String, out: &mut Vec<String>) {
     out.push(prefix.clone());
     match v {
-        Value::Object(m) => m.iter().for_each(|(k, x)| pointers(x, format!("{prefix}/{k}"), out)),
-        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| pointers(x, format!("{prefix}/{i}"), out)),
+        Value::Object(m) => m
+            .iter()
+            .for_each(|(k, x)| pointers(x, format!("{prefix}/{k}"), out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| pointers(x, format!("{prefix}/{i}"), out)),
         _ => {}
     }
 }

@@ -15,195 +15,753 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     vec![
-        Case { code: "EG0001", pos: || with(base(), |v| { let i = v["request"]["identities"].take(); del(v, "/request/identities"); set(v, "/request/identites", i); }), neg: base },
-        Case { code: "EG0002", pos: || with(base(), |v| set(v, "/request/reports", json!("e1e1e1e1"))), neg: base },
-        Case { code: "EG0003", pos: || with(base(), |v| set(v, "/request", json!({}))), neg: base },
+        Case {
+            code: "EG0001",
+            pos: || {
+                with(base(), |v| {
+                    let i = v["request"]["identities"].take();
+                    del(v, "/request/identities");
+                    set(v, "/request/identites", i);
+                })
+            },
+            neg: base,
+        },
+        Case {
+            code: "EG0002",
+            pos: || with(base(), |v| set(v, "/request/reports", json!("e1e1e1e1"))),
+            neg: base,
+        },
+        Case {
+            code: "EG0003",
+            pos: || with(base(), |v| set(v, "/request", json!({}))),
+            neg: base,
+        },
         Case {
             code: "EG0004",
-            pos: || with(base(), |v| v1_report(v, json!({"accessLevel": "View", "reports": [{"id": RP}], "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}))),
-            neg: || with(base(), |v| v1_report(v, json!({"accessLevel": "View", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}))),
+            pos: || {
+                with(base(), |v| {
+                    v1_report(
+                        v,
+                        json!({"accessLevel": "View", "reports": [{"id": RP}], "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    )
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    v1_report(
+                        v,
+                        json!({"accessLevel": "View", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    )
+                })
+            },
         },
-        Case { code: "EG0005", pos: || with(base(), |v| set(v, "/request/reports/1", json!({"id": RP}))), neg: base },
+        Case {
+            code: "EG0005",
+            pos: || with(base(), |v| set(v, "/request/reports/1", json!({"id": RP}))),
+            neg: base,
+        },
         Case {
             code: "EG0101",
-            pos: || with(base(), |v| set(v, "/request/datasets", json!((0..51).map(|i| json!({"id": format!("d1d1d1d1-0000-4000-8000-{i:012}")})).collect::<Vec<_>>()))),
-            neg: || with(base(), |v| set(v, "/request/datasets", json!((0..50).map(|i| json!({"id": format!("d1d1d1d1-0000-4000-8000-{i:012}")})).collect::<Vec<_>>()))),
+            pos: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/request/datasets",
+                        json!((0..51)
+                            .map(|i| json!({"id": format!("d1d1d1d1-0000-4000-8000-{i:012}")}))
+                            .collect::<Vec<_>>()),
+                    )
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/request/datasets",
+                        json!((0..50)
+                            .map(|i| json!({"id": format!("d1d1d1d1-0000-4000-8000-{i:012}")}))
+                            .collect::<Vec<_>>()),
+                    )
+                })
+            },
         },
-        Case { code: "EG0102", pos: || with(base(), |v| set(v, "/request/lifetimeInMinutes", json!(-1))), neg: || with(base(), |v| set(v, "/request/lifetimeInMinutes", json!(30))) },
-        Case { code: "EG0103", pos: || with(base(), |v| set(v, "/request/reports/0/id", json!("not-a-guid"))), neg: base },
+        Case {
+            code: "EG0102",
+            pos: || with(base(), |v| set(v, "/request/lifetimeInMinutes", json!(-1))),
+            neg: || with(base(), |v| set(v, "/request/lifetimeInMinutes", json!(30))),
+        },
+        Case {
+            code: "EG0103",
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/request/reports/0/id", json!("not-a-guid"))
+                })
+            },
+            neg: base,
+        },
         Case {
             code: "EG0104",
-            pos: || with(base(), |v| set(v, "/request/identities/0/username", json!("a".repeat(257)))),
-            neg: || with(base(), |v| set(v, "/request/identities/0/username", json!("a".repeat(256)))),
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/request/identities/0/username", json!("a".repeat(257)))
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(v, "/request/identities/0/username", json!("a".repeat(256)))
+                })
+            },
         },
-        Case { code: "EG0105", pos: || with(base(), |v| set(v, "/request/identities/0/username", json!("alice smith"))), neg: || with(base(), |v| set(v, "/request/identities/0/username", json!("alice.smith"))) },
+        Case {
+            code: "EG0105",
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/request/identities/0/username", json!("alice smith"))
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(v, "/request/identities/0/username", json!("alice.smith"))
+                })
+            },
+        },
         Case {
             code: "EG0106",
-            pos: || with(base(), |v| { model(v, "SqlServerAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!("CONTOSO\\alice$")); }),
-            neg: || with(base(), |v| { model(v, "SqlServerAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!("CONTOSO\\alice")); }),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]));
+                    set(
+                        v,
+                        "/request/identities/0/username",
+                        json!("CONTOSO\\alice$"),
+                    );
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!("CONTOSO\\alice"));
+                })
+            },
         },
         Case {
             code: "EG0107",
-            pos: || with(base(), |v| set(v, "/request/identities/0/roles", json!((0..51).map(|i| format!("R{i}")).collect::<Vec<_>>()))),
-            neg: || with(base(), |v| set(v, "/request/identities/0/roles", json!((0..50).map(|i| format!("R{i}")).collect::<Vec<_>>()))),
+            pos: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/request/identities/0/roles",
+                        json!((0..51).map(|i| format!("R{i}")).collect::<Vec<_>>()),
+                    )
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/request/identities/0/roles",
+                        json!((0..50).map(|i| format!("R{i}")).collect::<Vec<_>>()),
+                    )
+                })
+            },
         },
-        Case { code: "EG0108", pos: || with(base(), |v| set(v, "/request/identities/0/roles/0", json!("Customer,Region"))), neg: base },
-        Case { code: "EG0201", pos: || with(base(), |v| del(v, "/request/identities/0/datasets")), neg: base },
-        Case { code: "EG0202", pos: || with(base(), |v| set(v, "/request/identities/0/datasets/1", json!("d9d9d9d9-0000-4000-8000-000000000009"))), neg: base },
         Case {
-            code: "EG0203",
-            pos: || with(base(), |v| set(v, "/request/identities/1", json!({"username": "bob", "roles": ["Customer"], "datasets": [DS]}))),
+            code: "EG0108",
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/request/identities/0/roles/0", json!("Customer,Region"))
+                })
+            },
             neg: base,
         },
-        Case { code: "EG0204", pos: || with(base(), |v| set(v, "/datasets/0/roles", json!([]))), neg: base },
-        Case { code: "EG0205", pos: || with(base(), |v| del(v, "/request/identities/0/username")), neg: base },
+        Case {
+            code: "EG0201",
+            pos: || with(base(), |v| del(v, "/request/identities/0/datasets")),
+            neg: base,
+        },
+        Case {
+            code: "EG0202",
+            pos: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/request/identities/0/datasets/1",
+                        json!("d9d9d9d9-0000-4000-8000-000000000009"),
+                    )
+                })
+            },
+            neg: base,
+        },
+        Case {
+            code: "EG0203",
+            pos: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/request/identities/1",
+                        json!({"username": "bob", "roles": ["Customer"], "datasets": [DS]}),
+                    )
+                })
+            },
+            neg: base,
+        },
+        Case {
+            code: "EG0204",
+            pos: || with(base(), |v| set(v, "/datasets/0/roles", json!([]))),
+            neg: base,
+        },
+        Case {
+            code: "EG0205",
+            pos: || with(base(), |v| del(v, "/request/identities/0/username")),
+            neg: base,
+        },
         Case {
             code: "EG0206",
             pos: || with(base(), |v| del(v, "/request/identities/0/roles")),
-            neg: || with(base(), |v| { del(v, "/request/identities/0/roles"); set(v, "/datasets/0/isEffectiveIdentityRolesRequired", json!(false)); }),
+            neg: || {
+                with(base(), |v| {
+                    del(v, "/request/identities/0/roles");
+                    set(
+                        v,
+                        "/datasets/0/isEffectiveIdentityRolesRequired",
+                        json!(false),
+                    );
+                })
+            },
         },
-        Case { code: "EG0207", pos: || with(base(), |v| set(v, "/request/identities/0/roles/0", json!("Custmer"))), neg: base },
+        Case {
+            code: "EG0207",
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/request/identities/0/roles/0", json!("Custmer"))
+                })
+            },
+            neg: base,
+        },
         Case {
             code: "EG0208",
-            pos: || with(base(), |v| { model(v, "AzureAnalysisServicesLive", json!([])); set(v, "/request/identities/0/username", json!(SP)); del(v, "/request/identities/0/roles"); }),
-            neg: || with(base(), |v| { model(v, "AzureAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!(SP)); }),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "AzureAnalysisServicesLive", json!([]));
+                    set(v, "/request/identities/0/username", json!(SP));
+                    del(v, "/request/identities/0/roles");
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "AzureAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!(SP));
+                })
+            },
         },
         Case {
             code: "EG0209",
-            pos: || with(base(), |v| { model(v, "SqlServerAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/customData", json!("x")); }),
-            neg: || with(base(), |v| model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]))),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/customData", json!("x"));
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]))
+                })
+            },
         },
         Case {
             code: "EG0210",
-            pos: || with(base(), |v| set(v, "/request/identities/0/identityBlob", json!({"value": "tok"}))),
-            neg: || with(base(), |v| { model(v, "DirectQueryAzureSqlSso", json!(["Customer"])); set(v, "/request/identities/0/identityBlob", json!({"value": "tok"})); }),
+            pos: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/request/identities/0/identityBlob",
+                        json!({"value": "tok"}),
+                    )
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "DirectQueryAzureSqlSso", json!(["Customer"]));
+                    set(
+                        v,
+                        "/request/identities/0/identityBlob",
+                        json!({"value": "tok"}),
+                    );
+                })
+            },
         },
         Case {
             code: "EG0211",
-            pos: || with(base(), |v| { model(v, "DirectQueryAzureSqlSso", json!(["Customer"])); set(v, "/request/identities/0/identityBlob", json!({"value": ""})); }),
-            neg: || with(base(), |v| { model(v, "DirectQueryAzureSqlSso", json!(["Customer"])); set(v, "/request/identities/0/identityBlob", json!({"value": "tok"})); }),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "DirectQueryAzureSqlSso", json!(["Customer"]));
+                    set(
+                        v,
+                        "/request/identities/0/identityBlob",
+                        json!({"value": ""}),
+                    );
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "DirectQueryAzureSqlSso", json!(["Customer"]));
+                    set(
+                        v,
+                        "/request/identities/0/identityBlob",
+                        json!({"value": "tok"}),
+                    );
+                })
+            },
         },
         Case {
             code: "EG0212",
-            pos: || with(base(), |v| { model(v, "AzureAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!(SP)); del(v, "/request/identities/0/roles"); }),
-            neg: || with(base(), |v| { model(v, "AzureAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!(SP)); }),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "AzureAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!(SP));
+                    del(v, "/request/identities/0/roles");
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "AzureAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!(SP));
+                })
+            },
         },
-        Case { code: "EG0301", pos: || with(base(), |v| del(v, "/request/identities")), neg: base },
+        Case {
+            code: "EG0301",
+            pos: || with(base(), |v| del(v, "/request/identities")),
+            neg: base,
+        },
         Case {
             code: "EG0302",
-            pos: || with(base(), |v| { master_user(v); set(v, "/reports/0/reportType", json!("PaginatedReport")); del(v, "/request/identities"); set(v, "/datasets/0/roles", json!([])); }),
-            neg: || with(base(), |v| { set(v, "/reports/0/reportType", json!("PaginatedReport")); del(v, "/request/identities"); set(v, "/datasets/0/roles", json!([])); }),
+            pos: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/reports/0/reportType", json!("PaginatedReport"));
+                    del(v, "/request/identities");
+                    set(v, "/datasets/0/roles", json!([]));
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(v, "/reports/0/reportType", json!("PaginatedReport"));
+                    del(v, "/request/identities");
+                    set(v, "/datasets/0/roles", json!([]));
+                })
+            },
         },
         Case {
             code: "EG0303",
-            pos: || with(base(), |v| model(v, "AzureAnalysisServicesLive", json!(["Customer"]))),
-            neg: || with(base(), |v| { model(v, "AzureAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!(SP)); }),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "AzureAnalysisServicesLive", json!(["Customer"]))
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "AzureAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!(SP));
+                })
+            },
         },
         Case {
             code: "EG0304",
-            pos: || with(base(), |v| { master_user(v); model(v, "AzureAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!("alice")); }),
-            neg: || with(base(), |v| { master_user(v); model(v, "AzureAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!(UPN)); }),
+            pos: || {
+                with(base(), |v| {
+                    master_user(v);
+                    model(v, "AzureAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!("alice"));
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    master_user(v);
+                    model(v, "AzureAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!(UPN));
+                })
+            },
         },
         Case {
             code: "EG0305",
-            pos: || with(base(), |v| { model(v, "SqlServerAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!("alice")); }),
-            neg: || with(base(), |v| { model(v, "SqlServerAnalysisServicesLive", json!(["Customer"])); set(v, "/request/identities/0/username", json!("CONTOSO\\alice")); }),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!("alice"));
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/request/identities/0/username", json!("CONTOSO\\alice"));
+                })
+            },
         },
         Case {
             code: "EG0306",
-            pos: || with(base(), |v| { model(v, "SqlServerAnalysisServicesLive", json!(["Customer"])); set(v, "/datasets/0/gateway", json!({"callerIsAdmin": false, "callerHasReadOverrideEffectiveIdentity": false})); }),
-            neg: || with(base(), |v| { model(v, "SqlServerAnalysisServicesLive", json!(["Customer"])); set(v, "/datasets/0/gateway", json!({"callerIsAdmin": true})); }),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]));
+                    set(
+                        v,
+                        "/datasets/0/gateway",
+                        json!({"callerIsAdmin": false, "callerHasReadOverrideEffectiveIdentity": false}),
+                    );
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "SqlServerAnalysisServicesLive", json!(["Customer"]));
+                    set(v, "/datasets/0/gateway", json!({"callerIsAdmin": true}));
+                })
+            },
         },
         Case {
             code: "EG0307",
-            pos: || with(base(), |v| model(v, "DirectQueryAzureSqlSso", json!(["Customer"]))),
-            neg: || with(base(), |v| { model(v, "DirectQueryAzureSqlSso", json!(["Customer"])); set(v, "/request/identities/0/identityBlob", json!({"value": "tok"})); }),
+            pos: || {
+                with(base(), |v| {
+                    model(v, "DirectQueryAzureSqlSso", json!(["Customer"]))
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    model(v, "DirectQueryAzureSqlSso", json!(["Customer"]));
+                    set(
+                        v,
+                        "/request/identities/0/identityBlob",
+                        json!({"value": "tok"}),
+                    );
+                })
+            },
         },
         Case {
             code: "EG0308",
-            pos: || with(base(), |v| set(v, "/request/identities/0/reports", json!([RP]))),
-            neg: || with(base(), |v| { set(v, "/reports/0/reportType", json!("PaginatedReport")); set(v, "/request/identities/0/reports", json!([RP])); }),
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/request/identities/0/reports", json!([RP]))
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(v, "/reports/0/reportType", json!("PaginatedReport"));
+                    set(v, "/request/identities/0/reports", json!([RP]));
+                })
+            },
         },
-        Case { code: "EG0309", pos: || with(base(), |v| { master_user(v); del(v, "/request/identities"); }), neg: || with(base(), master_user) },
+        Case {
+            code: "EG0309",
+            pos: || {
+                with(base(), |v| {
+                    master_user(v);
+                    del(v, "/request/identities");
+                })
+            },
+            neg: || with(base(), master_user),
+        },
         Case {
             code: "EG0310",
-            pos: || with(base(), |v| { set(v, "/datasets/0/model", json!("DirectLake")); profile(v, PROF_C, "Contoso"); }),
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/datasets/0/model", json!("DirectLake"));
+                    profile(v, PROF_C, "Contoso");
+                })
+            },
             neg: || with(base(), |v| set(v, "/datasets/0/model", json!("DirectLake"))),
         },
-        Case { code: "EG0401", pos: || with(base(), |v| set(v, "/workspaces/0/type", json!("PersonalGroup"))), neg: base },
+        Case {
+            code: "EG0401",
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/workspaces/0/type", json!("PersonalGroup"))
+                })
+            },
+            neg: base,
+        },
         Case {
             code: "EG0402",
-            pos: || with(base(), |v| {
-                master_user(v);
-                set(v, "/workspaces/0/type", json!("Group"));
-                set(v, "/workspaces/1", json!({"id": WS2, "type": "Group", "callerAccess": "Admin"}));
-                set(v, "/datasets/0/workspaceId", json!(WS2));
-                v1_report(v, json!({"accessLevel": "View", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}));
-            }),
-            neg: || with(base(), |v| {
-                master_user(v);
-                set(v, "/workspaces/0/type", json!("Group"));
-                v1_report(v, json!({"accessLevel": "View", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}));
-            }),
+            pos: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/workspaces/0/type", json!("Group"));
+                    set(
+                        v,
+                        "/workspaces/1",
+                        json!({"id": WS2, "type": "Group", "callerAccess": "Admin"}),
+                    );
+                    set(v, "/datasets/0/workspaceId", json!(WS2));
+                    v1_report(
+                        v,
+                        json!({"accessLevel": "View", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    );
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/workspaces/0/type", json!("Group"));
+                    v1_report(
+                        v,
+                        json!({"accessLevel": "View", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    );
+                })
+            },
         },
         Case {
             code: "EG0403",
-            pos: || with(base(), |v| { set(v, "/workspaces/0/type", json!("Group")); v1_report(v, json!({"identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]})); }),
-            neg: || with(base(), |v| { master_user(v); set(v, "/workspaces/0/type", json!("Group")); v1_report(v, json!({"identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]})); }),
+            pos: || {
+                with(base(), |v| {
+                    set(v, "/workspaces/0/type", json!("Group"));
+                    v1_report(
+                        v,
+                        json!({"identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    );
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/workspaces/0/type", json!("Group"));
+                    v1_report(
+                        v,
+                        json!({"identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    );
+                })
+            },
         },
         Case {
             code: "EG0404",
-            pos: || with(base(), |v| { master_user(v); set(v, "/workspaces/0/type", json!("Group")); set(v, "/workspaces/0/callerAccess", json!("Member")); v1_report(v, json!({})); }),
-            neg: || with(base(), |v| { master_user(v); set(v, "/workspaces/0/type", json!("Group")); v1_report(v, json!({})); }),
+            pos: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/workspaces/0/type", json!("Group"));
+                    set(v, "/workspaces/0/callerAccess", json!("Member"));
+                    v1_report(v, json!({}));
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/workspaces/0/type", json!("Group"));
+                    v1_report(v, json!({}));
+                })
+            },
         },
         Case {
             code: "EG0405",
-            pos: || with(base(), |v| { master_user(v); set(v, "/workspaces/0/callerAccess", json!("Viewer")); }),
-            neg: || with(base(), |v| { master_user(v); set(v, "/workspaces/0/callerAccess", json!("Member")); }),
+            pos: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/workspaces/0/callerAccess", json!("Viewer"));
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/workspaces/0/callerAccess", json!("Member"));
+                })
+            },
         },
-        Case { code: "EG0406", pos: || with(base(), |v| { master_user(v); set(v, "/workspaces/0/type", json!("Group")); }), neg: || with(base(), master_user) },
-        Case { code: "EG0407", pos: || with(base(), |v| set(v, "/workspaces", json!([]))), neg: base },
+        Case {
+            code: "EG0406",
+            pos: || {
+                with(base(), |v| {
+                    master_user(v);
+                    set(v, "/workspaces/0/type", json!("Group"));
+                })
+            },
+            neg: || with(base(), master_user),
+        },
+        Case {
+            code: "EG0407",
+            pos: || with(base(), |v| set(v, "/workspaces", json!([]))),
+            neg: base,
+        },
         Case {
             code: "EG0501",
-            pos: || with(base(), |v| { set(v, "/endpoint", json!({"kind": "Dataset", "groupId": WS, "datasetId": DS})); set(v, "/request", json!({"accessLevel": "Edit", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]})); }),
-            neg: || with(base(), |v| v1_report(v, json!({"accessLevel": "Edit", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}))),
+            pos: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/endpoint",
+                        json!({"kind": "Dataset", "groupId": WS, "datasetId": DS}),
+                    );
+                    set(
+                        v,
+                        "/request",
+                        json!({"accessLevel": "Edit", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    );
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    v1_report(
+                        v,
+                        json!({"accessLevel": "Edit", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    )
+                })
+            },
         },
         Case {
             code: "EG0502",
-            pos: || with(base(), |v| v1_report(v, json!({"accessLevel": "Create", "datasetId": DS}))),
-            neg: || with(base(), |v| { set(v, "/endpoint", json!({"kind": "CreateReport", "groupId": WS})); set(v, "/request", json!({"accessLevel": "Create", "datasetId": DS})); }),
+            pos: || {
+                with(base(), |v| {
+                    v1_report(v, json!({"accessLevel": "Create", "datasetId": DS}))
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/endpoint",
+                        json!({"kind": "CreateReport", "groupId": WS}),
+                    );
+                    set(
+                        v,
+                        "/request",
+                        json!({"accessLevel": "Create", "datasetId": DS}),
+                    );
+                })
+            },
         },
         Case {
             code: "EG0503",
-            pos: || with(base(), |v| { set(v, "/endpoint", json!({"kind": "CreateReport", "groupId": WS})); set(v, "/request", json!({"accessLevel": "Create"})); }),
-            neg: || with(base(), |v| { set(v, "/endpoint", json!({"kind": "CreateReport", "groupId": WS})); set(v, "/request", json!({"accessLevel": "Create", "datasetId": DS})); }),
+            pos: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/endpoint",
+                        json!({"kind": "CreateReport", "groupId": WS}),
+                    );
+                    set(v, "/request", json!({"accessLevel": "Create"}));
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/endpoint",
+                        json!({"kind": "CreateReport", "groupId": WS}),
+                    );
+                    set(
+                        v,
+                        "/request",
+                        json!({"accessLevel": "Create", "datasetId": DS}),
+                    );
+                })
+            },
         },
         Case {
             code: "EG0504",
-            pos: || with(base(), |v| { set(v, "/endpoint", json!({"kind": "Dataset", "groupId": WS, "datasetId": DS})); set(v, "/request", json!({"allowSaveAs": true})); }),
+            pos: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/endpoint",
+                        json!({"kind": "Dataset", "groupId": WS, "datasetId": DS}),
+                    );
+                    set(v, "/request", json!({"allowSaveAs": true}));
+                })
+            },
             neg: || with(base(), |v| v1_report(v, json!({"allowSaveAs": true}))),
         },
-        Case { code: "EG0505", pos: || with(base(), |v| set(v, "/request/accessLevel", json!("Edit"))), neg: base },
+        Case {
+            code: "EG0505",
+            pos: || with(base(), |v| set(v, "/request/accessLevel", json!("Edit"))),
+            neg: base,
+        },
         Case {
             code: "EG0506",
-            pos: || with(base(), |v| v1_report(v, json!({"accessLevel": "View", "datasetId": DS}))),
-            neg: || with(base(), |v| { set(v, "/endpoint", json!({"kind": "CreateReport", "groupId": WS})); set(v, "/request", json!({"accessLevel": "Create", "datasetId": DS})); }),
+            pos: || {
+                with(base(), |v| {
+                    v1_report(v, json!({"accessLevel": "View", "datasetId": DS}))
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    set(
+                        v,
+                        "/endpoint",
+                        json!({"kind": "CreateReport", "groupId": WS}),
+                    );
+                    set(
+                        v,
+                        "/request",
+                        json!({"accessLevel": "Create", "datasetId": DS}),
+                    );
+                })
+            },
         },
-        Case { code: "EG0601", pos: || with(base(), |v| { master_user(v); profile(v, PROF_C, "Contoso"); }), neg: || with(base(), |v| profile(v, PROF_C, "Contoso")) },
+        Case {
+            code: "EG0601",
+            pos: || {
+                with(base(), |v| {
+                    master_user(v);
+                    profile(v, PROF_C, "Contoso");
+                })
+            },
+            neg: || with(base(), |v| profile(v, PROF_C, "Contoso")),
+        },
         Case {
             code: "EG0602",
-            pos: || with(base(), |v| { profile(v, PROF_C, "Contoso"); del(v, "/workspaces/0/callerAccess"); set(v, "/workspaces/0/users", json!([{"groupUserAccessRight": "Admin", "identifier": SP, "principalType": "App", "profile": {"id": PROF_F}}])); }),
-            neg: || with(base(), |v| { profile(v, PROF_C, "Contoso"); del(v, "/workspaces/0/callerAccess"); set(v, "/workspaces/0/users", json!([{"groupUserAccessRight": "Admin", "identifier": SP, "principalType": "App", "profile": {"id": PROF_C}}])); }),
+            pos: || {
+                with(base(), |v| {
+                    profile(v, PROF_C, "Contoso");
+                    del(v, "/workspaces/0/callerAccess");
+                    set(
+                        v,
+                        "/workspaces/0/users",
+                        json!([{"groupUserAccessRight": "Admin", "identifier": SP, "principalType": "App", "profile": {"id": PROF_F}}]),
+                    );
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    profile(v, PROF_C, "Contoso");
+                    del(v, "/workspaces/0/callerAccess");
+                    set(
+                        v,
+                        "/workspaces/0/users",
+                        json!([{"groupUserAccessRight": "Admin", "identifier": SP, "principalType": "App", "profile": {"id": PROF_C}}]),
+                    );
+                })
+            },
         },
         Case {
             code: "EG0603",
-            pos: || with(base(), |v| { profile(v, PROF_C, "Contoso"); set(v, "/workspaces/0/callerAccess", json!("Member")); }),
+            pos: || {
+                with(base(), |v| {
+                    profile(v, PROF_C, "Contoso");
+                    set(v, "/workspaces/0/callerAccess", json!("Member"));
+                })
+            },
             neg: || with(base(), |v| profile(v, PROF_C, "Contoso")),
         },
-        Case { code: "EG0701", pos: || with(base(), |v| del(v, "/caller/objectId")), neg: base },
-        Case { code: "EG0702", pos: || with(base(), |v| set(v, "/reports", json!([]))), neg: base },
-        Case { code: "EG0703", pos: || with(base(), |v| del(v, "/datasets/0/model")), neg: base },
-        Case { code: "EG0704", pos: || with(base(), |v| { del(v, "/datasets/0/roles"); del(v, "/request/identities"); }), neg: base },
+        Case {
+            code: "EG0701",
+            pos: || with(base(), |v| del(v, "/caller/objectId")),
+            neg: base,
+        },
+        Case {
+            code: "EG0702",
+            pos: || with(base(), |v| set(v, "/reports", json!([]))),
+            neg: base,
+        },
+        Case {
+            code: "EG0703",
+            pos: || with(base(), |v| del(v, "/datasets/0/model")),
+            neg: base,
+        },
+        Case {
+            code: "EG0704",
+            pos: || {
+                with(base(), |v| {
+                    del(v, "/datasets/0/roles");
+                    del(v, "/request/identities");
+                })
+            },
+            neg: base,
+        },
     ]
 }
 
@@ -214,7 +772,12 @@ fn codes(v: &Value) -> Vec<&'static str> {
 #[test]
 fn base_scenario_is_valid_without_notes() {
     let r = check_value(&base());
-    assert_eq!(r.verdict, embedgate_core::Verdict::Valid, "{:#?}", r.diagnostics);
+    assert_eq!(
+        r.verdict,
+        embedgate_core::Verdict::Valid,
+        "{:#?}",
+        r.diagnostics
+    );
     assert!(r.diagnostics.is_empty(), "{:#?}", r.diagnostics);
 }
 
@@ -222,7 +785,11 @@ fn base_scenario_is_valid_without_notes() {
 fn every_rule_has_a_case() {
     let cs = cases();
     for r in CATALOG {
-        assert!(cs.iter().any(|c| c.code == r.code), "no test case for {}", r.code);
+        assert!(
+            cs.iter().any(|c| c.code == r.code),
+            "no test case for {}",
+            r.code
+        );
     }
 }
 
@@ -231,7 +798,11 @@ fn positive_cases_report_their_rule() {
     for c in cases() {
         let v = (c.pos)();
         let got = codes(&v);
-        assert!(got.contains(&c.code), "{}: positive case did not report it; got {got:?}", c.code);
+        assert!(
+            got.contains(&c.code),
+            "{}: positive case did not report it; got {got:?}",
+            c.code
+        );
     }
 }
 
@@ -240,7 +811,12 @@ fn negative_cases_do_not_report_their_rule() {
     for c in cases() {
         let v = (c.neg)();
         let got = codes(&v);
-        assert!(!got.contains(&c.code), "{}: negative case reported it; got {:#?}", c.code, check_value(&v).diagnostics);
+        assert!(
+            !got.contains(&c.code),
+            "{}: negative case reported it; got {:#?}",
+            c.code,
+            check_value(&v).diagnostics
+        );
     }
 }
 
@@ -254,11 +830,26 @@ fn fixes_resolve_their_finding() {
         for d in report.diagnostics.iter().filter(|d| d.code == c.code) {
             let Some(fix) = &d.fix else { continue };
             let mut fixed = v.clone();
-            apply_fix(&mut fixed, fix).unwrap_or_else(|e| panic!("{}: fix {:?} does not apply: {e}", c.code, fix.title));
+            apply_fix(&mut fixed, fix)
+                .unwrap_or_else(|e| panic!("{}: fix {:?} does not apply: {e}", c.code, fix.title));
             let after = check_value(&fixed);
-            let before_n = report.diagnostics.iter().filter(|x| x.code == c.code).count();
-            let after_n = after.diagnostics.iter().filter(|x| x.code == c.code).count();
-            assert!(after_n < before_n, "{}: fix {:?} left the finding: {:#?}", c.code, fix.title, after.diagnostics);
+            let before_n = report
+                .diagnostics
+                .iter()
+                .filter(|x| x.code == c.code)
+                .count();
+            let after_n = after
+                .diagnostics
+                .iter()
+                .filter(|x| x.code == c.code)
+                .count();
+            assert!(
+                after_n < before_n,
+                "{}: fix {:?} left the finding: {:#?}",
+                c.code,
+                fix.title,
+                after.diagnostics
+            );
             tried += 1;
         }
     }
@@ -285,16 +876,28 @@ fn diagnostics_point_at_existing_places() {
         for d in check_value(&v).diagnostics {
             let p = d.scenario_pointer();
             let parent = p.rsplit_once('/').map_or("", |x| x.0);
-            assert!(v.pointer(&p).is_some() || v.pointer(parent).is_some(), "{}: pointer {p} resolves nowhere", d.code);
+            assert!(
+                v.pointer(&p).is_some() || v.pointer(parent).is_some(),
+                "{}: pointer {p} resolves nowhere",
+                d.code
+            );
         }
     }
 }
 
 #[test]
 fn misspelt_field_suggests_the_right_one() {
-    let v = with(base(), |v| { let i = v["request"]["identities"].take(); del(v, "/request/identities"); set(v, "/request/identites", i); });
+    let v = with(base(), |v| {
+        let i = v["request"]["identities"].take();
+        del(v, "/request/identities");
+        set(v, "/request/identites", i);
+    });
     let r = check_value(&v);
-    let d = r.diagnostics.iter().find(|d| d.code == "EG0001").expect("unknown field");
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "EG0001")
+        .expect("unknown field");
     assert_eq!(d.pointer, "/identites");
     assert_eq!(d.help.as_deref(), Some("did you mean `identities`?"));
     let mut fixed = v.clone();
@@ -311,10 +914,20 @@ fn service_fields_in_metadata_are_accepted() {
         set(v, "/reports/0/webUrl", json!("https://app.powerbi.com/x"));
         set(v, "/workspaces/0/isReadOnly", json!(false));
     });
-    assert!(check_value(&v).diagnostics.is_empty(), "{:#?}", check_value(&v).diagnostics);
+    assert!(
+        check_value(&v).diagnostics.is_empty(),
+        "{:#?}",
+        check_value(&v).diagnostics
+    );
     let typo = with(base(), |v| set(v, "/datasets/0/rolse", json!(["x"])));
     let r = check_value(&typo);
-    assert!(r.diagnostics.iter().any(|d| d.code == "EG0001" && d.help.as_deref() == Some("did you mean `roles`?")), "{:#?}", r.diagnostics);
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.code == "EG0001" && d.help.as_deref() == Some("did you mean `roles`?")),
+        "{:#?}",
+        r.diagnostics
+    );
 }
 
 #[test]
@@ -325,11 +938,21 @@ fn syntax_errors_carry_line_and_column() {
 
 #[test]
 fn shape_errors_name_the_path() {
-    let r = check_value(&with(base(), |v| set(v, "/request/identities/0/roles", json!("Customer"))));
-    let d = r.diagnostics.iter().find(|d| d.code == "EG0002").expect("shape error");
+    let r = check_value(&with(base(), |v| {
+        set(v, "/request/identities/0/roles", json!("Customer"))
+    }));
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "EG0002")
+        .expect("shape error");
     assert_eq!(d.scenario_pointer(), "/request/identities/0/roles");
     let r = check_value(&with(base(), |v| set(v, "/caller/principalType", json!(7))));
-    let d = r.diagnostics.iter().find(|d| d.code == "EG0002").expect("shape error");
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "EG0002")
+        .expect("shape error");
     assert_eq!(d.scenario_pointer(), "/caller/principalType");
 }
 
@@ -346,10 +969,17 @@ fn explain_covers_the_service_errors() {
     ];
     for (text, code) in cases {
         let x = embedgate_core::explain(text);
-        assert!(x.iter().any(|e| e.rules.contains(&code)), "{text} -> {x:#?}");
+        assert!(
+            x.iter().any(|e| e.rules.contains(&code)),
+            "{text} -> {x:#?}"
+        );
     }
     let x = embedgate_core::explain(cases[0].0);
     assert_eq!(x[0].ids, vec!["d1d1d1d1-0000-4000-8000-000000000001"]);
-    assert!(embedgate_core::explain("429 Too Many Requests, Retry-After: 3").iter().any(|e| e.id == "throttled"));
+    assert!(
+        embedgate_core::explain("429 Too Many Requests, Retry-After: 3")
+            .iter()
+            .any(|e| e.id == "throttled")
+    );
     assert!(embedgate_core::explain("something unrelated").is_empty());
 }

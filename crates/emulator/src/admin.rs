@@ -7,12 +7,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::app::{now, FaultEntry, Fault, Shared};
+use crate::app::{now, Fault, FaultEntry, Shared};
 use crate::crypto::{self, IdpKey};
 use crate::state::Fixture;
 
 fn bad(msg: impl Into<String>) -> Response {
-    (StatusCode::BAD_REQUEST, axum::Json(json!({"error": msg.into()}))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": msg.into()})),
+    )
+        .into_response()
 }
 
 pub async fn health() -> Response {
@@ -36,12 +40,20 @@ pub async fn put_state(State(app): State<Shared>, body: Bytes) -> Response {
 }
 
 fn parse_fault(v: &Value) -> Result<FaultEntry, String> {
-    let route = v["route"].as_str().filter(|s| !s.is_empty()).ok_or("route is required")?.to_string();
+    let route = v["route"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or("route is required")?
+        .to_string();
     let count = match v.get("count") {
         None | Some(Value::Null) => 1,
-        Some(c) => c.as_u64().filter(|c| *c > 0).ok_or("count must be a positive integer")?,
+        Some(c) => c
+            .as_u64()
+            .filter(|c| *c > 0)
+            .ok_or("count must be a positive integer")?,
     };
-    let fault: Fault = serde_json::from_value(v.get("fault").cloned().unwrap_or(Value::Null)).map_err(|e| format!("fault: {e}"))?;
+    let fault: Fault = serde_json::from_value(v.get("fault").cloned().unwrap_or(Value::Null))
+        .map_err(|e| format!("fault: {e}"))?;
     if fault.status.is_none() && fault.hang_ms.is_none() && !fault.garbage {
         return Err("fault needs status, hangMs or garbage".into());
     }
@@ -50,7 +62,11 @@ fn parse_fault(v: &Value) -> Result<FaultEntry, String> {
             return Err("fault status must be 4xx or 5xx".into());
         }
     }
-    Ok(FaultEntry { route, remaining: count, fault })
+    Ok(FaultEntry {
+        route,
+        remaining: count,
+        fault,
+    })
 }
 
 pub async fn add_faults(State(app): State<Shared>, body: Bytes) -> Response {
@@ -111,13 +127,23 @@ pub async fn inspect_embed(State(app): State<Shared>, body: Bytes) -> Response {
 }
 
 pub async fn embed_cert(State(app): State<Shared>) -> Response {
-    ([("content-type", "application/x-pem-file")], app.cert_pem.clone()).into_response()
+    (
+        [("content-type", "application/x-pem-file")],
+        app.cert_pem.clone(),
+    )
+        .into_response()
 }
 
 /// `POST /__emulator/embed/render` {"token","reportId","groupId"}: what the iframe would show (for tests).
 pub async fn embed_render(State(app): State<Shared>, body: Bytes) -> Response {
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    axum::Json(crate::embed::render(&app, v["token"].as_str().unwrap_or(""), v["reportId"].as_str().unwrap_or(""), v["groupId"].as_str())).into_response()
+    axum::Json(crate::embed::render(
+        &app,
+        v["token"].as_str().unwrap_or(""),
+        v["reportId"].as_str().unwrap_or(""),
+        v["groupId"].as_str(),
+    ))
+    .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -143,7 +169,11 @@ pub async fn jwks(State(app): State<Shared>) -> Response {
     ensure_rsa(&app).await;
     let keys = app.idp_keys.read().await;
     let jwks: Vec<Value> = keys.iter().map(IdpKey::jwk).collect();
-    ([("cache-control", "public, max-age=300")], axum::Json(json!({"keys": jwks}))).into_response()
+    (
+        [("cache-control", "public, max-age=300")],
+        axum::Json(json!({"keys": jwks})),
+    )
+        .into_response()
 }
 
 pub async fn openid_configuration(State(app): State<Shared>) -> Response {
@@ -152,7 +182,8 @@ pub async fn openid_configuration(State(app): State<Shared>) -> Response {
         "issuer": st.idp.issuer,
         "jwks_uri": format!("{}/__emulator/idp/jwks.json", app.api_base),
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-    })).into_response()
+    }))
+    .into_response()
 }
 
 pub async fn idp_token(State(app): State<Shared>, body: Bytes) -> Response {
@@ -164,7 +195,9 @@ pub async fn idp_token(State(app): State<Shared>, body: Bytes) -> Response {
     if alg != "RS256" && alg != "ES256" {
         return bad("alg must be RS256 or ES256");
     }
-    let Some(sub) = v["sub"].as_str() else { return bad("sub is required") };
+    let Some(sub) = v["sub"].as_str() else {
+        return bad("sub is required");
+    };
     ensure_rsa(&app).await;
     let idp = app.state.lock().unwrap().idp.clone();
     let iat = v["iat"].as_i64().unwrap_or_else(now);
@@ -188,7 +221,9 @@ pub async fn idp_token(State(app): State<Shared>, body: Bytes) -> Response {
     } else {
         keys.iter().rev().find(|k| k.alg() == alg)
     };
-    let Some(key) = key else { return bad("no key for that alg/kid") };
+    let Some(key) = key else {
+        return bad("no key for that alg/kid");
+    };
     let token = key.sign_jwt(&claims, v["kid"].as_str());
     axum::Json(json!({"id_token": token, "kid": key.kid(), "alg": key.alg(), "expires_at": exp, "claims": claims})).into_response()
 }
@@ -204,7 +239,11 @@ pub async fn idp_rotate(State(app): State<Shared>, body: Bytes) -> Response {
     }
     let a2 = alg.clone();
     let Ok(Some(key)) = tokio::task::spawn_blocking(move || IdpKey::generate(&a2)).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": "key generation failed"}))).into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": "key generation failed"})),
+        )
+            .into_response();
     };
     let kid = key.kid().to_string();
     let mut keys = app.idp_keys.write().await;
@@ -228,7 +267,11 @@ pub async fn idp_delete_key(State(app): State<Shared>, Path(kid): Path<String>) 
     let before = keys.len();
     keys.retain(|k| k.kid() != kid);
     if keys.len() == before {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "unknown kid"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "unknown kid"})),
+        )
+            .into_response();
     }
     axum::Json(json!({"ok": true})).into_response()
 }

@@ -40,8 +40,10 @@ pub fn now() -> i64 {
 }
 
 pub fn rfc3339(unix: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 pub fn new_id() -> String {
@@ -61,11 +63,18 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, body: Value) -> Self {
-        ApiError { status, body, headers: Vec::new() }
+        ApiError {
+            status,
+            body,
+            headers: Vec::new(),
+        }
     }
     /// `{"error":{"code":..,"message":..}}`, the Power BI REST error shape.
     pub fn pbi(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self::new(status, json!({"error": {"code": code, "message": message.into()}}))
+        Self::new(
+            status,
+            json!({"error": {"code": code, "message": message.into()}}),
+        )
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::pbi(StatusCode::BAD_REQUEST, "InvalidRequest", message)
@@ -78,14 +87,25 @@ impl ApiError {
                    "pbi.error": {"code": "PowerBINotAuthorizedException", "parameters": {}, "details": [],
                                   "exceptionCulprit": 1}}}),
         );
-        e.headers.push(("www-authenticate", "Bearer realm=\"\", authorization_uri=\"\", error=\"invalid_token\"".into()));
+        e.headers.push((
+            "www-authenticate",
+            "Bearer realm=\"\", authorization_uri=\"\", error=\"invalid_token\"".into(),
+        ));
         e
     }
     pub fn token_expired() -> Self {
-        Self::pbi(StatusCode::FORBIDDEN, "TokenExpired", "Access token has expired, resubmit with a new access token")
+        Self::pbi(
+            StatusCode::FORBIDDEN,
+            "TokenExpired",
+            "Access token has expired, resubmit with a new access token",
+        )
     }
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::pbi(StatusCode::NOT_FOUND, "PowerBIEntityNotFound", format!("{what} {id} was not found"))
+        Self::pbi(
+            StatusCode::NOT_FOUND,
+            "PowerBIEntityNotFound",
+            format!("{what} {id} was not found"),
+        )
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::pbi(StatusCode::FORBIDDEN, "Forbidden", message)
@@ -139,8 +159,16 @@ pub fn parse_body(body: &[u8], target: &str) -> Result<Value, ApiError> {
 
 #[derive(Debug, Clone)]
 pub enum Principal {
-    App { app_id: String, object_id: String, name: String },
-    User { upn: String, object_id: String, name: String },
+    App {
+        app_id: String,
+        object_id: String,
+        name: String,
+    },
+    User {
+        upn: String,
+        object_id: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -158,9 +186,12 @@ impl Caller {
     /// Does this workspace membership row name the caller (a profile only matches rows for that profile)?
     pub fn matches(&self, m: &Member) -> bool {
         match &self.principal {
-            Principal::App { app_id, object_id, .. } => {
+            Principal::App {
+                app_id, object_id, ..
+            } => {
                 m.principal_type.eq_ignore_ascii_case("App")
-                    && (m.identifier.eq_ignore_ascii_case(object_id) || m.identifier.eq_ignore_ascii_case(app_id))
+                    && (m.identifier.eq_ignore_ascii_case(object_id)
+                        || m.identifier.eq_ignore_ascii_case(app_id))
                     && match (&self.profile, &m.profile) {
                         (None, None) => true,
                         (Some(p), Some(r)) => p.id.eq_ignore_ascii_case(&r.id),
@@ -170,13 +201,18 @@ impl Caller {
             Principal::User { upn, object_id, .. } => {
                 self.profile.is_none()
                     && m.principal_type.eq_ignore_ascii_case("User")
-                    && (m.identifier.eq_ignore_ascii_case(upn) || m.identifier.eq_ignore_ascii_case(object_id))
+                    && (m.identifier.eq_ignore_ascii_case(upn)
+                        || m.identifier.eq_ignore_ascii_case(object_id))
             }
         }
     }
     /// Highest access right the caller holds on the workspace.
     pub fn access(&self, ws: &Workspace) -> Option<AccessRight> {
-        ws.members.iter().filter(|m| self.matches(m)).map(|m| m.group_user_access_right).max()
+        ws.members
+            .iter()
+            .filter(|m| self.matches(m))
+            .map(|m| m.group_user_access_right)
+            .max()
     }
     /// The principal name Power BI compares an Analysis Services effective identity with: the UPN of a master
     /// user, the object id of a service principal.
@@ -189,16 +225,26 @@ impl Caller {
     /// Ids that may appear in gateway permission lists.
     pub fn ids(&self) -> Vec<&str> {
         match &self.principal {
-            Principal::App { app_id, object_id, .. } => vec![app_id, object_id],
+            Principal::App {
+                app_id, object_id, ..
+            } => vec![app_id, object_id],
             Principal::User { upn, object_id, .. } => vec![upn, object_id],
         }
     }
     pub fn to_json(&self) -> Value {
         let mut v = match &self.principal {
-            Principal::App { app_id, object_id, name } => {
+            Principal::App {
+                app_id,
+                object_id,
+                name,
+            } => {
                 json!({"type": "App", "appId": app_id, "objectId": object_id, "name": name})
             }
-            Principal::User { upn, object_id, name } => {
+            Principal::User {
+                upn,
+                object_id,
+                name,
+            } => {
                 json!({"type": "User", "upn": upn, "objectId": object_id, "name": name})
             }
         };
@@ -214,28 +260,50 @@ pub const PBI_AUDIENCE: &str = "https://analysis.windows.net/powerbi/api";
 
 /// Resolves the caller of a Power BI REST call from its bearer token and `X-PowerBI-Profile-Id` header.
 pub fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let token = match auth.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => t.trim(),
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+            t.trim()
+        }
         _ => return Err(ApiError::not_authorized()),
     };
-    let claims = crypto::hs256_verify(&app.entra_key, token).map_err(|_| ApiError::not_authorized())?;
+    let claims =
+        crypto::hs256_verify(&app.entra_key, token).map_err(|_| ApiError::not_authorized())?;
     let exp = claims["exp"].as_i64().unwrap_or(0);
     if exp <= now() {
         return Err(ApiError::token_expired());
     }
     let st = app.state.lock().unwrap();
-    if claims["aud"] != PBI_AUDIENCE || !claims["tid"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&st.tenant.id)) {
+    if claims["aud"] != PBI_AUDIENCE
+        || !claims["tid"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case(&st.tenant.id))
+    {
         return Err(ApiError::not_authorized());
     }
     let principal = match claims["idtyp"].as_str() {
         Some("app") => {
-            let sp = st.sp_by_app_id(claims["appid"].as_str().unwrap_or("")).ok_or_else(ApiError::not_authorized)?;
-            Principal::App { app_id: sp.app_id.clone(), object_id: sp.object_id.clone(), name: sp.display_name.clone() }
+            let sp = st
+                .sp_by_app_id(claims["appid"].as_str().unwrap_or(""))
+                .ok_or_else(ApiError::not_authorized)?;
+            Principal::App {
+                app_id: sp.app_id.clone(),
+                object_id: sp.object_id.clone(),
+                name: sp.display_name.clone(),
+            }
         }
         Some("user") => {
-            let u = st.user_by_oid(claims["oid"].as_str().unwrap_or("")).ok_or_else(ApiError::not_authorized)?;
-            Principal::User { upn: u.upn.clone(), object_id: u.object_id.clone(), name: u.display_name.clone() }
+            let u = st
+                .user_by_oid(claims["oid"].as_str().unwrap_or(""))
+                .ok_or_else(ApiError::not_authorized)?;
+            Principal::User {
+                upn: u.upn.clone(),
+                object_id: u.object_id.clone(),
+                name: u.display_name.clone(),
+            }
         }
         _ => return Err(ApiError::not_authorized()),
     };
@@ -245,10 +313,14 @@ pub fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
         [one] => {
             let raw = one.to_str().unwrap_or("").trim();
             if raw.contains(',') {
-                return Err(ApiError::invalid("The X-PowerBI-Profile-Id header must be sent at most once"));
+                return Err(ApiError::invalid(
+                    "The X-PowerBI-Profile-Id header must be sent at most once",
+                ));
             }
             if uuid::Uuid::parse_str(raw).is_err() {
-                return Err(ApiError::invalid(format!("X-PowerBI-Profile-Id '{raw}' is not a valid profile id")));
+                return Err(ApiError::invalid(format!(
+                    "X-PowerBI-Profile-Id '{raw}' is not a valid profile id"
+                )));
             }
             let Principal::App { app_id, .. } = &principal else {
                 // Profiles belong to service principals; a user cannot act as one.
@@ -256,13 +328,26 @@ pub fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
             };
             match st.profile(raw) {
                 Some(p) if p.service_principal.eq_ignore_ascii_case(app_id) => Some(p.clone()),
-                _ => return Err(ApiError::pbi(StatusCode::NOT_FOUND, "PowerBIEntityNotFound",
-                                              format!("Profile {raw} was not found"))),
+                _ => {
+                    return Err(ApiError::pbi(
+                        StatusCode::NOT_FOUND,
+                        "PowerBIEntityNotFound",
+                        format!("Profile {raw} was not found"),
+                    ))
+                }
             }
         }
-        _ => return Err(ApiError::invalid("The X-PowerBI-Profile-Id header must be sent at most once")),
+        _ => {
+            return Err(ApiError::invalid(
+                "The X-PowerBI-Profile-Id header must be sent at most once",
+            ))
+        }
     };
-    Ok(Caller { principal, profile, token_exp: exp })
+    Ok(Caller {
+        principal,
+        profile,
+        token_exp: exp,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -294,13 +379,21 @@ pub fn route_name(method: &str, path: &str) -> Option<&'static str> {
         ("POST", ["v1.0", "myorg", "groups", _, "users"]) => "powerbi.addGroupUser",
         ("DELETE", ["v1.0", "myorg", "groups", _, "users", _]) => "powerbi.deleteGroupUser",
         ("GET", ["v1.0", "myorg", "groups", _, "reports"]) => "powerbi.getReports",
-        ("POST", ["v1.0", "myorg", "groups", _, "reports", "generatetoken"]) => "powerbi.generateTokenForCreate",
+        ("POST", ["v1.0", "myorg", "groups", _, "reports", "generatetoken"]) => {
+            "powerbi.generateTokenForCreate"
+        }
         ("GET", ["v1.0", "myorg", "groups", _, "reports", _]) => "powerbi.getReport",
-        ("POST", ["v1.0", "myorg", "groups", _, "reports", _, "generatetoken"]) => "powerbi.generateTokenForReport",
+        ("POST", ["v1.0", "myorg", "groups", _, "reports", _, "generatetoken"]) => {
+            "powerbi.generateTokenForReport"
+        }
         ("GET", ["v1.0", "myorg", "groups", _, "datasets"]) => "powerbi.getDatasets",
         ("GET", ["v1.0", "myorg", "groups", _, "datasets", _]) => "powerbi.getDataset",
-        ("GET", ["v1.0", "myorg", "groups", _, "datasets", _, "datasources"]) => "powerbi.getDatasources",
-        ("POST", ["v1.0", "myorg", "groups", _, "datasets", _, "generatetoken"]) => "powerbi.generateTokenForDataset",
+        ("GET", ["v1.0", "myorg", "groups", _, "datasets", _, "datasources"]) => {
+            "powerbi.getDatasources"
+        }
+        ("POST", ["v1.0", "myorg", "groups", _, "datasets", _, "generatetoken"]) => {
+            "powerbi.generateTokenForDataset"
+        }
         ("GET", ["v1.0", "myorg", "groups", _, "dashboards"]) => "powerbi.getDashboards",
         ("GET", ["v1.0", "myorg", "groups", _, "dashboards", _, "tiles"]) => "powerbi.getTiles",
         ("POST", ["v1.0", "myorg", "groups", _, "dashboards", _, "generatetoken"]) => {
@@ -377,12 +470,20 @@ pub async fn count_and_fault(State(app): State<Shared>, req: Request, next: Next
     if path.starts_with("/__emulator/") {
         return next.run(req).await;
     }
-    let key = name.map(str::to_string).unwrap_or_else(|| format!("other:{method} {path}"));
+    let key = name
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("other:{method} {path}"));
     *app.calls.lock().unwrap().entry(key.clone()).or_insert(0) += 1;
-    let profile = req.headers().get("x-powerbi-profile-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let profile = req
+        .headers()
+        .get("x-powerbi-profile-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let fault = {
         let mut faults = app.faults.lock().unwrap();
-        let pos = faults.iter().position(|f| f.remaining > 0 && f.matches(&method, &path, name));
+        let pos = faults
+            .iter()
+            .position(|f| f.remaining > 0 && f.matches(&method, &path, name));
         pos.map(|i| {
             faults[i].remaining -= 1;
             let f = faults[i].fault.clone();
@@ -403,7 +504,9 @@ pub async fn count_and_fault(State(app): State<Shared>, req: Request, next: Next
                 Response::builder()
                     .status(200)
                     .header("content-type", "application/json; charset=utf-8")
-                    .body(Body::from("{\"value\": [ {\"id\": \"garbage\", <<not json>>"))
+                    .body(Body::from(
+                        "{\"value\": [ {\"id\": \"garbage\", <<not json>>",
+                    ))
                     .unwrap()
             } else if let Some(status) = f.status {
                 fault_response(status, f.retry_after, name.unwrap_or(""))
@@ -417,8 +520,10 @@ pub async fn count_and_fault(State(app): State<Shared>, req: Request, next: Next
     if log.len() >= 1000 {
         log.pop_front();
     }
-    log.push_back(json!({"route": key, "method": method, "path": path, "status": resp.status().as_u16(),
-                         "profileId": profile, "fault": injected, "at": rfc3339(now())}));
+    log.push_back(
+        json!({"route": key, "method": method, "path": path, "status": resp.status().as_u16(),
+                         "profileId": profile, "fault": injected, "at": rfc3339(now())}),
+    );
     resp
 }
 
@@ -452,13 +557,31 @@ mod tests {
 
     #[test]
     fn names_and_globs() {
-        assert_eq!(route_name("POST", "/t/oauth2/v2.0/token"), Some("entra.token"));
-        assert_eq!(route_name("POST", "/v1.0/myorg/GenerateToken"), Some("powerbi.generateToken"));
-        assert_eq!(route_name("POST", "/v1.0/myorg/groups/g/reports/r/GenerateToken"), Some("powerbi.generateTokenForReport"));
-        assert_eq!(route_name("POST", "/v1.0/myorg/groups/g/reports/GenerateToken"), Some("powerbi.generateTokenForCreate"));
+        assert_eq!(
+            route_name("POST", "/t/oauth2/v2.0/token"),
+            Some("entra.token")
+        );
+        assert_eq!(
+            route_name("POST", "/v1.0/myorg/GenerateToken"),
+            Some("powerbi.generateToken")
+        );
+        assert_eq!(
+            route_name("POST", "/v1.0/myorg/groups/g/reports/r/GenerateToken"),
+            Some("powerbi.generateTokenForReport")
+        );
+        assert_eq!(
+            route_name("POST", "/v1.0/myorg/groups/g/reports/GenerateToken"),
+            Some("powerbi.generateTokenForCreate")
+        );
         assert_eq!(route_name("GET", "/__emulator/calls"), None);
-        assert!(glob_match("/v1.0/myorg/groups/*/reports/**", "/v1.0/myorg/groups/a/reports/b/GenerateToken"));
+        assert!(glob_match(
+            "/v1.0/myorg/groups/*/reports/**",
+            "/v1.0/myorg/groups/a/reports/b/GenerateToken"
+        ));
         assert!(glob_match("/v1.0/myorg/groups/*", "/v1.0/myorg/groups/a"));
-        assert!(!glob_match("/v1.0/myorg/groups/*", "/v1.0/myorg/groups/a/reports"));
+        assert!(!glob_match(
+            "/v1.0/myorg/groups/*",
+            "/v1.0/myorg/groups/a/reports"
+        ));
     }
 }

@@ -104,8 +104,14 @@ pub fn embed_verify(key: &[u8], token: &str) -> Result<Value, TokenError> {
 
 /// One signing key of the portal identity provider.
 pub enum IdpKey {
-    Rsa { kid: String, key: Box<rsa::RsaPrivateKey> },
-    Ec { kid: String, key: p256::ecdsa::SigningKey },
+    Rsa {
+        kid: String,
+        key: Box<rsa::RsaPrivateKey>,
+    },
+    Ec {
+        kid: String,
+        key: p256::ecdsa::SigningKey,
+    },
 }
 
 impl IdpKey {
@@ -122,13 +128,23 @@ impl IdpKey {
     }
 
     pub fn generate(alg: &str) -> Option<IdpKey> {
-        let kid = format!("{}-{}", alg.to_ascii_lowercase(), &b64(&random_bytes::<9>()));
+        let kid = format!(
+            "{}-{}",
+            alg.to_ascii_lowercase(),
+            &b64(&random_bytes::<9>())
+        );
         match alg {
             "RS256" => {
                 let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).ok()?;
-                Some(IdpKey::Rsa { kid, key: Box::new(key) })
+                Some(IdpKey::Rsa {
+                    kid,
+                    key: Box::new(key),
+                })
             }
-            "ES256" => Some(IdpKey::Ec { kid, key: p256::ecdsa::SigningKey::random(&mut rand_core::OsRng) }),
+            "ES256" => Some(IdpKey::Ec {
+                kid,
+                key: p256::ecdsa::SigningKey::random(&mut rand_core::OsRng),
+            }),
             _ => None,
         }
     }
@@ -152,7 +168,8 @@ impl IdpKey {
 
     /// A compact JWS over `claims`; `kid_override` lets negative tests put a foreign kid in the header.
     pub fn sign_jwt(&self, claims: &Value, kid_override: Option<&str>) -> String {
-        let header = json!({"typ": "JWT", "alg": self.alg(), "kid": kid_override.unwrap_or(self.kid())});
+        let header =
+            json!({"typ": "JWT", "alg": self.alg(), "kid": kid_override.unwrap_or(self.kid())});
         let input = format!(
             "{}.{}",
             b64(header.to_string().as_bytes()),
@@ -187,7 +204,10 @@ mod tests {
         let mut parts: Vec<&str> = t.split('.').collect();
         let forged = b64(br#"{"a":2}"#);
         parts[1] = &forged;
-        assert_eq!(hs256_verify(key, &parts.join(".")), Err(TokenError::BadSignature));
+        assert_eq!(
+            hs256_verify(key, &parts.join(".")),
+            Err(TokenError::BadSignature)
+        );
         assert_eq!(hs256_verify(key, "abc"), Err(TokenError::Malformed));
     }
 
@@ -206,7 +226,9 @@ mod tests {
         let jwt = k.sign_jwt(&json!({"sub": "u"}), None);
         let (input, sig) = jwt.rsplit_once('.').unwrap();
         let sig = p256::ecdsa::Signature::from_slice(&unb64(sig).unwrap()).unwrap();
-        let IdpKey::Ec { key, .. } = &k else { unreachable!() };
+        let IdpKey::Ec { key, .. } = &k else {
+            unreachable!()
+        };
         key.verifying_key().verify(input.as_bytes(), &sig).unwrap();
         assert_eq!(k.jwk()["crv"], "P-256");
     }

@@ -21,65 +21,160 @@ pub fn render(app: &Shared, token: &str, report_id: &str, group_id: Option<&str>
     let payload = match crypto::embed_verify(&app.embed_key, token) {
         Ok(p) => p,
         Err(TokenError::BadSignature) => {
-            return ierror("LoadReportFailed", "The embed token's signature is invalid".into(), "403")
+            return ierror(
+                "LoadReportFailed",
+                "The embed token's signature is invalid".into(),
+                "403",
+            )
         }
-        Err(TokenError::Malformed) => return ierror("LoadReportFailed", "The embed token is malformed".into(), "403"),
+        Err(TokenError::Malformed) => {
+            return ierror(
+                "LoadReportFailed",
+                "The embed token is malformed".into(),
+                "403",
+            )
+        }
     };
     let exp = payload["exp"].as_i64().unwrap_or(0);
     if exp <= now() {
-        return ierror("TokenExpired", "Access token has expired, resubmit with a new access token".into(), "403");
+        return ierror(
+            "TokenExpired",
+            "Access token has expired, resubmit with a new access token".into(),
+            "403",
+        );
     }
     let st = app.state.lock().unwrap().clone();
     let Some(report) = st.report(report_id) else {
-        return ierror("PowerBIEntityNotFound", format!("Report {report_id} was not found"), "404");
+        return ierror(
+            "PowerBIEntityNotFound",
+            format!("Report {report_id} was not found"),
+            "404",
+        );
     };
     if group_id.is_some_and(|g| !g.is_empty() && !g.eq_ignore_ascii_case(&report.workspace_id)) {
-        return ierror("PowerBIEntityNotFound", format!("Report {report_id} was not found in workspace {}", group_id.unwrap_or("")), "404");
+        return ierror(
+            "PowerBIEntityNotFound",
+            format!(
+                "Report {report_id} was not found in workspace {}",
+                group_id.unwrap_or("")
+            ),
+            "404",
+        );
     }
     let in_token = payload["reports"].as_array().is_some_and(|a| {
-        a.iter().any(|r| r["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&report.id)))
+        a.iter().any(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(&report.id))
+        })
     });
     if !in_token {
-        return ierror("LoadReportFailed", format!("The embed token doesn't grant access to report {}", report.id), "403");
+        return ierror(
+            "LoadReportFailed",
+            format!(
+                "The embed token doesn't grant access to report {}",
+                report.id
+            ),
+            "403",
+        );
     }
     let caller = &payload["caller"];
-    let default_user = caller["profileName"].as_str()
+    let default_user = caller["profileName"]
+        .as_str()
         .or(caller["upn"].as_str())
         .or(caller["objectId"].as_str())
         .unwrap_or("")
         .to_string();
-    let identities: Vec<&Value> = payload["identities"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let identities: Vec<&Value> = payload["identities"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     let contains = |v: &Value, key: &str, id: &str| {
-        v[key].as_array().is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(id))))
+        v[key].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(id)))
+        })
     };
-    let (columns, rows, username, custom_data, roles, rls_applied) = if report.report_type == ReportType::PaginatedReport {
-        let ident = identities.iter().find(|i| contains(i, "reports", &report.id));
-        let username = ident.and_then(|i| i["username"].as_str()).unwrap_or(&default_user).to_string();
-        let ctx = rls::Ctx { username: username.clone(), custom_data: String::new() };
+    let (columns, rows, username, custom_data, roles, rls_applied) = if report.report_type
+        == ReportType::PaginatedReport
+    {
+        let ident = identities
+            .iter()
+            .find(|i| contains(i, "reports", &report.id));
+        let username = ident
+            .and_then(|i| i["username"].as_str())
+            .unwrap_or(&default_user)
+            .to_string();
+        let ctx = rls::Ctx {
+            username: username.clone(),
+            custom_data: String::new(),
+        };
         let filter = report.filter.as_deref().and_then(|f| rls::parse(f).ok());
-        let rows: Vec<&Map<String, Value>> = report.rows.iter().filter(|r| filter.as_ref().is_none_or(|f| rls::eval(f, r, &ctx))).collect();
-        (columns_of(&report.rows), rows.into_iter().cloned().collect::<Vec<_>>(), username, String::new(), Vec::new(), filter.is_some())
+        let rows: Vec<&Map<String, Value>> = report
+            .rows
+            .iter()
+            .filter(|r| filter.as_ref().is_none_or(|f| rls::eval(f, r, &ctx)))
+            .collect();
+        (
+            columns_of(&report.rows),
+            rows.into_iter().cloned().collect::<Vec<_>>(),
+            username,
+            String::new(),
+            Vec::new(),
+            filter.is_some(),
+        )
     } else {
         let Some(ds) = report.dataset_id.as_deref().and_then(|d| st.dataset(d)) else {
-            return ierror("LoadReportFailed", format!("The dataset of report {} was not found", report.id), "404");
+            return ierror(
+                "LoadReportFailed",
+                format!("The dataset of report {} was not found", report.id),
+                "404",
+            );
         };
         let ident = identities.iter().find(|i| contains(i, "datasets", &ds.id));
         match ident {
-            None => (ds.column_names(), ds.rows.clone(), default_user, String::new(), Vec::new(), false),
+            None => (
+                ds.column_names(),
+                ds.rows.clone(),
+                default_user,
+                String::new(),
+                Vec::new(),
+                false,
+            ),
             Some(i) => {
                 let username = i["username"].as_str().unwrap_or(&default_user).to_string();
                 let custom = i["customData"].as_str().unwrap_or("").to_string();
-                let mut roles: Vec<String> = i["roles"].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                let mut roles: Vec<String> = i["roles"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| r.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 if roles.is_empty() && ds.kind.is_analysis_services() {
                     // Analysis Services: the roles assigned to the effective username apply.
-                    roles = ds.roles.iter().filter(|r| r.members.iter().any(|m| m.eq_ignore_ascii_case(&username))).map(|r| r.name.clone()).collect();
+                    roles = ds
+                        .roles
+                        .iter()
+                        .filter(|r| r.members.iter().any(|m| m.eq_ignore_ascii_case(&username)))
+                        .map(|r| r.name.clone())
+                        .collect();
                 }
                 // The service resolves role names when the report queries the model: an unknown role fails the load.
-                if let Some(r) = roles.iter().find(|n| !ds.roles.iter().any(|m| m.name.eq_ignore_ascii_case(n))) {
+                if let Some(r) = roles
+                    .iter()
+                    .find(|n| !ds.roles.iter().any(|m| m.name.eq_ignore_ascii_case(n)))
+                {
                     return ierror("QueryUserError", format!("The role '{r}' specified in the effective identity doesn't exist in the model of dataset {}", ds.id), "400");
                 }
-                let ctx = rls::Ctx { username: username.clone(), custom_data: custom.clone() };
-                let filters: Vec<rls::Expr> = ds.roles.iter()
+                let ctx = rls::Ctx {
+                    username: username.clone(),
+                    custom_data: custom.clone(),
+                };
+                let filters: Vec<rls::Expr> = ds
+                    .roles
+                    .iter()
                     .filter(|r| roles.iter().any(|n| n.eq_ignore_ascii_case(&r.name)))
                     .filter_map(|r| rls::parse(&r.filter).ok())
                     .collect();
@@ -87,27 +182,54 @@ pub fn render(app: &Shared, token: &str, report_id: &str, group_id: Option<&str>
                     ds.rows.clone()
                 } else {
                     // several roles: the user sees the union of what each grants
-                    ds.rows.iter().filter(|r| filters.iter().any(|f| rls::eval(f, r, &ctx))).cloned().collect()
+                    ds.rows
+                        .iter()
+                        .filter(|r| filters.iter().any(|f| rls::eval(f, r, &ctx)))
+                        .cloned()
+                        .collect()
                 };
-                (ds.column_names(), rows, username, custom, roles, !ds.roles.is_empty())
+                (
+                    ds.column_names(),
+                    rows,
+                    username,
+                    custom,
+                    roles,
+                    !ds.roles.is_empty(),
+                )
             }
         }
     };
     let table: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| columns.iter().map(|c| match r.get(c) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(v) => v.to_string(),
-        }).collect())
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| match r.get(c) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Null) | None => String::new(),
+                    Some(v) => v.to_string(),
+                })
+                .collect()
+        })
         .collect();
     let pages: Vec<Value> = if report.pages.is_empty() {
-        vec![json!({"name": "ReportSection", "displayName": "Page 1", "isActive": true, "visibility": 0})]
+        vec![
+            json!({"name": "ReportSection", "displayName": "Page 1", "isActive": true, "visibility": 0}),
+        ]
     } else {
         report.pages.iter().enumerate().map(|(i, p)| json!({"name": p.name, "displayName": p.display_name, "isActive": i == 0, "visibility": 0})).collect()
     };
-    let edit = payload["reports"].as_array().and_then(|a| a.iter().find(|r| r["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&report.id))))
-        .map(|r| r["allowEdit"].as_bool().unwrap_or(false)).unwrap_or(false);
+    let edit = payload["reports"]
+        .as_array()
+        .and_then(|a| {
+            a.iter().find(|r| {
+                r["id"]
+                    .as_str()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(&report.id))
+            })
+        })
+        .map(|r| r["allowEdit"].as_bool().unwrap_or(false))
+        .unwrap_or(false);
     json!({
         "ok": true,
         "report": {"id": report.id, "name": report.name, "reportType": report.report_type},

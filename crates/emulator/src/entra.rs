@@ -18,7 +18,12 @@ fn entra_error(status: StatusCode, error: &str, code: u32, text: &str) -> Respon
     let ts = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
-        ts.year(), u8::from(ts.month()), ts.day(), ts.hour(), ts.minute(), ts.second()
+        ts.year(),
+        u8::from(ts.month()),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
     );
     let body = json!({
         "error": error,
@@ -33,7 +38,14 @@ fn entra_error(status: StatusCode, error: &str, code: u32, text: &str) -> Respon
 }
 
 /// Signs an access token for Power BI. `subject` is ("app", appId, objectId) or ("user", upn, objectId).
-pub fn mint_access_token(key: &[u8], st: &Fixture, kind: &str, id: &str, oid: &str, lifetime: i64) -> (String, i64) {
+pub fn mint_access_token(
+    key: &[u8],
+    st: &Fixture,
+    kind: &str,
+    id: &str,
+    oid: &str,
+    lifetime: i64,
+) -> (String, i64) {
     let iat = now();
     let exp = iat + lifetime;
     let mut claims = json!({
@@ -49,7 +61,9 @@ pub fn mint_access_token(key: &[u8], st: &Fixture, kind: &str, id: &str, oid: &s
     } else {
         claims["upn"] = json!(id);
         claims["unique_name"] = json!(id);
-        claims["scp"] = json!("Dataset.ReadWrite.All Report.ReadWrite.All Workspace.ReadWrite.All Content.Create");
+        claims["scp"] = json!(
+            "Dataset.ReadWrite.All Report.ReadWrite.All Workspace.ReadWrite.All Content.Create"
+        );
     }
     (crypto::hs256_sign(key, "emulator-entra", &claims), exp)
 }
@@ -65,13 +79,22 @@ fn token_response(token: String, lifetime: i64) -> Response {
 }
 
 /// Is the requested scope the Power BI resource? Returns Err(message) for a wrong scope.
-fn check_scope(scope: &str, client_credentials: bool) -> Result<(), (StatusCode, &'static str, u32, String)> {
+fn check_scope(
+    scope: &str,
+    client_credentials: bool,
+) -> Result<(), (StatusCode, &'static str, u32, String)> {
     let scopes: Vec<&str> = scope.split_whitespace().collect();
-    let resource_scopes: Vec<&&str> =
-        scopes.iter().filter(|s| !matches!(**s, "openid" | "profile" | "offline_access" | "email")).collect();
+    let resource_scopes: Vec<&&str> = scopes
+        .iter()
+        .filter(|s| !matches!(**s, "openid" | "profile" | "offline_access" | "email"))
+        .collect();
     if resource_scopes.is_empty() {
-        return Err((StatusCode::BAD_REQUEST, "invalid_request", 900144,
-                    "The request body must contain the following parameter: 'scope'.".into()));
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.".into(),
+        ));
     }
     for s in resource_scopes {
         let (resource, perm) = match s.rsplit_once('/') {
@@ -93,7 +116,11 @@ fn check_scope(scope: &str, client_credentials: bool) -> Result<(), (StatusCode,
     Ok(())
 }
 
-pub async fn token(State(app): State<Shared>, Path(tenant): Path<String>, form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>) -> Response {
+pub async fn token(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Response {
     let form = form.map(|f| f.0).unwrap_or_default();
     let st = app.state.lock().unwrap().clone();
     let tenant_ok = tenant.eq_ignore_ascii_case(&st.tenant.id)
@@ -106,12 +133,20 @@ pub async fn token(State(app): State<Shared>, Path(tenant): Path<String>, form: 
     }
     let get = |k: &str| form.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
     let Some(grant) = get("grant_type") else {
-        return entra_error(StatusCode::BAD_REQUEST, "invalid_request", 900144,
-                           "The request body must contain the following parameter: 'grant_type'.");
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        );
     };
     let Some(client_id) = get("client_id") else {
-        return entra_error(StatusCode::BAD_REQUEST, "invalid_request", 900144,
-                           "The request body must contain the following parameter: 'client_id'.");
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
     };
     let lifetime = st.settings.entra_token_lifetime_seconds;
     match grant {
@@ -131,7 +166,14 @@ pub async fn token(State(app): State<Shared>, Path(tenant): Path<String>, form: 
             if let Err((status, e, code, text)) = check_scope(get("scope").unwrap_or(""), true) {
                 return entra_error(status, e, code, &text);
             }
-            let (tok, _) = mint_access_token(&app.entra_key, &st, "app", &sp.app_id, &sp.object_id, lifetime);
+            let (tok, _) = mint_access_token(
+                &app.entra_key,
+                &st,
+                "app",
+                &sp.app_id,
+                &sp.object_id,
+                lifetime,
+            );
             token_response(tok, lifetime)
         }
         "password" => {
@@ -139,7 +181,9 @@ pub async fn token(State(app): State<Shared>, Path(tenant): Path<String>, form: 
                 return entra_error(StatusCode::BAD_REQUEST, "unauthorized_client", 700016,
                                    &format!("Application with identifier '{client_id}' was not found in the directory '{}'.", st.tenant.id));
             }
-            let (Some(username), Some(password)) = (get("username"), form.get("password").map(String::as_str)) else {
+            let (Some(username), Some(password)) =
+                (get("username"), form.get("password").map(String::as_str))
+            else {
                 return entra_error(StatusCode::BAD_REQUEST, "invalid_request", 900144,
                                    "The request body must contain the following parameter: 'username' and 'password'.");
             };
@@ -148,17 +192,32 @@ pub async fn token(State(app): State<Shared>, Path(tenant): Path<String>, form: 
                                    &format!("The user account {{EUII Hidden}} does not exist in the {} directory. To sign into this application, the account must be added to the directory.", st.tenant.id));
             };
             if user.password != password {
-                return entra_error(StatusCode::BAD_REQUEST, "invalid_grant", 50126,
-                                   "Error validating credentials due to invalid username or password.");
+                return entra_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    50126,
+                    "Error validating credentials due to invalid username or password.",
+                );
             }
             if let Err((status, e, code, text)) = check_scope(get("scope").unwrap_or(""), false) {
                 return entra_error(status, e, code, &text);
             }
-            let (tok, _) = mint_access_token(&app.entra_key, &st, "user", &user.upn, &user.object_id, lifetime);
+            let (tok, _) = mint_access_token(
+                &app.entra_key,
+                &st,
+                "user",
+                &user.upn,
+                &user.object_id,
+                lifetime,
+            );
             token_response(tok, lifetime)
         }
-        other => entra_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003,
-                             &format!("The app requested an unsupported grant type '{other}'.")),
+        other => entra_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            &format!("The app requested an unsupported grant type '{other}'."),
+        ),
     }
 }
 
@@ -167,19 +226,40 @@ pub async fn token(State(app): State<Shared>, Path(tenant): Path<String>, form: 
 pub async fn admin_token(State(app): State<Shared>, body: axum::body::Bytes) -> Response {
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let st = app.state.lock().unwrap().clone();
-    let lifetime = v["expiresIn"].as_i64().unwrap_or(st.settings.entra_token_lifetime_seconds);
+    let lifetime = v["expiresIn"]
+        .as_i64()
+        .unwrap_or(st.settings.entra_token_lifetime_seconds);
     let (tok, exp) = if let Some(app_id) = v["appId"].as_str() {
         let Some(sp) = st.sp_by_app_id(app_id) else {
-            return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "unknown appId"}))).into_response();
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "unknown appId"})),
+            )
+                .into_response();
         };
-        mint_access_token(&app.entra_key, &st, "app", &sp.app_id, &sp.object_id, lifetime)
+        mint_access_token(
+            &app.entra_key,
+            &st,
+            "app",
+            &sp.app_id,
+            &sp.object_id,
+            lifetime,
+        )
     } else if let Some(upn) = v["username"].as_str() {
         let Some(u) = st.user_by_upn(upn) else {
-            return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "unknown username"}))).into_response();
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "unknown username"})),
+            )
+                .into_response();
         };
         mint_access_token(&app.entra_key, &st, "user", &u.upn, &u.object_id, lifetime)
     } else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "give appId or username"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "give appId or username"})),
+        )
+            .into_response();
     };
     axum::Json(json!({"token_type": "Bearer", "access_token": tok, "expires_in": lifetime, "expires_on": exp})).into_response()
 }

@@ -7,18 +7,35 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 
-use crate::app::{caller, new_id, now, ok_json, parse_body, rfc3339, ApiError, ApiResult, Caller, Shared};
+use crate::app::{
+    caller, new_id, now, ok_json, parse_body, rfc3339, ApiError, ApiResult, Caller, Shared,
+};
 use crate::crypto;
 use crate::state::*;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     V2,
-    Report { group: String, report: String },
-    Create { group: String },
-    Dataset { group: String, dataset: String },
-    Dashboard { group: String, dashboard: String },
-    Tile { group: String, dashboard: String, tile: String },
+    Report {
+        group: String,
+        report: String,
+    },
+    Create {
+        group: String,
+    },
+    Dataset {
+        group: String,
+        dataset: String,
+    },
+    Dashboard {
+        group: String,
+        dashboard: String,
+    },
+    Tile {
+        group: String,
+        dashboard: String,
+        tile: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +94,15 @@ fn str_list(v: Option<&Value>, what: &str) -> Result<Vec<String>, ApiError> {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(a)) => a
             .iter()
-            .map(|x| x.as_str().map(str::to_string).ok_or_else(|| ApiError::invalid(format!("{what} must be a list of strings"))))
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ApiError::invalid(format!("{what} must be a list of strings")))
+            })
             .collect(),
-        _ => Err(ApiError::invalid(format!("{what} must be a list of strings"))),
+        _ => Err(ApiError::invalid(format!(
+            "{what} must be a list of strings"
+        ))),
     }
 }
 
@@ -93,7 +116,9 @@ fn opt_str(v: Option<&Value>, what: &str) -> Result<Option<String>, ApiError> {
 
 fn parse_identity(v: &Value) -> Result<Ident, ApiError> {
     if !v.is_object() {
-        return Err(ApiError::invalid("Each effective identity must be an object"));
+        return Err(ApiError::invalid(
+            "Each effective identity must be an object",
+        ));
     }
     let username = opt_str(v.get("username"), "Effective identity username")?;
     let roles = str_list(v.get("roles"), "Effective identity roles")?;
@@ -104,38 +129,65 @@ fn parse_identity(v: &Value) -> Result<Ident, ApiError> {
         None | Some(Value::Null) => false,
         Some(b) => match b.get("value").and_then(Value::as_str) {
             Some(s) if !s.is_empty() => true,
-            _ => return Err(ApiError::invalid("Effective identity identityBlob must have a non-empty value")),
+            _ => {
+                return Err(ApiError::invalid(
+                    "Effective identity identityBlob must have a non-empty value",
+                ))
+            }
         },
     };
     if datasets.is_empty() && reports.is_empty() {
-        return Err(ApiError::invalid("Effective identity must specify the datasets it applies to"));
+        return Err(ApiError::invalid(
+            "Effective identity must specify the datasets it applies to",
+        ));
     }
     if let Some(u) = &username {
         if u.chars().count() > 256 {
-            return Err(ApiError::invalid("Effective identity username must not exceed 256 characters"));
+            return Err(ApiError::invalid(
+                "Effective identity username must not exceed 256 characters",
+            ));
         }
         if u.chars().any(char::is_whitespace) {
-            return Err(ApiError::invalid("Effective identity username must not contain spaces"));
+            return Err(ApiError::invalid(
+                "Effective identity username must not contain spaces",
+            ));
         }
         if u.is_empty() {
-            return Err(ApiError::invalid("Effective identity username must not be empty"));
+            return Err(ApiError::invalid(
+                "Effective identity username must not be empty",
+            ));
         }
     }
     if username.is_none() && !blob {
-        return Err(ApiError::invalid("Effective identity username must be provided"));
+        return Err(ApiError::invalid(
+            "Effective identity username must be provided",
+        ));
     }
     if roles.len() > MAX_ITEMS {
-        return Err(ApiError::invalid("Effective identity can contain up to 50 roles"));
+        return Err(ApiError::invalid(
+            "Effective identity can contain up to 50 roles",
+        ));
     }
     for r in &roles {
         if r.chars().count() > 50 {
-            return Err(ApiError::invalid(format!("Role '{r}' exceeds the maximum length of 50 characters")));
+            return Err(ApiError::invalid(format!(
+                "Role '{r}' exceeds the maximum length of 50 characters"
+            )));
         }
         if r.contains(',') {
-            return Err(ApiError::invalid(format!("Role '{r}' must not contain ','")));
+            return Err(ApiError::invalid(format!(
+                "Role '{r}' must not contain ','"
+            )));
         }
     }
-    Ok(Ident { username, roles, custom_data, blob, datasets, reports })
+    Ok(Ident {
+        username,
+        roles,
+        custom_data,
+        blob,
+        datasets,
+        reports,
+    })
 }
 
 fn id_list(body: &Value, key: &str) -> Result<Vec<Value>, ApiError> {
@@ -143,11 +195,15 @@ fn id_list(body: &Value, key: &str) -> Result<Vec<Value>, ApiError> {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(a)) => {
             if a.len() > MAX_ITEMS {
-                return Err(ApiError::invalid(format!("The number of {key} in the request exceeds the maximum of {MAX_ITEMS}")));
+                return Err(ApiError::invalid(format!(
+                    "The number of {key} in the request exceeds the maximum of {MAX_ITEMS}"
+                )));
             }
             for x in a {
                 if !x.get("id").is_some_and(Value::is_string) {
-                    return Err(ApiError::invalid(format!("Each item of {key} must have an id")));
+                    return Err(ApiError::invalid(format!(
+                        "Each item of {key} must have an id"
+                    )));
                 }
             }
             Ok(a.clone())
@@ -162,21 +218,37 @@ fn parse_request(ep: &Endpoint, body: &Value) -> Result<Req, ApiError> {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_i64() {
             Some(n) if n >= 0 => Some(n),
-            _ => return Err(ApiError::invalid("lifetimeInMinutes must be a positive integer")),
+            _ => {
+                return Err(ApiError::invalid(
+                    "lifetimeInMinutes must be a positive integer",
+                ))
+            }
         },
     };
     let identities = match body.get("identities") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => {
             if a.len() > MAX_ITEMS {
-                return Err(ApiError::invalid(format!("The number of identities in the request exceeds the maximum of {MAX_ITEMS}")));
+                return Err(ApiError::invalid(format!(
+                    "The number of identities in the request exceeds the maximum of {MAX_ITEMS}"
+                )));
             }
-            a.iter().map(parse_identity).collect::<Result<Vec<_>, _>>()?
+            a.iter()
+                .map(parse_identity)
+                .collect::<Result<Vec<_>, _>>()?
         }
         _ => return Err(ApiError::invalid("identities must be a list")),
     };
-    let mut req = Req { access: Access::View, allow_save_as: false, dataset_id: None, identities, lifetime,
-                        reports: Vec::new(), datasets: Vec::new(), targets: Vec::new() };
+    let mut req = Req {
+        access: Access::View,
+        allow_save_as: false,
+        dataset_id: None,
+        identities,
+        lifetime,
+        reports: Vec::new(),
+        datasets: Vec::new(),
+        targets: Vec::new(),
+    };
     if *ep == Endpoint::V2 {
         for r in id_list(body, "reports")? {
             let allow_edit = match r.get("allowEdit") {
@@ -184,20 +256,31 @@ fn parse_request(ep: &Endpoint, body: &Value) -> Result<Req, ApiError> {
                 Some(Value::Bool(b)) => *b,
                 _ => return Err(ApiError::invalid("allowEdit must be a boolean")),
             };
-            req.reports.push((r["id"].as_str().unwrap().to_string(), allow_edit));
+            req.reports
+                .push((r["id"].as_str().unwrap().to_string(), allow_edit));
         }
         for d in id_list(body, "datasets")? {
             let xmla = match d.get("xmlaPermissions").and_then(Value::as_str) {
                 None => "Off".to_string(),
                 Some(x) if x.eq_ignore_ascii_case("Off") => "Off".into(),
                 Some(x) if x.eq_ignore_ascii_case("ReadOnly") => "ReadOnly".into(),
-                Some(x) => return Err(ApiError::invalid(format!("xmlaPermissions '{x}' is not valid; use Off or ReadOnly"))),
+                Some(x) => {
+                    return Err(ApiError::invalid(format!(
+                        "xmlaPermissions '{x}' is not valid; use Off or ReadOnly"
+                    )))
+                }
             };
-            req.datasets.push((d["id"].as_str().unwrap().to_string(), xmla));
+            req.datasets
+                .push((d["id"].as_str().unwrap().to_string(), xmla));
         }
-        req.targets = id_list(body, "targetWorkspaces")?.iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
+        req.targets = id_list(body, "targetWorkspaces")?
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect();
         if req.reports.is_empty() && req.datasets.is_empty() {
-            return Err(ApiError::invalid("GenerateToken requires at least one report or dataset"));
+            return Err(ApiError::invalid(
+                "GenerateToken requires at least one report or dataset",
+            ));
         }
         return Ok(req);
     }
@@ -205,11 +288,21 @@ fn parse_request(ep: &Endpoint, body: &Value) -> Result<Req, ApiError> {
     let is_create = matches!(ep, Endpoint::Create { .. });
     let is_report = matches!(ep, Endpoint::Report { .. });
     req.access = match body.get("accessLevel") {
-        None | Some(Value::Null) => if is_create { Access::Create } else { Access::View },
+        None | Some(Value::Null) => {
+            if is_create {
+                Access::Create
+            } else {
+                Access::View
+            }
+        }
         Some(Value::String(s)) if s.eq_ignore_ascii_case("View") => Access::View,
         Some(Value::String(s)) if s.eq_ignore_ascii_case("Edit") => Access::Edit,
         Some(Value::String(s)) if s.eq_ignore_ascii_case("Create") => Access::Create,
-        Some(other) => return Err(ApiError::invalid(format!("accessLevel {other} is not valid; use View, Edit or Create"))),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "accessLevel {other} is not valid; use View, Edit or Create"
+            )))
+        }
     };
     req.allow_save_as = match body.get("allowSaveAs") {
         None | Some(Value::Null) => false,
@@ -218,22 +311,34 @@ fn parse_request(ep: &Endpoint, body: &Value) -> Result<Req, ApiError> {
     };
     req.dataset_id = opt_str(body.get("datasetId"), "datasetId")?.filter(|s| !s.is_empty());
     if req.access == Access::Edit && !is_report {
-        return Err(ApiError::invalid("Edit access level only applies when generating an embed token for a report"));
+        return Err(ApiError::invalid(
+            "Edit access level only applies when generating an embed token for a report",
+        ));
     }
     if req.access == Access::Create && !is_create {
-        return Err(ApiError::invalid("Create access level only applies when generating an embed token for report creation"));
+        return Err(ApiError::invalid(
+            "Create access level only applies when generating an embed token for report creation",
+        ));
     }
     if is_create && req.access != Access::Create {
-        return Err(ApiError::invalid("Generating an embed token for report creation requires accessLevel Create"));
+        return Err(ApiError::invalid(
+            "Generating an embed token for report creation requires accessLevel Create",
+        ));
     }
     if is_create && req.dataset_id.is_none() {
-        return Err(ApiError::invalid("Generating an embed token for report creation requires datasetId"));
+        return Err(ApiError::invalid(
+            "Generating an embed token for report creation requires datasetId",
+        ));
     }
     if req.allow_save_as && !is_report {
-        return Err(ApiError::invalid("allowSaveAs only applies when generating an embed token for a report"));
+        return Err(ApiError::invalid(
+            "allowSaveAs only applies when generating an embed token for a report",
+        ));
     }
     if req.identities.len() > 1 {
-        return Err(ApiError::invalid("Creating embed token with multiple identities is not supported"));
+        return Err(ApiError::invalid(
+            "Creating embed token with multiple identities is not supported",
+        ));
     }
     Ok(req)
 }
@@ -252,7 +357,11 @@ struct Plan {
 
 impl Plan {
     fn add_dataset(&mut self, d: &Dataset, xmla: &str) {
-        if let Some(e) = self.datasets.iter_mut().find(|(x, _)| x.id.eq_ignore_ascii_case(&d.id)) {
+        if let Some(e) = self
+            .datasets
+            .iter_mut()
+            .find(|(x, _)| x.id.eq_ignore_ascii_case(&d.id))
+        {
             if xmla == "ReadOnly" {
                 e.1 = xmla.into();
             }
@@ -264,9 +373,17 @@ impl Plan {
 
 /// Workspace rules for embed tokens (seed 004): no My workspace; classic needs a master user who is Admin;
 /// new workspaces need at least Member.
-fn check_workspace(st: &Fixture, c: &Caller, ws_id: &str, v2: bool) -> Result<WorkspaceType, ApiError> {
+fn check_workspace(
+    st: &Fixture,
+    c: &Caller,
+    ws_id: &str,
+    v2: bool,
+) -> Result<WorkspaceType, ApiError> {
     let ws = st.workspace(ws_id).ok_or_else(ApiError::not_authorized)?;
-    let access = c.access(ws).filter(|a| *a > AccessRight::None).ok_or_else(ApiError::not_authorized)?;
+    let access = c
+        .access(ws)
+        .filter(|a| *a > AccessRight::None)
+        .ok_or_else(ApiError::not_authorized)?;
     match ws.kind {
         WorkspaceType::PersonalGroup => Err(ApiError::invalid("Creating embed token for items in My workspace is not supported")),
         WorkspaceType::Group if v2 => Err(ApiError::invalid(format!(
@@ -282,11 +399,21 @@ fn check_workspace(st: &Fixture, c: &Caller, ws_id: &str, v2: bool) -> Result<Wo
 
 /// V1: the dataset behind an item; classic workspaces need it in the same workspace, new ones need the caller to
 /// be at least Member of the dataset's (new) workspace too.
-fn v1_dataset(st: &Fixture, c: &Caller, item_ws: &str, kind: WorkspaceType, ds_id: &str) -> Result<Dataset, ApiError> {
-    let d = st.dataset(ds_id).ok_or_else(|| ApiError::not_found("Dataset", ds_id))?;
+fn v1_dataset(
+    st: &Fixture,
+    c: &Caller,
+    item_ws: &str,
+    kind: WorkspaceType,
+    ds_id: &str,
+) -> Result<Dataset, ApiError> {
+    let d = st
+        .dataset(ds_id)
+        .ok_or_else(|| ApiError::not_found("Dataset", ds_id))?;
     if !d.workspace_id.eq_ignore_ascii_case(item_ws) {
         if kind == WorkspaceType::Group {
-            return Err(ApiError::invalid("In a classic workspace the dataset and the item must be in the same workspace"));
+            return Err(ApiError::invalid(
+                "In a classic workspace the dataset and the item must be in the same workspace",
+            ));
         }
         if check_workspace(st, c, &d.workspace_id, false)? != WorkspaceType::Workspace {
             return Err(ApiError::invalid("The dataset and the item can be in two different workspaces only if both are new workspaces"));
@@ -304,7 +431,9 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
     match ep {
         Endpoint::V2 => {
             for (rid, allow_edit) in &req.reports {
-                let r = st.report(rid).ok_or_else(|| ApiError::not_found("Report", rid))?;
+                let r = st
+                    .report(rid)
+                    .ok_or_else(|| ApiError::not_found("Report", rid))?;
                 check_workspace(st, c, &r.workspace_id, true)?;
                 if r.report_type == ReportType::PaginatedReport {
                     if !c.is_app() {
@@ -313,16 +442,22 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
                     }
                     plan.paginated.push(r.id.clone());
                 }
-                plan.reports.push(json!({"id": r.id, "workspaceId": r.workspace_id, "allowEdit": allow_edit,
-                                         "reportType": r.report_type}));
+                plan.reports.push(
+                    json!({"id": r.id, "workspaceId": r.workspace_id, "allowEdit": allow_edit,
+                                         "reportType": r.report_type}),
+                );
                 if let Some(ds) = &r.dataset_id {
-                    let d = st.dataset(ds).ok_or_else(|| ApiError::not_found("Dataset", ds))?;
+                    let d = st
+                        .dataset(ds)
+                        .ok_or_else(|| ApiError::not_found("Dataset", ds))?;
                     check_workspace(st, c, &d.workspace_id, true)?;
                     plan.add_dataset(d, "Off");
                 }
             }
             for (did, xmla) in &req.datasets {
-                let d = st.dataset(did).ok_or_else(|| ApiError::not_found("Dataset", did))?;
+                let d = st
+                    .dataset(did)
+                    .ok_or_else(|| ApiError::not_found("Dataset", did))?;
                 check_workspace(st, c, &d.workspace_id, true)?;
                 plan.add_dataset(d, xmla);
             }
@@ -333,7 +468,9 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
         }
         Endpoint::Report { group, report } => {
             let kind = check_workspace(st, c, group, false)?;
-            let r = st.report(report).filter(|r| r.workspace_id.eq_ignore_ascii_case(group))
+            let r = st
+                .report(report)
+                .filter(|r| r.workspace_id.eq_ignore_ascii_case(group))
                 .ok_or_else(|| ApiError::not_found("Report", report))?;
             if r.report_type == ReportType::PaginatedReport {
                 return Err(ApiError::invalid(format!(
@@ -355,29 +492,45 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
         }
         Endpoint::Dataset { group, dataset } => {
             let kind = check_workspace(st, c, group, false)?;
-            let d = st.dataset(dataset).filter(|d| d.workspace_id.eq_ignore_ascii_case(group))
+            let d = st
+                .dataset(dataset)
+                .filter(|d| d.workspace_id.eq_ignore_ascii_case(group))
                 .ok_or_else(|| ApiError::not_found("Dataset", dataset))?;
             let d = v1_dataset(st, c, group, kind, &d.id.clone())?;
             plan.add_dataset(&d, "Off");
         }
-        Endpoint::Dashboard { group, dashboard } | Endpoint::Tile { group, dashboard, .. } => {
+        Endpoint::Dashboard { group, dashboard }
+        | Endpoint::Tile {
+            group, dashboard, ..
+        } => {
             let kind = check_workspace(st, c, group, false)?;
-            let dash = st.dashboard(dashboard).filter(|d| d.workspace_id.eq_ignore_ascii_case(group))
+            let dash = st
+                .dashboard(dashboard)
+                .filter(|d| d.workspace_id.eq_ignore_ascii_case(group))
                 .ok_or_else(|| ApiError::not_found("Dashboard", dashboard))?;
             let tiles: Vec<&Tile> = match ep {
                 Endpoint::Tile { tile, .. } => {
-                    let t = dash.tiles.iter().find(|t| t.id.eq_ignore_ascii_case(tile))
+                    let t = dash
+                        .tiles
+                        .iter()
+                        .find(|t| t.id.eq_ignore_ascii_case(tile))
                         .ok_or_else(|| ApiError::not_found("Tile", tile))?;
                     plan.tiles.push(json!({"id": t.id, "dashboardId": dash.id, "workspaceId": dash.workspace_id}));
                     vec![t]
                 }
                 _ => {
-                    plan.dashboards.push(json!({"id": dash.id, "workspaceId": dash.workspace_id}));
+                    plan.dashboards
+                        .push(json!({"id": dash.id, "workspaceId": dash.workspace_id}));
                     dash.tiles.iter().collect()
                 }
             };
             for t in tiles {
-                let ds = t.dataset_id.clone().or_else(|| t.report_id.as_ref().and_then(|r| st.report(r)).and_then(|r| r.dataset_id.clone()));
+                let ds = t.dataset_id.clone().or_else(|| {
+                    t.report_id
+                        .as_ref()
+                        .and_then(|r| st.report(r))
+                        .and_then(|r| r.dataset_id.clone())
+                });
                 if let Some(ds) = ds {
                     let d = v1_dataset(st, c, group, kind, &ds)?;
                     plan.add_dataset(&d, "Off");
@@ -386,7 +539,11 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
         }
     }
     if c.profile.is_some() {
-        if let Some((d, _)) = plan.datasets.iter().find(|(d, _)| d.kind == DatasetKind::DirectLake) {
+        if let Some((d, _)) = plan
+            .datasets
+            .iter()
+            .find(|(d, _)| d.kind == DatasetKind::DirectLake)
+        {
             return Err(ApiError::invalid(format!(
                 "Dataset {} is a Direct Lake model; Direct Lake models don't support service principal profiles", d.id)));
         }
@@ -396,7 +553,8 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
 
 /// Allowed characters of an on-premises (SSAS) effective username.
 fn on_prem_username_ok(u: &str) -> bool {
-    u.chars().all(|c| c.is_ascii_alphanumeric() || ".-_!#^~\\@".contains(c))
+    u.chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-_!#^~\\@".contains(c))
 }
 
 /// Effective identity rules per dataset kind and caller kind (seeds 003 and 004, NOTES).
@@ -411,14 +569,22 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
     }
     for (ds, _) in &plan.datasets {
         let pre = format!("Creating embed token for accessing dataset {} ", ds.id);
-        let idents: Vec<&Ident> = req.identities.iter().filter(|i| i.covers_dataset(&ds.id)).collect();
+        let idents: Vec<&Ident> = req
+            .identities
+            .iter()
+            .filter(|i| i.covers_dataset(&ds.id))
+            .collect();
         if idents.len() > 1 {
-            return Err(ApiError::invalid("Creating embed token with multiple identities is not supported"));
+            return Err(ApiError::invalid(
+                "Creating embed token with multiple identities is not supported",
+            ));
         }
         let ident = idents.first().copied();
         if !ds.is_effective_identity_required() {
             if ident.is_some() {
-                return Err(ApiError::invalid(format!("{pre}shouldn't have effective identity")));
+                return Err(ApiError::invalid(format!(
+                    "{pre}shouldn't have effective identity"
+                )));
             }
             continue;
         }
@@ -426,7 +592,9 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             // Master users may omit the identity (the caller's own rights apply; seed 004's table, also for
             // SSAS live connections); service principals must always provide one.
             if c.is_app() {
-                return Err(ApiError::invalid(format!("{pre}requires effective identity to be provided")));
+                return Err(ApiError::invalid(format!(
+                    "{pre}requires effective identity to be provided"
+                )));
             }
             continue;
         };
@@ -441,7 +609,9 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             if ds.kind == DatasetKind::AzureSqlDirectQuerySso && id.blob && !c.is_app() {
                 continue;
             }
-            return Err(ApiError::invalid(format!("{pre}requires effective identity username to be provided")));
+            return Err(ApiError::invalid(format!(
+                "{pre}requires effective identity username to be provided"
+            )));
         };
         match ds.kind {
             DatasetKind::AzureAnalysisServicesLive => {
@@ -457,7 +627,10 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
                 }
                 let allowed = ds.gateway.as_ref().is_some_and(|g| {
                     c.ids().iter().any(|i| {
-                        g.admins.iter().chain(&g.read_override_effective_identity).any(|a| a.eq_ignore_ascii_case(i))
+                        g.admins
+                            .iter()
+                            .chain(&g.read_override_effective_identity)
+                            .any(|a| a.eq_ignore_ascii_case(i))
                     })
                 });
                 if !allowed {
@@ -467,10 +640,15 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             }
             _ => {
                 if ds.is_effective_identity_roles_required() && id.roles.is_empty() {
-                    return Err(ApiError::invalid(format!("{pre}requires roles to be included in provided effective identity")));
+                    return Err(ApiError::invalid(format!(
+                        "{pre}requires roles to be included in provided effective identity"
+                    )));
                 }
                 // Seed 004, "SSO and cloud RLS": the explicit SSO identity (identityBlob) must be provided too.
-                if ds.kind == DatasetKind::AzureSqlDirectQuerySso && !ds.roles.is_empty() && !id.blob {
+                if ds.kind == DatasetKind::AzureSqlDirectQuerySso
+                    && !ds.roles.is_empty()
+                    && !id.blob
+                {
                     return Err(ApiError::invalid(format!(
                         "{pre}requires identityBlob: a dataset with SSO and row-level security needs the explicit SSO identity")));
                 }
@@ -517,18 +695,53 @@ async fn generate(app: Shared, headers: HeaderMap, ep: Endpoint, body: Bytes) ->
 pub async fn v2(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> ApiResult {
     generate(app, headers, Endpoint::V2, body).await
 }
-pub async fn report(State(app): State<Shared>, headers: HeaderMap, Path((group, report)): Path<(String, String)>, body: Bytes) -> ApiResult {
+pub async fn report(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((group, report)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
     generate(app, headers, Endpoint::Report { group, report }, body).await
 }
-pub async fn create(State(app): State<Shared>, headers: HeaderMap, Path(group): Path<String>, body: Bytes) -> ApiResult {
+pub async fn create(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(group): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     generate(app, headers, Endpoint::Create { group }, body).await
 }
-pub async fn dataset(State(app): State<Shared>, headers: HeaderMap, Path((group, dataset)): Path<(String, String)>, body: Bytes) -> ApiResult {
+pub async fn dataset(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((group, dataset)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
     generate(app, headers, Endpoint::Dataset { group, dataset }, body).await
 }
-pub async fn dashboard(State(app): State<Shared>, headers: HeaderMap, Path((group, dashboard)): Path<(String, String)>, body: Bytes) -> ApiResult {
+pub async fn dashboard(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((group, dashboard)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
     generate(app, headers, Endpoint::Dashboard { group, dashboard }, body).await
 }
-pub async fn tile(State(app): State<Shared>, headers: HeaderMap, Path((group, dashboard, tile)): Path<(String, String, String)>, body: Bytes) -> ApiResult {
-    generate(app, headers, Endpoint::Tile { group, dashboard, tile }, body).await
+pub async fn tile(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((group, dashboard, tile)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    generate(
+        app,
+        headers,
+        Endpoint::Tile {
+            group,
+            dashboard,
+            tile,
+        },
+        body,
+    )
+    .await
 }

@@ -44,10 +44,18 @@ fn api_router(app: Arc<App>) -> Router {
     let pbi = Router::new()
         .route("/GenerateToken", post(g::v2))
         .route("/profiles", get(p::get_profiles).post(p::create_profile))
-        .route("/profiles/{id}", get(p::get_profile).put(p::update_profile).delete(p::delete_profile))
+        .route(
+            "/profiles/{id}",
+            get(p::get_profile)
+                .put(p::update_profile)
+                .delete(p::delete_profile),
+        )
         .route("/groups", get(p::get_groups).post(p::create_group))
         .route("/groups/{g}", get(p::get_group).delete(p::delete_group))
-        .route("/groups/{g}/users", get(p::get_group_users).post(p::add_group_user))
+        .route(
+            "/groups/{g}/users",
+            get(p::get_group_users).post(p::add_group_user),
+        )
         .route("/groups/{g}/users/{user}", delete(p::delete_group_user))
         .route("/groups/{g}/reports", get(p::get_reports))
         .route("/groups/{g}/reports/GenerateToken", post(g::create))
@@ -55,18 +63,35 @@ fn api_router(app: Arc<App>) -> Router {
         .route("/groups/{g}/reports/{r}/GenerateToken", post(g::report))
         .route("/groups/{g}/datasets", get(p::get_datasets))
         .route("/groups/{g}/datasets/{d}", get(p::get_dataset))
-        .route("/groups/{g}/datasets/{d}/datasources", get(p::get_datasources))
+        .route(
+            "/groups/{g}/datasets/{d}/datasources",
+            get(p::get_datasources),
+        )
         .route("/groups/{g}/datasets/{d}/GenerateToken", post(g::dataset))
         .route("/groups/{g}/dashboards", get(p::get_dashboards))
         .route("/groups/{g}/dashboards/{d}/tiles", get(p::get_tiles))
-        .route("/groups/{g}/dashboards/{d}/GenerateToken", post(g::dashboard))
-        .route("/groups/{g}/dashboards/{d}/tiles/{t}/GenerateToken", post(g::tile))
-        .route("/groups/{g}/imports", get(p::get_imports).post(p::post_import))
+        .route(
+            "/groups/{g}/dashboards/{d}/GenerateToken",
+            post(g::dashboard),
+        )
+        .route(
+            "/groups/{g}/dashboards/{d}/tiles/{t}/GenerateToken",
+            post(g::tile),
+        )
+        .route(
+            "/groups/{g}/imports",
+            get(p::get_imports).post(p::post_import),
+        )
         .route("/groups/{g}/imports/{i}", get(p::get_import));
     let admin = Router::new()
         .route("/health", get(admin::health))
         .route("/state", get(admin::get_state).post(admin::put_state))
-        .route("/faults", get(admin::list_faults).post(admin::add_faults).delete(admin::clear_faults))
+        .route(
+            "/faults",
+            get(admin::list_faults)
+                .post(admin::add_faults)
+                .delete(admin::clear_faults),
+        )
         .route("/calls", get(admin::get_calls).delete(admin::clear_calls))
         .route("/calls/log", get(admin::get_call_log))
         .route("/entra/token", post(entra::admin_token))
@@ -74,7 +99,10 @@ fn api_router(app: Arc<App>) -> Router {
         .route("/embed/render", post(admin::embed_render))
         .route("/embed/cert.pem", get(admin::embed_cert))
         .route("/idp/jwks.json", get(admin::jwks))
-        .route("/idp/.well-known/openid-configuration", get(admin::openid_configuration))
+        .route(
+            "/idp/.well-known/openid-configuration",
+            get(admin::openid_configuration),
+        )
         .route("/idp/token", post(admin::idp_token))
         .route("/idp/rotate", post(admin::idp_rotate))
         .route("/idp/keys/{kid}", delete(admin::idp_delete_key));
@@ -83,7 +111,10 @@ fn api_router(app: Arc<App>) -> Router {
         .nest("/v1.0/myorg", pbi)
         .nest("/__emulator", admin)
         .fallback(|| async { powerbi::unknown_route() })
-        .layer(axum::middleware::from_fn_with_state(app.clone(), app::count_and_fault))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            app::count_and_fault,
+        ))
         .with_state(app)
 }
 
@@ -93,7 +124,10 @@ fn embed_router(app: Arc<App>) -> Router {
         .route("/rdlEmbed", get(embed::page))
         .route("/__embed/load", post(embed::load))
         .route("/__emulator/health", get(admin::health))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), app::count_and_fault))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            app::count_and_fault,
+        ))
         .with_state(app)
 }
 
@@ -106,8 +140,12 @@ pub async fn start(opts: Options) -> std::io::Result<Running> {
     let api_base = format!("http://{api_addr}");
     let embed_base = format!("https://{}:{}", opts.embed_host, embed_addr.port());
 
-    let certified = rcgen::generate_simple_self_signed(vec![opts.embed_host.clone(), "localhost".into(), "127.0.0.1".into()])
-        .map_err(std::io::Error::other)?;
+    let certified = rcgen::generate_simple_self_signed(vec![
+        opts.embed_host.clone(),
+        "localhost".into(),
+        "127.0.0.1".into(),
+    ])
+    .map_err(std::io::Error::other)?;
     let cert_pem = certified.cert.pem();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
@@ -116,14 +154,18 @@ pub async fn start(opts: Options) -> std::io::Result<Running> {
         .with_no_client_auth()
         .with_single_cert(
             vec![certified.cert.der().clone()],
-            rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()).into(),
+            rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der())
+                .into(),
         )
         .map_err(std::io::Error::other)?;
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
     // IdP keys: ES256 now; the RS256 key is made on first use of the IdP (RSA key generation costs CPU time).
-    let idp_keys = Arc::new(tokio::sync::RwLock::new(vec![crypto::IdpKey::generate("ES256").expect("P-256 key")]));
+    let idp_keys = Arc::new(tokio::sync::RwLock::new(vec![crypto::IdpKey::generate(
+        "ES256",
+    )
+    .expect("P-256 key")]));
 
     let app = Arc::new(App {
         state: Mutex::new(opts.fixture),
@@ -148,16 +190,28 @@ pub async fn start(opts: Options) -> std::io::Result<Running> {
     let embed = embed_router(app.clone());
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = embed_listener.accept().await else { continue };
+            let Ok((tcp, _)) = embed_listener.accept().await else {
+                continue;
+            };
             let acceptor = acceptor.clone();
             let svc = embed.clone();
             tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(tcp).await else { return };
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let svc = hyper_util::service::TowerToHyperService::new(svc);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, svc)
+                    .await;
             });
         }
     });
-    Ok(Running { api_addr, embed_addr, api_base, embed_base, app })
+    Ok(Running {
+        api_addr,
+        embed_addr,
+        api_base,
+        embed_base,
+        app,
+    })
 }

@@ -26,10 +26,23 @@ fn main() {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
             _ => (a.clone(), None),
         };
-        let mut value = || inline.clone().or_else(|| args.next()).unwrap_or_else(|| fail(format!("{flag} needs a value")));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .unwrap_or_else(|| fail(format!("{flag} needs a value")))
+        };
         match flag.as_str() {
-            "--listen" => listen = value().parse().unwrap_or_else(|e| fail(format!("--listen: {e}"))),
-            "--embed-listen" => embed_listen = value().parse().unwrap_or_else(|e| fail(format!("--embed-listen: {e}"))),
+            "--listen" => {
+                listen = value()
+                    .parse()
+                    .unwrap_or_else(|e| fail(format!("--listen: {e}")))
+            }
+            "--embed-listen" => {
+                embed_listen = value()
+                    .parse()
+                    .unwrap_or_else(|e| fail(format!("--embed-listen: {e}")))
+            }
             "--embed-host" => embed_host = value(),
             "--state" => state = Some(value()),
             "-h" | "--help" => {
@@ -43,19 +56,34 @@ fn main() {
         eprintln!("pbi-emulator: warning: powerbi-client refuses embed hosts that don't end in .powerbi.com");
     }
     let text = match &state {
-        Some(p) => std::fs::read_to_string(p).unwrap_or_else(|e| fail(format!("cannot read {p}: {e}"))),
+        Some(p) => {
+            std::fs::read_to_string(p).unwrap_or_else(|e| fail(format!("cannot read {p}: {e}")))
+        }
         None => DEMO_FIXTURE.to_string(),
     };
     let fixture = Fixture::parse(&text).unwrap_or_else(|e| fail(e));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     rt.block_on(async move {
-        let running = start(Options { listen, embed_listen, embed_host, fixture })
-            .await
-            .unwrap_or_else(|e| fail(format!("cannot listen: {e}")));
-        println!("{}", serde_json::json!({"api": running.api_base, "embed": running.embed_base}));
+        let running = start(Options {
+            listen,
+            embed_listen,
+            embed_host,
+            fixture,
+        })
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot listen: {e}")));
+        println!(
+            "{}",
+            serde_json::json!({"api": running.api_base, "embed": running.embed_base})
+        );
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

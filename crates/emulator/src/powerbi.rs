@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-use crate::app::{caller, new_id, now, ok_json, parse_body, rfc3339, ApiError, ApiResult, Caller, Principal, Shared};
+use crate::app::{
+    caller, new_id, now, ok_json, parse_body, rfc3339, ApiError, ApiResult, Caller, Principal,
+    Shared,
+};
 use crate::state::*;
 
 pub fn odata(app: &Shared, what: &str) -> String {
@@ -25,8 +28,15 @@ pub fn group_json(ws: &Workspace) -> Value {
 }
 
 pub fn report_embed_url(app: &Shared, r: &Report) -> String {
-    let page = if r.report_type == ReportType::PaginatedReport { "rdlEmbed" } else { "reportEmbed" };
-    format!("{}/{page}?reportId={}&groupId={}", app.embed_base, r.id, r.workspace_id)
+    let page = if r.report_type == ReportType::PaginatedReport {
+        "rdlEmbed"
+    } else {
+        "reportEmbed"
+    };
+    format!(
+        "{}/{page}?reportId={}&groupId={}",
+        app.embed_base, r.id, r.workspace_id
+    )
 }
 
 pub fn report_json(app: &Shared, st: &Fixture, r: &Report) -> Value {
@@ -85,7 +95,11 @@ fn tile_json(app: &Shared, d: &Dashboard, t: &Tile) -> Value {
 
 /// The caller's access to a workspace; a workspace the caller does not belong to (or that does not exist)
 /// answers 401 like the service.
-pub fn group_access<'a>(st: &'a Fixture, c: &Caller, gid: &str) -> Result<(&'a Workspace, AccessRight), ApiError> {
+pub fn group_access<'a>(
+    st: &'a Fixture,
+    c: &Caller,
+    gid: &str,
+) -> Result<(&'a Workspace, AccessRight), ApiError> {
     let ws = st.workspace(gid).ok_or_else(ApiError::not_authorized)?;
     match c.access(ws) {
         Some(a) if a > AccessRight::None => Ok((ws, a)),
@@ -95,11 +109,15 @@ pub fn group_access<'a>(st: &'a Fixture, c: &Caller, gid: &str) -> Result<(&'a W
 
 fn paginate(items: Vec<Value>, q: &HashMap<String, String>) -> Result<Vec<Value>, ApiError> {
     let skip = match q.get("$skip") {
-        Some(s) => s.parse::<usize>().map_err(|_| ApiError::invalid("$skip must be a non-negative integer"))?,
+        Some(s) => s
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid("$skip must be a non-negative integer"))?,
         None => 0,
     };
     let top = match q.get("$top") {
-        Some(s) => s.parse::<usize>().map_err(|_| ApiError::invalid("$top must be a positive integer"))?,
+        Some(s) => s
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid("$top must be a positive integer"))?,
         None => usize::MAX,
     };
     Ok(items.into_iter().skip(skip).take(top).collect())
@@ -125,24 +143,47 @@ fn profile_json(p: &Profile) -> Value {
 }
 
 fn display_name(body: &Value) -> Result<String, ApiError> {
-    match body.get("displayName").and_then(Value::as_str).map(str::trim) {
+    match body
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+    {
         Some(n) if !n.is_empty() => Ok(n.to_string()),
-        _ => Err(ApiError::pbi(StatusCode::BAD_REQUEST, "InvalidRequest", "displayName is required")),
+        _ => Err(ApiError::pbi(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "displayName is required",
+        )),
     }
 }
 
 fn duplicate_profile(name: &str) -> ApiError {
-    ApiError::pbi(StatusCode::CONFLICT, "PowerBIEntityAlreadyExists",
-                  format!("A profile with display name '{name}' already exists for this service principal"))
+    ApiError::pbi(
+        StatusCode::CONFLICT,
+        "PowerBIEntityAlreadyExists",
+        format!("A profile with display name '{name}' already exists for this service principal"),
+    )
 }
 
-pub async fn get_profiles(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+pub async fn get_profiles(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
     let (_, sp) = sp_caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
-    let mut items: Vec<Value> = st.profiles.iter().filter(|p| p.service_principal.eq_ignore_ascii_case(&sp)).map(profile_json).collect();
+    let mut items: Vec<Value> = st
+        .profiles
+        .iter()
+        .filter(|p| p.service_principal.eq_ignore_ascii_case(&sp))
+        .map(profile_json)
+        .collect();
     if let Some(f) = q.get("$filter") {
         // supports: displayName eq 'x'
-        if let Some(name) = f.strip_prefix("displayName eq '").and_then(|r| r.strip_suffix('\'')) {
+        if let Some(name) = f
+            .strip_prefix("displayName eq '")
+            .and_then(|r| r.strip_suffix('\''))
+        {
             items.retain(|p| p["displayName"] == name);
         } else {
             return Err(ApiError::invalid(format!("Unsupported $filter '{f}'")));
@@ -152,20 +193,41 @@ pub async fn get_profiles(State(app): State<Shared>, headers: HeaderMap, Query(q
     ok_json(json!({"@odata.context": odata(&app, "profiles"), "value": items}))
 }
 
-pub async fn create_profile(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> ApiResult {
+pub async fn create_profile(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
     let (_, sp) = sp_caller(&app, &headers)?;
     let body = parse_body(&body, "CreateOrUpdateProfileRequest")?;
     let name = display_name(&body)?;
     let mut st = app.state.lock().unwrap();
-    let mine: Vec<&Profile> = st.profiles.iter().filter(|p| p.service_principal.eq_ignore_ascii_case(&sp)).collect();
-    if mine.iter().any(|p| p.display_name.eq_ignore_ascii_case(&name)) {
+    let mine: Vec<&Profile> = st
+        .profiles
+        .iter()
+        .filter(|p| p.service_principal.eq_ignore_ascii_case(&sp))
+        .collect();
+    if mine
+        .iter()
+        .any(|p| p.display_name.eq_ignore_ascii_case(&name))
+    {
         return Err(duplicate_profile(&name));
     }
     if mine.len() >= st.settings.max_profiles_per_service_principal {
-        return Err(ApiError::pbi(StatusCode::BAD_REQUEST, "ProfileLimitExceeded",
-            format!("A service principal can own at most {} profiles", st.settings.max_profiles_per_service_principal)));
+        return Err(ApiError::pbi(
+            StatusCode::BAD_REQUEST,
+            "ProfileLimitExceeded",
+            format!(
+                "A service principal can own at most {} profiles",
+                st.settings.max_profiles_per_service_principal
+            ),
+        ));
     }
-    let p = Profile { id: new_id(), display_name: name, service_principal: sp };
+    let p = Profile {
+        id: new_id(),
+        display_name: name,
+        service_principal: sp,
+    };
     let out = profile_json(&p);
     st.profiles.push(p);
     ok_json(out)
@@ -178,21 +240,32 @@ fn own_profile<'a>(st: &'a mut Fixture, sp: &str, id: &str) -> Result<&'a mut Pr
         .ok_or_else(|| ApiError::not_found("Profile", id))
 }
 
-pub async fn get_profile(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
+pub async fn get_profile(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
     let (_, sp) = sp_caller(&app, &headers)?;
     let mut st = app.state.lock().unwrap();
     let p = own_profile(&mut st, &sp, &id)?;
     ok_json(profile_json(p))
 }
 
-pub async fn update_profile(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ApiResult {
+pub async fn update_profile(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let (_, sp) = sp_caller(&app, &headers)?;
     let body = parse_body(&body, "CreateOrUpdateProfileRequest")?;
     let name = display_name(&body)?;
     let mut st = app.state.lock().unwrap();
     own_profile(&mut st, &sp, &id)?;
     if st.profiles.iter().any(|p| {
-        p.service_principal.eq_ignore_ascii_case(&sp) && !p.id.eq_ignore_ascii_case(&id) && p.display_name.eq_ignore_ascii_case(&name)
+        p.service_principal.eq_ignore_ascii_case(&sp)
+            && !p.id.eq_ignore_ascii_case(&id)
+            && p.display_name.eq_ignore_ascii_case(&name)
     }) {
         return Err(duplicate_profile(&name));
     }
@@ -200,13 +273,21 @@ pub async fn update_profile(State(app): State<Shared>, headers: HeaderMap, Path(
     Ok(StatusCode::OK.into_response())
 }
 
-pub async fn delete_profile(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
+pub async fn delete_profile(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
     let (_, sp) = sp_caller(&app, &headers)?;
     let mut st = app.state.lock().unwrap();
     own_profile(&mut st, &sp, &id)?;
     st.profiles.retain(|p| !p.id.eq_ignore_ascii_case(&id));
     for ws in &mut st.workspaces {
-        ws.members.retain(|m| !m.profile.as_ref().is_some_and(|p| p.id.eq_ignore_ascii_case(&id)));
+        ws.members.retain(|m| {
+            !m.profile
+                .as_ref()
+                .is_some_and(|p| p.id.eq_ignore_ascii_case(&id))
+        });
     }
     Ok(StatusCode::OK.into_response())
 }
@@ -214,21 +295,37 @@ pub async fn delete_profile(State(app): State<Shared>, headers: HeaderMap, Path(
 // ---------------------------------------------------------------------------------------------------------------
 // Groups
 
-pub async fn get_groups(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+pub async fn get_groups(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let mut items: Vec<&Workspace> = st
         .workspaces
         .iter()
-        .filter(|w| w.kind != WorkspaceType::PersonalGroup && c.access(w).is_some_and(|a| a > AccessRight::None))
+        .filter(|w| {
+            w.kind != WorkspaceType::PersonalGroup
+                && c.access(w).is_some_and(|a| a > AccessRight::None)
+        })
         .collect();
     if let Some(f) = q.get("$filter") {
         let f = f.trim();
-        if let Some(n) = f.strip_prefix("name eq '").and_then(|r| r.strip_suffix('\'')) {
+        if let Some(n) = f
+            .strip_prefix("name eq '")
+            .and_then(|r| r.strip_suffix('\''))
+        {
             items.retain(|w| w.name == n);
-        } else if let Some(n) = f.strip_prefix("tolower(name) eq '").and_then(|r| r.strip_suffix('\'')) {
+        } else if let Some(n) = f
+            .strip_prefix("tolower(name) eq '")
+            .and_then(|r| r.strip_suffix('\''))
+        {
             items.retain(|w| w.name.to_lowercase() == n);
-        } else if let Some(n) = f.strip_prefix("contains(name,'").and_then(|r| r.strip_suffix("')")) {
+        } else if let Some(n) = f
+            .strip_prefix("contains(name,'")
+            .and_then(|r| r.strip_suffix("')"))
+        {
             items.retain(|w| w.name.contains(n));
         } else {
             return Err(ApiError::invalid(format!("Unsupported $filter '{f}'")));
@@ -244,12 +341,25 @@ pub async fn create_group(State(app): State<Shared>, headers: HeaderMap, body: B
     let body = parse_body(&body, "requestParameters")?;
     let name = match body.get("name").and_then(Value::as_str).map(str::trim) {
         Some(n) if !n.is_empty() => n.to_string(),
-        _ => return Err(ApiError::pbi(StatusCode::BAD_REQUEST, "InvalidRequest", "name is required")),
+        _ => {
+            return Err(ApiError::pbi(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "name is required",
+            ))
+        }
     };
     let mut st = app.state.lock().unwrap();
-    if st.workspaces.iter().any(|w| w.name.eq_ignore_ascii_case(&name)) {
-        return Err(ApiError::pbi(StatusCode::CONFLICT, "PowerBIEntityAlreadyExists",
-                                 format!("A workspace named '{name}' already exists")));
+    if st
+        .workspaces
+        .iter()
+        .any(|w| w.name.eq_ignore_ascii_case(&name))
+    {
+        return Err(ApiError::pbi(
+            StatusCode::CONFLICT,
+            "PowerBIEntityAlreadyExists",
+            format!("A workspace named '{name}' already exists"),
+        ));
     }
     let member = match &c.principal {
         Principal::App { object_id, .. } => Member {
@@ -265,15 +375,25 @@ pub async fn create_group(State(app): State<Shared>, headers: HeaderMap, body: B
             group_user_access_right: AccessRight::Admin,
         },
     };
-    let ws = Workspace { id: new_id(), name, kind: WorkspaceType::Workspace, is_on_dedicated_capacity: false,
-                         capacity_id: None, members: vec![member] };
+    let ws = Workspace {
+        id: new_id(),
+        name,
+        kind: WorkspaceType::Workspace,
+        is_on_dedicated_capacity: false,
+        capacity_id: None,
+        members: vec![member],
+    };
     let mut out = group_json(&ws);
     out["@odata.context"] = json!(odata(&app, "groups/$entity"));
     st.workspaces.push(ws);
     ok_json(out)
 }
 
-pub async fn get_group(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>) -> ApiResult {
+pub async fn get_group(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
@@ -282,7 +402,11 @@ pub async fn get_group(State(app): State<Shared>, headers: HeaderMap, Path(g): P
     ok_json(out)
 }
 
-pub async fn delete_group(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>) -> ApiResult {
+pub async fn delete_group(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let mut st = app.state.lock().unwrap();
     let (ws, a) = group_access(&st, &c, &g)?;
@@ -309,7 +433,10 @@ fn member_json(st: &Fixture, m: &Member) -> Value {
         }
     } else if m.principal_type.eq_ignore_ascii_case("User") {
         v["emailAddress"] = json!(m.identifier);
-        if let Some(u) = st.user_by_upn(&m.identifier).or_else(|| st.user_by_oid(&m.identifier)) {
+        if let Some(u) = st
+            .user_by_upn(&m.identifier)
+            .or_else(|| st.user_by_oid(&m.identifier))
+        {
             v["displayName"] = json!(u.display_name);
         }
     }
@@ -322,8 +449,12 @@ fn member_json(st: &Fixture, m: &Member) -> Value {
     v
 }
 
-pub async fn get_group_users(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>,
-                             Query(q): Query<HashMap<String, String>>) -> ApiResult {
+pub async fn get_group_users(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
@@ -331,7 +462,12 @@ pub async fn get_group_users(State(app): State<Shared>, headers: HeaderMap, Path
     ok_json(json!({"@odata.context": odata(&app, "groups/users"), "value": items}))
 }
 
-pub async fn add_group_user(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>, body: Bytes) -> ApiResult {
+pub async fn add_group_user(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let body = parse_body(&body, "userDetails")?;
     let mut st = app.state.lock().unwrap();
@@ -340,56 +476,101 @@ pub async fn add_group_user(State(app): State<Shared>, headers: HeaderMap, Path(
         return Err(ApiError::not_authorized());
     }
     let ws_id = ws.id.clone();
-    let right: AccessRight = match body.get("groupUserAccessRight").cloned().map(serde_json::from_value) {
+    let right: AccessRight = match body
+        .get("groupUserAccessRight")
+        .cloned()
+        .map(serde_json::from_value)
+    {
         Some(Ok(r)) if r != AccessRight::None => r,
-        _ => return Err(ApiError::invalid("groupUserAccessRight must be one of Admin, Member, Contributor, Viewer")),
+        _ => {
+            return Err(ApiError::invalid(
+                "groupUserAccessRight must be one of Admin, Member, Contributor, Viewer",
+            ))
+        }
     };
     let email = body.get("emailAddress").and_then(Value::as_str);
-    let identifier = body.get("identifier").and_then(Value::as_str).or(email).map(str::to_string);
+    let identifier = body
+        .get("identifier")
+        .and_then(Value::as_str)
+        .or(email)
+        .map(str::to_string);
     let Some(identifier) = identifier.filter(|s| !s.is_empty()) else {
         return Err(ApiError::invalid("identifier is required"));
     };
-    let ptype = body.get("principalType").and_then(Value::as_str)
-        .unwrap_or(if email.is_some() { "User" } else { "" }).to_string();
-    let profile = body.get("profile").and_then(|p| p.get("id")).and_then(Value::as_str).map(str::to_string);
+    let ptype = body
+        .get("principalType")
+        .and_then(Value::as_str)
+        .unwrap_or(if email.is_some() { "User" } else { "" })
+        .to_string();
+    let profile = body
+        .get("profile")
+        .and_then(|p| p.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let (ptype, identifier) = match ptype.to_ascii_lowercase().as_str() {
         "app" => {
             let Some(sp) = st.sp_by_any_id(&identifier) else {
-                return Err(ApiError::invalid(format!("Service principal {identifier} was not found")));
+                return Err(ApiError::invalid(format!(
+                    "Service principal {identifier} was not found"
+                )));
             };
             if let Some(pid) = &profile {
-                if !st.profile(pid).is_some_and(|p| p.service_principal.eq_ignore_ascii_case(&sp.app_id)) {
-                    return Err(ApiError::invalid(format!("Profile {pid} was not found for service principal {identifier}")));
+                if !st
+                    .profile(pid)
+                    .is_some_and(|p| p.service_principal.eq_ignore_ascii_case(&sp.app_id))
+                {
+                    return Err(ApiError::invalid(format!(
+                        "Profile {pid} was not found for service principal {identifier}"
+                    )));
                 }
             }
             ("App".to_string(), sp.object_id.clone())
         }
         "user" => {
             if profile.is_some() {
-                return Err(ApiError::invalid("profile is only valid with principalType App"));
+                return Err(ApiError::invalid(
+                    "profile is only valid with principalType App",
+                ));
             }
             ("User".to_string(), identifier)
         }
         "group" => ("Group".to_string(), identifier),
-        _ => return Err(ApiError::invalid("principalType must be one of User, Group, App")),
+        _ => {
+            return Err(ApiError::invalid(
+                "principalType must be one of User, Group, App",
+            ))
+        }
     };
-    let m = Member { principal_type: ptype, identifier, profile: profile.map(|id| ProfileRef { id }), group_user_access_right: right };
+    let m = Member {
+        principal_type: ptype,
+        identifier,
+        profile: profile.map(|id| ProfileRef { id }),
+        group_user_access_right: right,
+    };
     let ws = st.workspace_mut(&ws_id).expect("exists");
     let same = |x: &Member| {
         x.principal_type.eq_ignore_ascii_case(&m.principal_type)
             && x.identifier.eq_ignore_ascii_case(&m.identifier)
-            && x.profile.as_ref().map(|p| p.id.to_lowercase()) == m.profile.as_ref().map(|p| p.id.to_lowercase())
+            && x.profile.as_ref().map(|p| p.id.to_lowercase())
+                == m.profile.as_ref().map(|p| p.id.to_lowercase())
     };
     if ws.members.iter().any(same) {
-        return Err(ApiError::pbi(StatusCode::BAD_REQUEST, "AddingAlreadyExistsGroupUserNotSupportedError",
-                                 format!("{} already has access to the workspace", m.identifier)));
+        return Err(ApiError::pbi(
+            StatusCode::BAD_REQUEST,
+            "AddingAlreadyExistsGroupUserNotSupportedError",
+            format!("{} already has access to the workspace", m.identifier),
+        ));
     }
     ws.members.push(m);
     Ok(StatusCode::OK.into_response())
 }
 
-pub async fn delete_group_user(State(app): State<Shared>, headers: HeaderMap, Path((g, user)): Path<(String, String)>,
-                               Query(q): Query<HashMap<String, String>>) -> ApiResult {
+pub async fn delete_group_user(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((g, user)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let mut st = app.state.lock().unwrap();
     let (ws, a) = group_access(&st, &c, &g)?;
@@ -403,7 +584,10 @@ pub async fn delete_group_user(State(app): State<Shared>, headers: HeaderMap, Pa
     let ws = st.workspace_mut(&ws_id).expect("exists");
     let before = ws.members.len();
     ws.members.retain(|m| {
-        let id_match = m.identifier.eq_ignore_ascii_case(&user) || sp_oid.as_ref().is_some_and(|o| m.identifier.eq_ignore_ascii_case(o));
+        let id_match = m.identifier.eq_ignore_ascii_case(&user)
+            || sp_oid
+                .as_ref()
+                .is_some_and(|o| m.identifier.eq_ignore_ascii_case(o));
         !(id_match && m.profile.as_ref().map(|p| p.id.to_lowercase()) == profile)
     });
     if ws.members.len() == before {
@@ -415,37 +599,68 @@ pub async fn delete_group_user(State(app): State<Shared>, headers: HeaderMap, Pa
 // ---------------------------------------------------------------------------------------------------------------
 // Reports, datasets, dashboards
 
-pub async fn get_reports(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>) -> ApiResult {
+pub async fn get_reports(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
-    let items: Vec<Value> = st.reports.iter().filter(|r| r.workspace_id == ws.id).map(|r| report_json(&app, &st, r)).collect();
+    let items: Vec<Value> = st
+        .reports
+        .iter()
+        .filter(|r| r.workspace_id == ws.id)
+        .map(|r| report_json(&app, &st, r))
+        .collect();
     ok_json(json!({"@odata.context": odata(&app, "reports"), "value": items}))
 }
 
-pub async fn get_report(State(app): State<Shared>, headers: HeaderMap, Path((g, r)): Path<(String, String)>) -> ApiResult {
+pub async fn get_report(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((g, r)): Path<(String, String)>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
-    let rep = st.report(&r).filter(|x| x.workspace_id == ws.id).ok_or_else(|| ApiError::not_found("Report", &r))?;
+    let rep = st
+        .report(&r)
+        .filter(|x| x.workspace_id == ws.id)
+        .ok_or_else(|| ApiError::not_found("Report", &r))?;
     let mut v = report_json(&app, &st, rep);
     v["@odata.context"] = json!(odata(&app, "reports/$entity"));
     ok_json(v)
 }
 
-pub async fn get_datasets(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>) -> ApiResult {
+pub async fn get_datasets(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
-    let items: Vec<Value> = st.datasets.iter().filter(|d| d.workspace_id == ws.id).map(|d| dataset_json(&app, d)).collect();
+    let items: Vec<Value> = st
+        .datasets
+        .iter()
+        .filter(|d| d.workspace_id == ws.id)
+        .map(|d| dataset_json(&app, d))
+        .collect();
     ok_json(json!({"@odata.context": odata(&app, "datasets"), "value": items}))
 }
 
 fn dataset_in<'a>(st: &'a Fixture, ws: &Workspace, d: &str) -> Result<&'a Dataset, ApiError> {
-    st.dataset(d).filter(|x| x.workspace_id == ws.id).ok_or_else(|| ApiError::not_found("Dataset", d))
+    st.dataset(d)
+        .filter(|x| x.workspace_id == ws.id)
+        .ok_or_else(|| ApiError::not_found("Dataset", d))
 }
 
-pub async fn get_dataset(State(app): State<Shared>, headers: HeaderMap, Path((g, d)): Path<(String, String)>) -> ApiResult {
+pub async fn get_dataset(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((g, d)): Path<(String, String)>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
@@ -454,7 +669,11 @@ pub async fn get_dataset(State(app): State<Shared>, headers: HeaderMap, Path((g,
     ok_json(v)
 }
 
-pub async fn get_datasources(State(app): State<Shared>, headers: HeaderMap, Path((g, d)): Path<(String, String)>) -> ApiResult {
+pub async fn get_datasources(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((g, d)): Path<(String, String)>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
@@ -474,20 +693,40 @@ pub async fn get_datasources(State(app): State<Shared>, headers: HeaderMap, Path
     ok_json(json!({"@odata.context": odata(&app, "datasources"), "value": items}))
 }
 
-pub async fn get_dashboards(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>) -> ApiResult {
+pub async fn get_dashboards(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
-    let items: Vec<Value> = st.dashboards.iter().filter(|d| d.workspace_id == ws.id).map(|d| dashboard_json(&app, d)).collect();
+    let items: Vec<Value> = st
+        .dashboards
+        .iter()
+        .filter(|d| d.workspace_id == ws.id)
+        .map(|d| dashboard_json(&app, d))
+        .collect();
     ok_json(json!({"@odata.context": odata(&app, "dashboards"), "value": items}))
 }
 
-pub async fn get_tiles(State(app): State<Shared>, headers: HeaderMap, Path((g, d)): Path<(String, String)>) -> ApiResult {
+pub async fn get_tiles(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((g, d)): Path<(String, String)>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
-    let dash = st.dashboard(&d).filter(|x| x.workspace_id == ws.id).ok_or_else(|| ApiError::not_found("Dashboard", &d))?;
-    let items: Vec<Value> = dash.tiles.iter().map(|t| tile_json(&app, dash, t)).collect();
+    let dash = st
+        .dashboard(&d)
+        .filter(|x| x.workspace_id == ws.id)
+        .ok_or_else(|| ApiError::not_found("Dashboard", &d))?;
+    let items: Vec<Value> = dash
+        .tiles
+        .iter()
+        .map(|t| tile_json(&app, dash, t))
+        .collect();
     ok_json(json!({"@odata.context": odata(&app, "tiles"), "value": items}))
 }
 
@@ -496,30 +735,46 @@ pub async fn get_tiles(State(app): State<Shared>, headers: HeaderMap, Path((g, d
 
 /// Extracts the uploaded file from a multipart/form-data body (first part), or takes the raw body.
 fn upload_bytes(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
-    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let boundary = ct
         .split(';')
         .map(str::trim)
         .find_map(|p| p.strip_prefix("boundary="))
         .map(|b| b.trim_matches('"').to_string());
-    let Some(boundary) = boundary.filter(|_| ct.to_ascii_lowercase().starts_with("multipart/")) else {
+    let Some(boundary) = boundary.filter(|_| ct.to_ascii_lowercase().starts_with("multipart/"))
+    else {
         return body.to_vec();
     };
     let delim = format!("--{boundary}");
     let text = body;
     let find = |hay: &[u8], needle: &[u8], from: usize| -> Option<usize> {
-        hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+        hay.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
     };
-    let Some(start) = find(text, delim.as_bytes(), 0) else { return Vec::new() };
+    let Some(start) = find(text, delim.as_bytes(), 0) else {
+        return Vec::new();
+    };
     let after = start + delim.len();
-    let Some(hdr_end) = find(text, b"\r\n\r\n", after) else { return Vec::new() };
+    let Some(hdr_end) = find(text, b"\r\n\r\n", after) else {
+        return Vec::new();
+    };
     let content_start = hdr_end + 4;
     let end = find(text, format!("\r\n{delim}").as_bytes(), content_start).unwrap_or(text.len());
     text[content_start..end].to_vec()
 }
 
-pub async fn post_import(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>,
-                         Query(q): Query<HashMap<String, String>>, body: Bytes) -> ApiResult {
+pub async fn post_import(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let mut st = app.state.lock().unwrap();
     let (ws, a) = group_access(&st, &c, &g)?;
@@ -530,35 +785,71 @@ pub async fn post_import(State(app): State<Shared>, headers: HeaderMap, Path(g):
     let Some(display) = q.get("datasetDisplayName").filter(|s| !s.trim().is_empty()) else {
         return Err(ApiError::invalid("datasetDisplayName is required"));
     };
-    let name = display.trim_end_matches(".pbix").trim_end_matches(".json").trim_end_matches(".rdl").to_string();
-    let conflict = q.get("nameConflict").map(String::as_str).unwrap_or("Ignore");
-    if !["Ignore", "Abort", "Overwrite", "CreateOrOverwrite", "GenerateUniqueName"].contains(&conflict) {
-        return Err(ApiError::invalid(format!("nameConflict '{conflict}' is not supported")));
+    let name = display
+        .trim_end_matches(".pbix")
+        .trim_end_matches(".json")
+        .trim_end_matches(".rdl")
+        .to_string();
+    let conflict = q
+        .get("nameConflict")
+        .map(String::as_str)
+        .unwrap_or("Ignore");
+    if ![
+        "Ignore",
+        "Abort",
+        "Overwrite",
+        "CreateOrOverwrite",
+        "GenerateUniqueName",
+    ]
+    .contains(&conflict)
+    {
+        return Err(ApiError::invalid(format!(
+            "nameConflict '{conflict}' is not supported"
+        )));
     }
     let file = upload_bytes(&headers, &body);
-    let corrupted = |why: String| ApiError::pbi(StatusCode::BAD_REQUEST, "RequestedFileIsEncryptedOrCorrupted",
-        format!("The uploaded file is not a valid pbix (emulator format embedgate-pbix/1): {why}"));
+    let corrupted =
+        |why: String| {
+            ApiError::pbi(StatusCode::BAD_REQUEST, "RequestedFileIsEncryptedOrCorrupted",
+        format!("The uploaded file is not a valid pbix (emulator format embedgate-pbix/1): {why}"))
+        };
     let pbix: Value = serde_json::from_slice(&file).map_err(|e| corrupted(e.to_string()))?;
     if pbix["format"] != "embedgate-pbix/1" {
         return Err(corrupted("missing \"format\": \"embedgate-pbix/1\"".into()));
     }
     let paginated = pbix["reportType"] == "PaginatedReport";
-    let existing_ds = st.datasets.iter().position(|d| d.workspace_id == ws_id && d.name == name);
-    let existing_rep = st.reports.iter().position(|r| r.workspace_id == ws_id && r.name == name);
+    let existing_ds = st
+        .datasets
+        .iter()
+        .position(|d| d.workspace_id == ws_id && d.name == name);
+    let existing_rep = st
+        .reports
+        .iter()
+        .position(|r| r.workspace_id == ws_id && r.name == name);
     let exists = existing_ds.is_some() || existing_rep.is_some();
     let mut final_name = name.clone();
     match conflict {
         "Abort" if exists => {
-            return Err(ApiError::pbi(StatusCode::CONFLICT, "DuplicatePackageNotFoundError",
-                                     format!("A dataset or report named '{name}' already exists in the workspace")));
+            return Err(ApiError::pbi(
+                StatusCode::CONFLICT,
+                "DuplicatePackageNotFoundError",
+                format!("A dataset or report named '{name}' already exists in the workspace"),
+            ));
         }
         "Overwrite" if !exists => {
-            return Err(ApiError::pbi(StatusCode::BAD_REQUEST, "OverwriteNotAllowedNoExistingItem",
-                                     format!("No dataset or report named '{name}' exists to overwrite")));
+            return Err(ApiError::pbi(
+                StatusCode::BAD_REQUEST,
+                "OverwriteNotAllowedNoExistingItem",
+                format!("No dataset or report named '{name}' exists to overwrite"),
+            ));
         }
         "GenerateUniqueName" if exists => {
             let mut n = 2;
-            while st.datasets.iter().any(|d| d.workspace_id == ws_id && d.name == format!("{name} ({n})")) {
+            while st
+                .datasets
+                .iter()
+                .any(|d| d.workspace_id == ws_id && d.name == format!("{name} ({n})"))
+            {
                 n += 1;
             }
             final_name = format!("{name} ({n})");
@@ -579,11 +870,13 @@ pub async fn post_import(State(app): State<Shared>, headers: HeaderMap, Path(g):
         spec.insert("workspaceId".into(), json!(ws_id));
         spec.insert("name".into(), json!(final_name));
         spec.entry("kind").or_insert(json!("Import"));
-        spec.entry("configuredBy").or_insert(json!(match &c.principal {
-            Principal::App { app_id, .. } => app_id.clone(),
-            Principal::User { upn, .. } => upn.clone(),
-        }));
-        let d: Dataset = serde_json::from_value(Value::Object(spec)).map_err(|e| corrupted(format!("dataset: {e}")))?;
+        spec.entry("configuredBy")
+            .or_insert(json!(match &c.principal {
+                Principal::App { app_id, .. } => app_id.clone(),
+                Principal::User { upn, .. } => upn.clone(),
+            }));
+        let d: Dataset = serde_json::from_value(Value::Object(spec))
+            .map_err(|e| corrupted(format!("dataset: {e}")))?;
         for r in &d.roles {
             crate::rls::parse(&r.filter).map_err(|e| corrupted(format!("role {}: {e}", r.name)))?;
         }
@@ -596,7 +889,11 @@ pub async fn post_import(State(app): State<Shared>, headers: HeaderMap, Path(g):
     }
     let mut report_ids = Vec::new();
     if q.get("skipReport").map(String::as_str) != Some("true") {
-        let mut spec: Map<String, Value> = pbix.get("report").and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut spec: Map<String, Value> = pbix
+            .get("report")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let id = match (overwrite, existing_rep) {
             (true, Some(i)) => st.reports[i].id.clone(),
             _ => new_id(),
@@ -604,51 +901,96 @@ pub async fn post_import(State(app): State<Shared>, headers: HeaderMap, Path(g):
         spec.insert("id".into(), json!(id));
         spec.insert("workspaceId".into(), json!(ws_id));
         spec.insert("name".into(), json!(final_name));
-        spec.insert("reportType".into(), json!(if paginated { "PaginatedReport" } else { "PowerBIReport" }));
+        spec.insert(
+            "reportType".into(),
+            json!(if paginated {
+                "PaginatedReport"
+            } else {
+                "PowerBIReport"
+            }),
+        );
         if let Some(d) = &dataset_id {
             spec.insert("datasetId".into(), json!(d));
         }
-        let r: Report = serde_json::from_value(Value::Object(spec)).map_err(|e| corrupted(format!("report: {e}")))?;
+        let r: Report = serde_json::from_value(Value::Object(spec))
+            .map_err(|e| corrupted(format!("report: {e}")))?;
         match (overwrite, existing_rep) {
             (true, Some(i)) => st.reports[i] = r,
             _ => st.reports.push(r),
         }
         report_ids.push(id);
     }
-    let imp = Import { id: new_id(), workspace_id: ws_id, name: final_name, created_date_time: rfc3339(now()),
-                       report_ids, dataset_ids };
+    let imp = Import {
+        id: new_id(),
+        workspace_id: ws_id,
+        name: final_name,
+        created_date_time: rfc3339(now()),
+        report_ids,
+        dataset_ids,
+    };
     let id = imp.id.clone();
     st.imports.push(imp);
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"id": id}))).into_response())
 }
 
 fn import_json(app: &Shared, st: &Fixture, i: &Import) -> Value {
-    let reports: Vec<Value> = i.report_ids.iter().filter_map(|r| st.report(r)).map(|r| report_json(app, st, r)).collect();
-    let datasets: Vec<Value> = i.dataset_ids.iter().filter_map(|d| st.dataset(d)).map(|d| dataset_json(app, d)).collect();
+    let reports: Vec<Value> = i
+        .report_ids
+        .iter()
+        .filter_map(|r| st.report(r))
+        .map(|r| report_json(app, st, r))
+        .collect();
+    let datasets: Vec<Value> = i
+        .dataset_ids
+        .iter()
+        .filter_map(|d| st.dataset(d))
+        .map(|d| dataset_json(app, d))
+        .collect();
     json!({"id": i.id, "importState": "Succeeded", "createdDateTime": i.created_date_time,
            "updatedDateTime": i.created_date_time, "name": i.name, "connectionType": "import", "source": "Upload",
            "reports": reports, "datasets": datasets})
 }
 
-pub async fn get_import(State(app): State<Shared>, headers: HeaderMap, Path((g, id)): Path<(String, String)>) -> ApiResult {
+pub async fn get_import(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((g, id)): Path<(String, String)>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
-    let imp = st.imports.iter().find(|i| i.id.eq_ignore_ascii_case(&id) && i.workspace_id == ws.id)
+    let imp = st
+        .imports
+        .iter()
+        .find(|i| i.id.eq_ignore_ascii_case(&id) && i.workspace_id == ws.id)
         .ok_or_else(|| ApiError::not_found("Import", &id))?;
     let mut v = import_json(&app, &st, imp);
     v["@odata.context"] = json!(odata(&app, "imports/$entity"));
     ok_json(v)
 }
 
-pub async fn get_imports(State(app): State<Shared>, headers: HeaderMap, Path(g): Path<String>) -> ApiResult {
+pub async fn get_imports(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(g): Path<String>,
+) -> ApiResult {
     let c = caller(&app, &headers)?;
     let st = app.state.lock().unwrap();
     let (ws, _) = group_access(&st, &c, &g)?;
-    let items: Vec<Value> = st.imports.iter().filter(|i| i.workspace_id == ws.id).map(|i| import_json(&app, &st, i)).collect();
+    let items: Vec<Value> = st
+        .imports
+        .iter()
+        .filter(|i| i.workspace_id == ws.id)
+        .map(|i| import_json(&app, &st, i))
+        .collect();
     ok_json(json!({"@odata.context": odata(&app, "imports"), "value": items}))
 }
 
 pub fn unknown_route() -> Response {
-    ApiError::pbi(StatusCode::NOT_FOUND, "NotFound", "The requested route is not emulated").into_response()
+    ApiError::pbi(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "The requested route is not emulated",
+    )
+    .into_response()
 }

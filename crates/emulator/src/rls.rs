@@ -24,7 +24,11 @@ pub enum Operand {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Const(bool),
-    Cmp { left: Operand, negate: bool, right: Operand },
+    Cmp {
+        left: Operand,
+        negate: bool,
+        right: Operand,
+    },
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -54,7 +58,9 @@ impl<'a> P<'a> {
         if rest.len() >= tok.len() && rest[..tok.len()].eq_ignore_ascii_case(tok) {
             // keywords must not run into an identifier
             let alpha = tok.chars().all(|c| c.is_ascii_alphabetic());
-            if alpha && rest[tok.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            if alpha
+                && rest[tok.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            {
                 return false;
             }
             self.i += tok.len();
@@ -108,7 +114,11 @@ impl<'a> P<'a> {
             return self.err("expected = or <>");
         };
         let right = self.operand()?;
-        Ok(Expr::Cmp { left, negate, right })
+        Ok(Expr::Cmp {
+            left,
+            negate,
+            right,
+        })
     }
     fn operand(&mut self) -> Result<Operand, String> {
         self.ws();
@@ -141,7 +151,9 @@ impl<'a> P<'a> {
             let end = rest
                 .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
                 .unwrap_or(rest.len());
-            let n: f64 = rest[..end].parse().map_err(|_| format!("bad number in `{}`", self.s))?;
+            let n: f64 = rest[..end]
+                .parse()
+                .map_err(|_| format!("bad number in `{}`", self.s))?;
             self.i += end;
             return Ok(Operand::Number(n));
         }
@@ -153,7 +165,9 @@ impl<'a> P<'a> {
                 None => return self.err("unterminated table name"),
             }
         } else {
-            let e = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let e = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             if rest[e..].starts_with('[') {
                 j = e;
             }
@@ -193,7 +207,10 @@ fn value(op: &Operand, row: &Map<String, Value>, ctx: &Ctx) -> V {
         Operand::Text(t) => V::T(t.clone()),
         Operand::Number(n) => V::N(*n),
         Operand::Column(c) => {
-            let v = row.iter().find(|(k, _)| k.eq_ignore_ascii_case(c)).map(|(_, v)| v);
+            let v = row
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(c))
+                .map(|(_, v)| v);
             match v {
                 Some(Value::String(s)) => V::T(s.clone()),
                 Some(Value::Number(n)) => V::N(n.as_f64().unwrap_or(f64::NAN)),
@@ -208,7 +225,9 @@ fn eq(a: V, b: V) -> bool {
     match (a, b) {
         (V::N(x), V::N(y)) => x == y,
         (V::T(x), V::T(y)) => x.to_lowercase() == y.to_lowercase(),
-        (V::N(x), V::T(y)) | (V::T(y), V::N(x)) => y.trim().parse::<f64>().map(|y| y == x).unwrap_or(false),
+        (V::N(x), V::T(y)) | (V::T(y), V::N(x)) => {
+            y.trim().parse::<f64>().map(|y| y == x).unwrap_or(false)
+        }
         (V::Blank, V::Blank) => true,
         (V::Blank, V::T(t)) | (V::T(t), V::Blank) => t.is_empty(),
         (V::Blank, V::N(n)) | (V::N(n), V::Blank) => n == 0.0,
@@ -221,7 +240,11 @@ pub fn eval(e: &Expr, row: &Map<String, Value>, ctx: &Ctx) -> bool {
         Expr::Not(x) => !eval(x, row, ctx),
         Expr::And(a, b) => eval(a, row, ctx) && eval(b, row, ctx),
         Expr::Or(a, b) => eval(a, row, ctx) || eval(b, row, ctx),
-        Expr::Cmp { left, negate, right } => eq(value(left, row, ctx), value(right, row, ctx)) != *negate,
+        Expr::Cmp {
+            left,
+            negate,
+            right,
+        } => eq(value(left, row, ctx), value(right, row, ctx)) != *negate,
     }
 }
 
@@ -236,12 +259,27 @@ mod tests {
 
     #[test]
     fn username_and_literals() {
-        let ctx = Ctx { username: "contoso".into(), custom_data: "North".into() };
+        let ctx = Ctx {
+            username: "contoso".into(),
+            custom_data: "North".into(),
+        };
         let r = row(json!({"Customer": "Contoso", "Region": "North", "Amount": 5}));
         assert!(eval(&parse("[Customer] = USERNAME()").unwrap(), &r, &ctx));
-        assert!(eval(&parse("'Sales'[Region] = CUSTOMDATA() && [Amount] = 5").unwrap(), &r, &ctx));
-        assert!(!eval(&parse("Sales[Customer] <> \"contoso\"").unwrap(), &r, &ctx));
-        assert!(eval(&parse("NOT ([Customer] = \"Fabrikam\") OR FALSE()").unwrap(), &r, &ctx));
+        assert!(eval(
+            &parse("'Sales'[Region] = CUSTOMDATA() && [Amount] = 5").unwrap(),
+            &r,
+            &ctx
+        ));
+        assert!(!eval(
+            &parse("Sales[Customer] <> \"contoso\"").unwrap(),
+            &r,
+            &ctx
+        ));
+        assert!(eval(
+            &parse("NOT ([Customer] = \"Fabrikam\") OR FALSE()").unwrap(),
+            &r,
+            &ctx
+        ));
         assert!(!eval(&parse("FALSE()").unwrap(), &r, &ctx));
         assert!(eval(&parse("[Missing] = \"\"").unwrap(), &r, &ctx));
     }

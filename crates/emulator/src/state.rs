@@ -159,13 +159,18 @@ pub enum DatasetKind {
 
 impl DatasetKind {
     pub fn is_analysis_services(self) -> bool {
-        matches!(self, DatasetKind::AzureAnalysisServicesLive | DatasetKind::SqlServerAnalysisServicesLive)
+        matches!(
+            self,
+            DatasetKind::AzureAnalysisServicesLive | DatasetKind::SqlServerAnalysisServicesLive
+        )
     }
     pub fn storage_mode(self) -> &'static str {
         match self {
             DatasetKind::Import => "Abf",
             DatasetKind::DirectLake => "DirectLake",
-            DatasetKind::AzureAnalysisServicesLive | DatasetKind::SqlServerAnalysisServicesLive => "Unknown",
+            DatasetKind::AzureAnalysisServicesLive | DatasetKind::SqlServerAnalysisServicesLive => {
+                "Unknown"
+            }
             _ => "DirectQuery",
         }
     }
@@ -322,7 +327,10 @@ pub struct Idp {
 
 impl Default for Idp {
     fn default() -> Self {
-        Idp { issuer: "https://idp.embedgate.test/".into(), audience: "embedgate-portal".into() }
+        Idp {
+            issuer: "https://idp.embedgate.test/".into(),
+            audience: "embedgate-portal".into(),
+        }
     }
 }
 
@@ -335,23 +343,41 @@ impl Fixture {
 
     /// Referential checks so a broken fixture fails loudly at load time.
     pub fn validate(&self) -> Result<(), String> {
-        let ws = |id: &str| self.workspaces.iter().any(|w| w.id.eq_ignore_ascii_case(id));
+        let ws = |id: &str| {
+            self.workspaces
+                .iter()
+                .any(|w| w.id.eq_ignore_ascii_case(id))
+        };
         for p in &self.profiles {
-            if !self.service_principals.iter().any(|s| s.app_id == p.service_principal) {
-                return Err(format!("profile {} names unknown service principal {}", p.id, p.service_principal));
+            if !self
+                .service_principals
+                .iter()
+                .any(|s| s.app_id == p.service_principal)
+            {
+                return Err(format!(
+                    "profile {} names unknown service principal {}",
+                    p.id, p.service_principal
+                ));
             }
         }
         for d in &self.datasets {
             if !ws(&d.workspace_id) {
-                return Err(format!("dataset {} is in unknown workspace {}", d.id, d.workspace_id));
+                return Err(format!(
+                    "dataset {} is in unknown workspace {}",
+                    d.id, d.workspace_id
+                ));
             }
             for r in &d.roles {
-                crate::rls::parse(&r.filter).map_err(|e| format!("dataset {} role {}: {e}", d.id, r.name))?;
+                crate::rls::parse(&r.filter)
+                    .map_err(|e| format!("dataset {} role {}: {e}", d.id, r.name))?;
             }
         }
         for r in &self.reports {
             if !ws(&r.workspace_id) {
-                return Err(format!("report {} is in unknown workspace {}", r.id, r.workspace_id));
+                return Err(format!(
+                    "report {} is in unknown workspace {}",
+                    r.id, r.workspace_id
+                ));
             }
             if let Some(ds) = &r.dataset_id {
                 if self.dataset(ds).is_none() {
@@ -366,17 +392,24 @@ impl Fixture {
         }
         for d in &self.dashboards {
             if !ws(&d.workspace_id) {
-                return Err(format!("dashboard {} is in unknown workspace {}", d.id, d.workspace_id));
+                return Err(format!(
+                    "dashboard {} is in unknown workspace {}",
+                    d.id, d.workspace_id
+                ));
             }
         }
         Ok(())
     }
 
     pub fn workspace(&self, id: &str) -> Option<&Workspace> {
-        self.workspaces.iter().find(|w| w.id.eq_ignore_ascii_case(id))
+        self.workspaces
+            .iter()
+            .find(|w| w.id.eq_ignore_ascii_case(id))
     }
     pub fn workspace_mut(&mut self, id: &str) -> Option<&mut Workspace> {
-        self.workspaces.iter_mut().find(|w| w.id.eq_ignore_ascii_case(id))
+        self.workspaces
+            .iter_mut()
+            .find(|w| w.id.eq_ignore_ascii_case(id))
     }
     pub fn dataset(&self, id: &str) -> Option<&Dataset> {
         self.datasets.iter().find(|d| d.id.eq_ignore_ascii_case(id))
@@ -385,13 +418,17 @@ impl Fixture {
         self.reports.iter().find(|r| r.id.eq_ignore_ascii_case(id))
     }
     pub fn dashboard(&self, id: &str) -> Option<&Dashboard> {
-        self.dashboards.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+        self.dashboards
+            .iter()
+            .find(|d| d.id.eq_ignore_ascii_case(id))
     }
     pub fn profile(&self, id: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.id.eq_ignore_ascii_case(id))
     }
     pub fn sp_by_app_id(&self, app_id: &str) -> Option<&ServicePrincipal> {
-        self.service_principals.iter().find(|s| s.app_id.eq_ignore_ascii_case(app_id))
+        self.service_principals
+            .iter()
+            .find(|s| s.app_id.eq_ignore_ascii_case(app_id))
     }
     pub fn sp_by_any_id(&self, id: &str) -> Option<&ServicePrincipal> {
         self.service_principals
@@ -402,6 +439,8 @@ impl Fixture {
         self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
     }
     pub fn user_by_oid(&self, oid: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.object_id.eq_ignore_ascii_case(oid))
+        self.users
+            .iter()
+            .find(|u| u.object_id.eq_ignore_ascii_case(oid))
     }
 }

@@ -26,7 +26,12 @@ fn fixture(s: &Value) -> Value {
         }
     };
     if let Some(p) = caller["profile"]["id"].as_str() {
-        add_profile(p, caller["profile"]["displayName"].as_str().unwrap_or("Profile"));
+        add_profile(
+            p,
+            caller["profile"]["displayName"]
+                .as_str()
+                .unwrap_or("Profile"),
+        );
     }
     let first_ws = s["workspaces"][0]["id"].as_str().unwrap_or("").to_string();
     let workspaces: Vec<Value> = s["workspaces"]
@@ -110,25 +115,45 @@ fn endpoint_path(e: &Value) -> String {
     let g = e["groupId"].as_str().unwrap_or("");
     match e["kind"].as_str().unwrap() {
         "GenerateTokenV2" => "/GenerateToken".into(),
-        "Report" => format!("/groups/{g}/reports/{}/GenerateToken", e["reportId"].as_str().unwrap()),
+        "Report" => format!(
+            "/groups/{g}/reports/{}/GenerateToken",
+            e["reportId"].as_str().unwrap()
+        ),
         "CreateReport" => format!("/groups/{g}/reports/GenerateToken"),
-        "Dataset" => format!("/groups/{g}/datasets/{}/GenerateToken", e["datasetId"].as_str().unwrap()),
-        "Dashboard" => format!("/groups/{g}/dashboards/{}/GenerateToken", e["dashboardId"].as_str().unwrap()),
-        "Tile" => format!("/groups/{g}/dashboards/{}/tiles/{}/GenerateToken", e["dashboardId"].as_str().unwrap(), e["tileId"].as_str().unwrap()),
+        "Dataset" => format!(
+            "/groups/{g}/datasets/{}/GenerateToken",
+            e["datasetId"].as_str().unwrap()
+        ),
+        "Dashboard" => format!(
+            "/groups/{g}/dashboards/{}/GenerateToken",
+            e["dashboardId"].as_str().unwrap()
+        ),
+        "Tile" => format!(
+            "/groups/{g}/dashboards/{}/tiles/{}/GenerateToken",
+            e["dashboardId"].as_str().unwrap(),
+            e["tileId"].as_str().unwrap()
+        ),
         k => panic!("endpoint {k}"),
     }
 }
 
 /// Scenarios the emulator cannot represent: incomplete ones (their items are not described).
 fn comparable(report: &embedgate_core::Report) -> bool {
-    !report.diagnostics.iter().any(|d| d.code.starts_with("EG07") || d.code == "EG0002")
+    !report
+        .diagnostics
+        .iter()
+        .any(|d| d.code.starts_with("EG07") || d.code == "EG0002")
 }
 
 #[test]
 fn core_and_emulator_agree_on_every_example() {
     let emu = Emu::demo();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
     files.sort();
     let mut compared = 0;
     let mut disagreements = Vec::new();
@@ -139,19 +164,35 @@ fn core_and_emulator_agree_on_every_example() {
             continue;
         }
         let r = emu.post("/__emulator/state", fixture(&s));
-        assert_eq!(r.status, 200, "{}: fixture refused: {}", f.display(), r.text);
+        assert_eq!(
+            r.status,
+            200,
+            "{}: fixture refused: {}",
+            f.display(),
+            r.text
+        );
         let token = if s["caller"]["principalType"] == "App" {
             emu.sp_token_for(APP_ID, SECRET)
         } else {
             emu.user_token(s["caller"]["upn"].as_str().unwrap(), PASSWORD)
         };
         let profile = s["caller"]["profile"]["id"].as_str();
-        let resp = emu.pbi("POST", &endpoint_path(&s["endpoint"]), &token, profile, Some(s["request"].clone()));
+        let resp = emu.pbi(
+            "POST",
+            &endpoint_path(&s["endpoint"]),
+            &token,
+            profile,
+            Some(s["request"].clone()),
+        );
         // Some problems surface only when the report loads (unknown role names), as with the service.
         let mut load_error = None;
         if resp.status == 200 {
             let token = resp.json["token"].as_str().unwrap();
-            for r in s["request"]["reports"].as_array().into_iter().flatten().filter_map(|r| r["id"].as_str())
+            for r in s["request"]["reports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["id"].as_str())
                 .chain(s["endpoint"]["reportId"].as_str())
             {
                 let view = emu.render(token, r);
@@ -164,7 +205,11 @@ fn core_and_emulator_agree_on_every_example() {
         let emu_accepts = resp.status == 200 && load_error.is_none();
         compared += 1;
         if core_accepts != emu_accepts {
-            let codes: Vec<_> = report.diagnostics.iter().map(|d| format!("{} {}", d.code, d.message)).collect();
+            let codes: Vec<_> = report
+                .diagnostics
+                .iter()
+                .map(|d| format!("{} {}", d.code, d.message))
+                .collect();
             disagreements.push(format!(
                 "{}: core {} {:?}, emulator {} {}",
                 f.file_name().unwrap().to_string_lossy(),
@@ -176,5 +221,10 @@ fn core_and_emulator_agree_on_every_example() {
         }
     }
     assert!(compared >= 25, "only {compared} scenarios compared");
-    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
 }

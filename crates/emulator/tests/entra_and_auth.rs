@@ -4,7 +4,12 @@ use common::*;
 use serde_json::json;
 
 fn cc(app: &str, secret: &str, scope: &str) -> Vec<(&'static str, String)> {
-    vec![("grant_type", "client_credentials".into()), ("client_id", app.into()), ("client_secret", secret.into()), ("scope", scope.into())]
+    vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", app.into()),
+        ("client_secret", secret.into()),
+        ("scope", scope.into()),
+    ]
 }
 
 fn form(emu: &Emu, tenant: &str, f: Vec<(&'static str, String)>) -> Resp {
@@ -18,7 +23,11 @@ fn assert_entra_error(r: &Resp, status: u16, error: &str, code: u64) {
     assert_eq!(r.json["error_codes"][0], code, "{}", r.text);
     let desc = r.json["error_description"].as_str().unwrap();
     assert!(desc.starts_with(&format!("AADSTS{code}:")), "{desc}");
-    assert!(r.json["trace_id"].is_string() && r.json["correlation_id"].is_string() && r.json["timestamp"].is_string());
+    assert!(
+        r.json["trace_id"].is_string()
+            && r.json["correlation_id"].is_string()
+            && r.json["timestamp"].is_string()
+    );
 }
 
 #[test]
@@ -29,33 +38,85 @@ fn client_credentials_success_and_errors() {
     assert_eq!(ok.json["token_type"], "Bearer");
     assert_eq!(ok.json["expires_in"], 3599);
     assert_eq!(ok.json["ext_expires_in"], 3599);
-    assert_eq!(ok.json["access_token"].as_str().unwrap().split('.').count(), 3);
+    assert_eq!(
+        ok.json["access_token"].as_str().unwrap().split('.').count(),
+        3
+    );
     // the tenant's domain name works as well as its id
-    assert_eq!(form(&emu, "embedgate-demo.onmicrosoft.com", cc(APP, SECRET, SCOPE)).status, 200);
+    assert_eq!(
+        form(
+            &emu,
+            "embedgate-demo.onmicrosoft.com",
+            cc(APP, SECRET, SCOPE)
+        )
+        .status,
+        200
+    );
 
     let r = form(&emu, TENANT, cc(APP, "wrong", SCOPE));
     assert_entra_error(&r, 401, "invalid_client", 7000215);
-    assert!(r.json["error_description"].as_str().unwrap().contains("Invalid client secret provided"));
+    assert!(r.json["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("Invalid client secret provided"));
 
-    let r = form(&emu, "99999999-0000-4000-8000-000000000000", cc(APP, SECRET, SCOPE));
+    let r = form(
+        &emu,
+        "99999999-0000-4000-8000-000000000000",
+        cc(APP, SECRET, SCOPE),
+    );
     assert_entra_error(&r, 400, "invalid_request", 90002);
-    assert!(r.json["error_description"].as_str().unwrap().contains("Tenant '99999999-0000-4000-8000-000000000000' not found"));
+    assert!(r.json["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("Tenant '99999999-0000-4000-8000-000000000000' not found"));
 
-    let r = form(&emu, TENANT, cc("12345678-0000-4000-8000-000000000000", SECRET, SCOPE));
+    let r = form(
+        &emu,
+        TENANT,
+        cc("12345678-0000-4000-8000-000000000000", SECRET, SCOPE),
+    );
     assert_entra_error(&r, 400, "unauthorized_client", 700016);
 
-    let r = form(&emu, TENANT, cc(APP, SECRET, "https://graph.microsoft.com/.default"));
+    let r = form(
+        &emu,
+        TENANT,
+        cc(APP, SECRET, "https://graph.microsoft.com/.default"),
+    );
     assert_entra_error(&r, 400, "invalid_scope", 500011);
-    let r = form(&emu, TENANT, cc(APP, SECRET, "https://analysis.windows.net/powerbi/api/Report.Read.All"));
+    let r = form(
+        &emu,
+        TENANT,
+        cc(
+            APP,
+            SECRET,
+            "https://analysis.windows.net/powerbi/api/Report.Read.All",
+        ),
+    );
     assert_entra_error(&r, 400, "invalid_scope", 1002012);
     let r = form(&emu, TENANT, cc(APP, SECRET, ""));
     assert_entra_error(&r, 400, "invalid_request", 900144);
 
-    let r = form(&emu, TENANT, vec![("grant_type", "authorization_code".into()), ("client_id", APP.into())]);
+    let r = form(
+        &emu,
+        TENANT,
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("client_id", APP.into()),
+        ],
+    );
     assert_entra_error(&r, 400, "unsupported_grant_type", 70003);
     let r = form(&emu, TENANT, vec![("client_id", APP.into())]);
     assert_entra_error(&r, 400, "invalid_request", 900144);
-    let r = form(&emu, TENANT, vec![("grant_type", "client_credentials".into()), ("client_id", APP.into()), ("scope", SCOPE.into())]);
+    let r = form(
+        &emu,
+        TENANT,
+        vec![
+            ("grant_type", "client_credentials".into()),
+            ("client_id", APP.into()),
+            ("scope", SCOPE.into()),
+        ],
+    );
     assert_entra_error(&r, 401, "invalid_client", 7000216);
 }
 
@@ -63,8 +124,13 @@ fn client_credentials_success_and_errors() {
 fn password_grant_for_master_users() {
     let emu = Emu::demo();
     let f = |user: &str, pw: &str| {
-        vec![("grant_type", "password".to_string()), ("client_id", APP.to_string()), ("username", user.to_string()),
-             ("password", pw.to_string()), ("scope", SCOPE.to_string())]
+        vec![
+            ("grant_type", "password".to_string()),
+            ("client_id", APP.to_string()),
+            ("username", user.to_string()),
+            ("password", pw.to_string()),
+            ("scope", SCOPE.to_string()),
+        ]
     };
     let ok = form(&emu, TENANT, f(USER, USER_PW));
     assert_eq!(ok.status, 200, "{}", ok.text);
@@ -74,8 +140,18 @@ fn password_grant_for_master_users() {
     assert_eq!(g.status, 200);
     assert_eq!(g.json["value"][0]["id"], W_LEGACY);
     assert_eq!(form(&emu, "organizations", f(USER, USER_PW)).status, 200);
-    assert_entra_error(&form(&emu, TENANT, f(USER, "nope")), 400, "invalid_grant", 50126);
-    assert_entra_error(&form(&emu, TENANT, f("ghost@embedgate-demo.onmicrosoft.com", "x")), 400, "invalid_grant", 50034);
+    assert_entra_error(
+        &form(&emu, TENANT, f(USER, "nope")),
+        400,
+        "invalid_grant",
+        50126,
+    );
+    assert_entra_error(
+        &form(&emu, TENANT, f("ghost@embedgate-demo.onmicrosoft.com", "x")),
+        400,
+        "invalid_grant",
+        50034,
+    );
 }
 
 #[test]
@@ -84,7 +160,10 @@ fn bearer_is_required_and_verified() {
     let r = emu.get("/v1.0/myorg/groups", &[]);
     assert_eq!(r.status, 401);
     assert_eq!(r.code(), "PowerBINotAuthorizedException");
-    assert_eq!(r.json["error"]["pbi.error"]["code"], "PowerBINotAuthorizedException");
+    assert_eq!(
+        r.json["error"]["pbi.error"]["code"],
+        "PowerBINotAuthorizedException"
+    );
     assert!(r.header("www-authenticate").is_some());
 
     let r = emu.pbi("GET", "/groups", "not-a-token", None, None);
@@ -99,7 +178,10 @@ fn bearer_is_required_and_verified() {
     let r = emu.pbi("GET", "/groups", &expired, None, None);
     assert_eq!(r.status, 403);
     assert_eq!(r.code(), "TokenExpired");
-    assert_eq!(r.message(), "Access token has expired, resubmit with a new access token");
+    assert_eq!(
+        r.message(),
+        "Access token has expired, resubmit with a new access token"
+    );
 }
 
 #[test]
@@ -123,18 +205,37 @@ fn profile_header_rules() {
     let tok = emu.sp_token();
     let auth = format!("Bearer {tok}");
     // twice
-    let r = emu.request("GET", "/v1.0/myorg/groups", &[("Authorization", &auth), ("X-PowerBI-Profile-Id", P_CONTOSO), ("X-PowerBI-Profile-Id", P_CONTOSO)], Body::None);
+    let r = emu.request(
+        "GET",
+        "/v1.0/myorg/groups",
+        &[
+            ("Authorization", &auth),
+            ("X-PowerBI-Profile-Id", P_CONTOSO),
+            ("X-PowerBI-Profile-Id", P_CONTOSO),
+        ],
+        Body::None,
+    );
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.code(), "InvalidRequest");
     // not a GUID
     let r = emu.pbi("GET", "/groups", &tok, Some("contoso"), None);
     assert_eq!(r.status, 400);
     // unknown profile
-    let r = emu.pbi("GET", "/groups", &tok, Some("0badbad0-0000-4000-8000-000000000000"), None);
+    let r = emu.pbi(
+        "GET",
+        "/groups",
+        &tok,
+        Some("0badbad0-0000-4000-8000-000000000000"),
+        None,
+    );
     assert_eq!((r.status, r.code()), (404, "PowerBIEntityNotFound"));
     // a master user cannot act as a profile
     let user = emu.user_token(USER, USER_PW);
-    assert_eq!(emu.pbi("GET", "/groups", &user, Some(P_CONTOSO), None).status, 401);
+    assert_eq!(
+        emu.pbi("GET", "/groups", &user, Some(P_CONTOSO), None)
+            .status,
+        401
+    );
 }
 
 #[test]
@@ -145,5 +246,9 @@ fn a_profile_of_another_service_principal_is_refused() {
     let r = emu.pbi("GET", "/groups", &tok, Some(&other_profile), None);
     assert_eq!((r.status, r.code()), (404, "PowerBIEntityNotFound"));
     let tok2 = emu.sp_token_for(APP2, "second-secret");
-    assert_eq!(emu.pbi("GET", "/groups", &tok2, Some(&other_profile), None).status, 200);
+    assert_eq!(
+        emu.pbi("GET", "/groups", &tok2, Some(&other_profile), None)
+            .status,
+        200
+    );
 }

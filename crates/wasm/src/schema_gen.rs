@@ -13,14 +13,16 @@ pub fn wasm_schema() -> Value {
     let mut roots = Map::new();
     fn root<T: JsonSchema>(g: &mut SchemaGenerator, roots: &mut Map<String, Value>) {
         let s = g.subschema_for::<T>();
-        roots.insert(T::schema_name().into_owned(), serde_json::to_value(s).unwrap());
+        roots.insert(
+            T::schema_name().into_owned(),
+            serde_json::to_value(s).unwrap(),
+        );
     }
     root::<Checked>(&mut generator, &mut roots);
     root::<RequestPreview>(&mut generator, &mut roots);
     root::<GenerateTokenRequestV2>(&mut generator, &mut roots);
     root::<GenerateTokenRequest>(&mut generator, &mut roots);
-    let mut defs: Map<String, Value> =
-        generator.take_definitions(true).into_iter().collect();
+    let mut defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     // `Report` is the core's (docs/schemas/report.schema.json); the generator resolves it there.
     defs.remove("Report");
     json!({
@@ -40,5 +42,9 @@ fn wasm_schema_is_up_to_date() {
         return;
     }
     let old = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(old == fresh, "{} is stale: run EMBEDGATE_UPDATE_SCHEMAS=1 cargo test -p embedgate-wasm --lib", path.display());
+    assert!(
+        old == fresh,
+        "{} is stale: run EMBEDGATE_UPDATE_SCHEMAS=1 cargo test -p embedgate-wasm --lib",
+        path.display()
+    );
 }

@@ -14,7 +14,10 @@ use schemars::JsonSchema;
 #[cfg_attr(all(test, not(target_arch = "wasm32")), derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Checked {
-    #[cfg_attr(all(test, not(target_arch = "wasm32")), schemars(with = "Option<ReportRef>"))]
+    #[cfg_attr(
+        all(test, not(target_arch = "wasm32")),
+        schemars(with = "Option<ReportRef>")
+    )]
     pub report: Option<Report>,
     /// Where each diagnostic's pointer lands in the text (`null`: nowhere).
     pub spans: Vec<Option<TextSpan>>,
@@ -40,7 +43,13 @@ impl TextSpan {
     pub fn new(text: &str, s: Span) -> Self {
         let start = text[..s.start].encode_utf16().count();
         let end = start + text[s.start..s.end].encode_utf16().count();
-        TextSpan { start, end, line: s.line, column: s.column, exact: s.exact }
+        TextSpan {
+            start,
+            end,
+            line: s.line,
+            column: s.column,
+            exact: s.exact,
+        }
     }
 }
 

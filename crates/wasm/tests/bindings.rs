@@ -30,37 +30,60 @@ fn from_js(v: JsValue) -> Value {
 fn ok(r: Result<JsValue, wasm_bindgen::JsError>) -> Value {
     match r {
         Ok(v) => from_js(v),
-        Err(e) => panic!("unexpected error: {:?}", JsValue::from(e).dyn_into::<js_sys::Error>().map(|e| String::from(e.message()))),
+        Err(e) => panic!(
+            "unexpected error: {:?}",
+            JsValue::from(e)
+                .dyn_into::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        ),
     }
 }
 
 fn err_message(r: Result<JsValue, wasm_bindgen::JsError>) -> String {
     match r {
         Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => JsValue::from(e).dyn_into::<js_sys::Error>().map(|e| String::from(e.message())).unwrap(),
+        Err(e) => JsValue::from(e)
+            .dyn_into::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .unwrap(),
     }
 }
 
 fn codes(report: &Value) -> Vec<String> {
-    report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().to_string()).collect()
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[wasm_bindgen_test]
 fn validate_object_reports_eg0301_at_identities_with_a_fix() {
     let report = ok(eg::validate(to_js(&sp_no_identity())));
     assert_eq!(report["verdict"], "invalid");
-    let d = report["diagnostics"].as_array().unwrap().iter().find(|d| d["code"] == "EG0301").expect("EG0301");
+    let d = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "EG0301")
+        .expect("EG0301");
     assert_eq!(d["location"], "request");
     assert_eq!(d["pointer"], "/identities");
     assert_eq!(d["severity"], "error");
     assert_eq!(d["fix"]["patch"][0]["path"], "/request/identities");
-    assert!(d["source"]["quote"].as_str().unwrap().contains("RLS dataset"));
+    assert!(d["source"]["quote"]
+        .as_str()
+        .unwrap()
+        .contains("RLS dataset"));
 }
 
 #[wasm_bindgen_test]
 fn validate_accepts_json_text_and_agrees_with_the_object_form() {
     let s = sp_no_identity();
-    let from_text = ok(eg::validate(JsValue::from_str(&serde_json::to_string_pretty(&s).unwrap())));
+    let from_text = ok(eg::validate(JsValue::from_str(
+        &serde_json::to_string_pretty(&s).unwrap(),
+    )));
     let from_object = ok(eg::validate(to_js(&s)));
     assert_eq!(from_text, from_object);
 }
@@ -74,7 +97,8 @@ fn validate_throws_on_text_that_is_not_json() {
 #[wasm_bindgen_test]
 fn an_identity_with_a_role_clears_eg0301() {
     let mut s = sp_no_identity();
-    s["request"]["identities"] = json!([{"username": "alice@contoso.com", "roles": ["Customer"], "datasets": [DATASET]}]);
+    s["request"]["identities"] =
+        json!([{"username": "alice@contoso.com", "roles": ["Customer"], "datasets": [DATASET]}]);
     let report = ok(eg::validate(to_js(&s)));
     assert!(!codes(&report).contains(&"EG0301".to_string()), "{report}");
     assert_eq!(report["errors"], 0);
@@ -84,13 +108,26 @@ fn an_identity_with_a_role_clears_eg0301() {
 fn apply_fix_to_object_and_to_text() {
     let s = sp_no_identity();
     let report = ok(eg::validate(to_js(&s)));
-    let fix = report["diagnostics"].as_array().unwrap().iter().find(|d| d["code"] == "EG0301").unwrap()["fix"].clone();
+    let fix = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "EG0301")
+        .unwrap()["fix"]
+        .clone();
 
     let fixed = ok(eg::apply_fix(to_js(&s), to_js(&fix)));
-    assert_eq!(fixed["request"]["identities"][0]["datasets"], json!([DATASET]));
+    assert_eq!(
+        fixed["request"]["identities"][0]["datasets"],
+        json!([DATASET])
+    );
     assert!(!codes(&ok(eg::validate(to_js(&fixed)))).contains(&"EG0301".to_string()));
 
-    let text = eg::apply_fix(JsValue::from_str(&s.to_string()), to_js(&fix)).ok().unwrap().as_string().expect("text in, text out");
+    let text = eg::apply_fix(JsValue::from_str(&s.to_string()), to_js(&fix))
+        .ok()
+        .unwrap()
+        .as_string()
+        .expect("text in, text out");
     assert!(text.contains("\n  \"request\""), "pretty JSON");
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), fixed);
 }
@@ -100,7 +137,10 @@ fn apply_fix_reports_a_patch_that_does_not_apply() {
     let fix = json!({"title": "t", "patch": [{"op": "remove", "path": "/nothing/here"}]});
     let msg = err_message(eg::apply_fix(to_js(&sp_no_identity()), to_js(&fix)));
     assert!(!msg.is_empty());
-    let msg = err_message(eg::apply_fix(to_js(&sp_no_identity()), to_js(&json!({"title": 1}))));
+    let msg = err_message(eg::apply_fix(
+        to_js(&sp_no_identity()),
+        to_js(&json!({"title": 1})),
+    ));
     assert!(msg.starts_with("not a fix"), "{msg}");
 }
 
@@ -112,21 +152,33 @@ fn check_text_locates_each_diagnostic_in_the_text() {
     let i = codes(report).iter().position(|c| c == "EG0301").unwrap();
     let span = &c["spans"][i];
     // /request/identities is missing: the span is its parent, the `"request"` member.
-    let request_line = text.lines().position(|l| l.contains("\"request\"")).unwrap() + 1;
+    let request_line = text
+        .lines()
+        .position(|l| l.contains("\"request\""))
+        .unwrap()
+        + 1;
     assert_eq!(span["line"], request_line);
     assert_eq!(span["exact"], false);
     let start = span["start"].as_u64().unwrap() as usize;
     assert!(text[start..].starts_with("\"request\""));
     assert_eq!(c["syntaxError"], Value::Null);
-    assert_eq!(c["spans"].as_array().unwrap().len(), report["diagnostics"].as_array().unwrap().len());
+    assert_eq!(
+        c["spans"].as_array().unwrap().len(),
+        report["diagnostics"].as_array().unwrap().len()
+    );
 }
 
 #[wasm_bindgen_test]
 fn check_text_gives_the_position_of_a_syntax_error() {
-    let c = ok(eg::check_text("{\n  \"caller\": {\n    \"principalType\": \"App\",\n  }\n}"));
+    let c = ok(eg::check_text(
+        "{\n  \"caller\": {\n    \"principalType\": \"App\",\n  }\n}",
+    ));
     assert_eq!(c["report"], Value::Null);
     assert_eq!(c["syntaxError"]["line"], 4);
-    assert!(c["syntaxError"]["message"].as_str().unwrap().contains("trailing comma"));
+    assert!(c["syntaxError"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("trailing comma"));
 }
 
 #[wasm_bindgen_test]
@@ -136,15 +188,34 @@ fn locate_uses_utf16_offsets() {
     let js_index = js_sys::JsString::from(text).index_of("\"x\"", 0);
     assert_eq!(span["start"], js_index);
     assert_eq!(span["exact"], true);
-    assert_eq!(ok(eg::locate(text, "/missing"))["exact"], false, "nearest ancestor");
+    assert_eq!(
+        ok(eg::locate(text, "/missing"))["exact"],
+        false,
+        "nearest ancestor"
+    );
     assert!(eg::locate("", "/a").unwrap().is_undefined());
 }
 
 #[wasm_bindgen_test]
 fn capabilities_have_the_six_rls_rows_and_the_dataset_types() {
     let caps = ok(eg::capabilities());
-    let types: Vec<&str> = caps["rls"].as_array().unwrap().iter().map(|r| r["rlsType"].as_str().unwrap()).collect();
-    assert_eq!(types, ["CloudRls", "Rdl", "AsOnPremLive", "AsAzureLive", "Sso", "SsoCloudRls"]);
+    let types: Vec<&str> = caps["rls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rlsType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "CloudRls",
+            "Rdl",
+            "AsOnPremLive",
+            "AsAzureLive",
+            "Sso",
+            "SsoCloudRls"
+        ]
+    );
     assert_eq!(caps["datasetTypes"].as_array().unwrap().len(), 4);
     assert!(!caps["servicePrincipalNote"].as_array().unwrap().is_empty());
 }
@@ -165,7 +236,10 @@ fn explain_names_the_rule() {
         r#"{"error":{"code":"InvalidRequest","message":"Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 requires effective identity to be provided"}}"#,
     ));
     assert_eq!(ex[0]["id"], "identity-required");
-    assert!(ex[0]["rules"].as_array().unwrap().contains(&json!("EG0301")));
+    assert!(ex[0]["rules"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("EG0301")));
     assert_eq!(ex[0]["ids"], json!([DATASET]));
     assert_eq!(ok(eg::explain("all good")), json!([]));
 }
@@ -174,21 +248,40 @@ fn explain_names_the_rule() {
 fn schema_is_the_committed_scenario_schema() {
     let schema = ok(eg::schema());
     assert_eq!(schema["title"], "Scenario");
-    assert_eq!(schema, serde_json::from_str::<Value>(eg::SCENARIO_SCHEMA).unwrap());
+    assert_eq!(
+        schema,
+        serde_json::from_str::<Value>(eg::SCENARIO_SCHEMA).unwrap()
+    );
 }
 
 #[wasm_bindgen_test]
 fn request_preview_for_a_profile() {
     let mut s = sp_no_identity();
-    s["caller"]["profile"] = json!({"id": "0c0c0c0c-1111-4111-8111-000000000001", "displayName": "Contoso"});
+    s["caller"]["profile"] =
+        json!({"id": "0c0c0c0c-1111-4111-8111-000000000001", "displayName": "Contoso"});
     let p = ok(eg::request_preview(to_js(&s)));
     assert_eq!(p["method"], "POST");
     assert_eq!(p["url"], "https://api.powerbi.com/v1.0/myorg/GenerateToken");
-    let headers: Vec<String> =
-        p["headers"].as_array().unwrap().iter().map(|h| format!("{}: {}", h["name"].as_str().unwrap(), h["value"].as_str().unwrap())).collect();
-    assert!(headers.contains(&"X-PowerBI-Profile-Id: 0c0c0c0c-1111-4111-8111-000000000001".to_string()));
+    let headers: Vec<String> = p["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{}: {}",
+                h["name"].as_str().unwrap(),
+                h["value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        headers.contains(&"X-PowerBI-Profile-Id: 0c0c0c0c-1111-4111-8111-000000000001".to_string())
+    );
     assert!(headers.contains(&"Authorization: Bearer $TOKEN".to_string()));
-    assert_eq!(serde_json::from_str::<Value>(p["body"].as_str().unwrap()).unwrap(), s["request"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(p["body"].as_str().unwrap()).unwrap(),
+        s["request"]
+    );
     assert!(p["curl"].as_str().unwrap().contains("X-PowerBI-Profile-Id"));
 
     // A master user never sends the profile header.

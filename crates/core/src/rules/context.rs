@@ -86,6 +86,10 @@ pub struct Ctx<'a> {
     identity_of: Vec<Vec<usize>>,
     /// Keys of the datasets indexed so far (sorted), to skip repeats while indexing.
     seen: Vec<super::index::Key>,
+    /// Dataset lookups of the ids the identities name, resolved once and keyed by the id's address:
+    /// the strings are borrowed from `parsed` for the context's whole life, so an address names one
+    /// id. Rules look these up many times; this keeps the 50-identity request linear and cheap.
+    memo: Vec<(usize, Option<usize>)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -112,6 +116,7 @@ impl<'a> Ctx<'a> {
             embedded_ix: IdIndex::default(),
             identity_of: Vec::new(),
             seen: Vec::new(),
+            memo: Vec::new(),
         };
         ctx.index();
         ctx.embedded_ix = IdIndex::new(ctx.datasets.iter().map(|d| d.id));
@@ -126,6 +131,13 @@ impl<'a> Ctx<'a> {
             }
         }
         ctx.identity_of = identity_of;
+        let mut memo: Vec<(usize, Option<usize>)> = identities
+            .iter()
+            .flat_map(|id| id.datasets.iter().flatten())
+            .map(|d| (d.as_ptr() as usize, ctx.dataset_ix.get(d)))
+            .collect();
+        memo.sort_unstable_by_key(|m| m.0);
+        ctx.memo = memo;
         ctx
     }
 
@@ -134,23 +146,40 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn workspace(&self, id: &str) -> Option<&'a Workspace> {
-        self.scenario.workspaces.iter().find(|w| w.id.eq_ignore_ascii_case(id))
+        self.scenario
+            .workspaces
+            .iter()
+            .find(|w| w.id.eq_ignore_ascii_case(id))
     }
     pub fn dataset(&self, id: &str) -> Option<&'a Dataset> {
-        self.dataset_ix.get(id).map(|i| &self.scenario.datasets[i])
+        let at = id.as_ptr() as usize;
+        let slot = match self.memo.binary_search_by_key(&at, |m| m.0) {
+            Ok(i) if !id.is_empty() => self.memo[i].1,
+            _ => self.dataset_ix.get(id),
+        };
+        slot.map(|i| &self.scenario.datasets[i])
     }
     pub fn report(&self, id: &str) -> Option<&'a Report> {
         self.report_ix.get(id).map(|i| &self.scenario.reports[i])
     }
     pub fn dashboard(&self, id: &str) -> Option<&'a Dashboard> {
-        self.scenario.dashboards.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+        self.scenario
+            .dashboards
+            .iter()
+            .find(|d| d.id.eq_ignore_ascii_case(id))
     }
     pub fn embedded_dataset(&self, id: &str) -> Option<&EmbeddedDataset<'a>> {
         self.embedded_ix.get(id).map(|i| &self.datasets[i])
     }
     /// The identities (with their index) that name an embedded dataset.
-    pub fn identities_for(&self, dataset_id: &str) -> impl Iterator<Item = (usize, &'a EffectiveIdentity)> + '_ {
-        let slots: &[usize] = self.embedded_ix.get(dataset_id).map_or(&[], |i| self.identity_of[i].as_slice());
+    pub fn identities_for(
+        &self,
+        dataset_id: &str,
+    ) -> impl Iterator<Item = (usize, &'a EffectiveIdentity)> + '_ {
+        let slots: &[usize] = self
+            .embedded_ix
+            .get(dataset_id)
+            .map_or(&[], |i| self.identity_of[i].as_slice());
         slots.iter().map(|&i| (i, &self.identities[i]))
     }
     /// The single workspace of the scenario, used when an item does not say where it lives.
@@ -161,7 +190,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn add_dataset(&mut self, id: &'a str, location: Location, pointer: Ptr, ws_hint: Option<&'a str>) {
+    fn add_dataset(
+        &mut self,
+        id: &'a str,
+        location: Location,
+        pointer: Ptr,
+        ws_hint: Option<&'a str>,
+    ) {
         let dup = match super::index::key(id) {
             Some(k) => match self.seen.binary_search(&k) {
                 Ok(_) => true,
@@ -181,7 +216,13 @@ impl<'a> Ctx<'a> {
             .or(ws_hint)
             .or_else(|| self.scenario.endpoint.group_id())
             .or_else(|| self.sole_workspace());
-        self.datasets.push(EmbeddedDataset { id, meta, workspace_id, location, pointer });
+        self.datasets.push(EmbeddedDataset {
+            id,
+            meta,
+            workspace_id,
+            location,
+            pointer,
+        });
     }
 
     fn index(&mut self) {
@@ -192,9 +233,18 @@ impl<'a> Ctx<'a> {
                 let Some(b) = self.v2 else { return };
                 for (i, r) in b.reports.iter().flatten().enumerate() {
                     let meta = self.report(&r.id);
-                    let kind = if meta.is_some_and(|m| m.is_paginated()) { ItemKind::PaginatedReport } else { ItemKind::Report };
-                    let workspace_id = meta.and_then(|m| m.workspace_id.as_deref()).or_else(|| self.sole_workspace());
-                    let dataset_ids: Vec<&str> = meta.and_then(|m| m.dataset_id.as_deref()).into_iter().collect();
+                    let kind = if meta.is_some_and(|m| m.is_paginated()) {
+                        ItemKind::PaginatedReport
+                    } else {
+                        ItemKind::Report
+                    };
+                    let workspace_id = meta
+                        .and_then(|m| m.workspace_id.as_deref())
+                        .or_else(|| self.sole_workspace());
+                    let dataset_ids: Vec<&str> = meta
+                        .and_then(|m| m.dataset_id.as_deref())
+                        .into_iter()
+                        .collect();
                     self.items.push(Item {
                         kind,
                         id: &r.id,
@@ -213,8 +263,11 @@ impl<'a> Ctx<'a> {
                     if item.kind != ItemKind::Report {
                         continue;
                     }
-                    let (ptr, id, report_id) = (item.pointer, item.dataset_ids.first().copied(), item.id);
-                    let ws = self.report(report_id).and_then(|m| m.dataset_workspace_id.as_deref());
+                    let (ptr, id, report_id) =
+                        (item.pointer, item.dataset_ids.first().copied(), item.id);
+                    let ws = self
+                        .report(report_id)
+                        .and_then(|m| m.dataset_workspace_id.as_deref());
                     if let Some(id) = id {
                         self.add_dataset(id, Location::Request, ptr, ws);
                     }
@@ -222,8 +275,15 @@ impl<'a> Ctx<'a> {
             }
             Endpoint::Report { report_id, .. } => {
                 let meta = self.report(report_id);
-                let kind = if meta.is_some_and(|m| m.is_paginated()) { ItemKind::PaginatedReport } else { ItemKind::Report };
-                let dataset_ids: Vec<&str> = meta.and_then(|m| m.dataset_id.as_deref()).into_iter().collect();
+                let kind = if meta.is_some_and(|m| m.is_paginated()) {
+                    ItemKind::PaginatedReport
+                } else {
+                    ItemKind::Report
+                };
+                let dataset_ids: Vec<&str> = meta
+                    .and_then(|m| m.dataset_id.as_deref())
+                    .into_iter()
+                    .collect();
                 let workspace_id = meta.and_then(|m| m.workspace_id.as_deref()).or(group);
                 self.items.push(Item {
                     kind,
@@ -236,7 +296,12 @@ impl<'a> Ctx<'a> {
                 if kind == ItemKind::Report {
                     let ws = meta.and_then(|m| m.dataset_workspace_id.as_deref());
                     for id in dataset_ids {
-                        self.add_dataset(id, Location::Scenario, Ptr::Fixed("/endpoint/reportId"), ws);
+                        self.add_dataset(
+                            id,
+                            Location::Scenario,
+                            Ptr::Fixed("/endpoint/reportId"),
+                            ws,
+                        );
                     }
                 }
             }
@@ -254,7 +319,10 @@ impl<'a> Ctx<'a> {
                     self.add_dataset(id, Location::Request, Ptr::Fixed("/datasetId"), None);
                 }
             }
-            Endpoint::Dataset { dataset_id, group_id } => {
+            Endpoint::Dataset {
+                dataset_id,
+                group_id,
+            } => {
                 self.items.push(Item {
                     kind: ItemKind::Dataset,
                     id: dataset_id,
@@ -263,9 +331,22 @@ impl<'a> Ctx<'a> {
                     location: Location::Scenario,
                     pointer: Ptr::Fixed("/endpoint/datasetId"),
                 });
-                self.add_dataset(dataset_id, Location::Scenario, Ptr::Fixed("/endpoint/datasetId"), Some(group_id));
+                self.add_dataset(
+                    dataset_id,
+                    Location::Scenario,
+                    Ptr::Fixed("/endpoint/datasetId"),
+                    Some(group_id),
+                );
             }
-            Endpoint::Dashboard { dashboard_id, group_id } | Endpoint::Tile { dashboard_id, group_id, .. } => {
+            Endpoint::Dashboard {
+                dashboard_id,
+                group_id,
+            }
+            | Endpoint::Tile {
+                dashboard_id,
+                group_id,
+                ..
+            } => {
                 let tile = match &s.endpoint {
                     Endpoint::Tile { tile_id, .. } => Some(tile_id.as_str()),
                     _ => None,
@@ -287,7 +368,9 @@ impl<'a> Ctx<'a> {
                 self.items.push(Item {
                     kind,
                     id: tile.unwrap_or(dashboard_id),
-                    workspace_id: meta.and_then(|d| d.workspace_id.as_deref()).or(Some(group_id)),
+                    workspace_id: meta
+                        .and_then(|d| d.workspace_id.as_deref())
+                        .or(Some(group_id)),
                     dataset_ids: dataset_ids.clone(),
                     location: Location::Scenario,
                     pointer: Ptr::Fixed(pointer),

@@ -10,20 +10,33 @@ use crate::text::closest;
 
 /// A fix that takes dataset `j` out of identity `i` (or drops the identity if it was its only one).
 pub(super) fn drop_dataset_from_identity(i: usize, j: usize, id: &EffectiveIdentity) -> Fix {
-    if id.datasets.as_ref().map_or(0, Vec::len) <= 1 && id.reports.as_ref().is_none_or(Vec::is_empty) {
-        Fix { title: "remove this identity".into(), patch: vec![PatchOp::remove(format!("/request/identities/{i}"))] }
+    if id.datasets.as_ref().map_or(0, Vec::len) <= 1
+        && id.reports.as_ref().is_none_or(Vec::is_empty)
+    {
+        Fix {
+            title: "remove this identity".into(),
+            patch: vec![PatchOp::remove(format!("/request/identities/{i}"))],
+        }
     } else {
         Fix {
             title: "remove the dataset from this identity".into(),
-            patch: vec![PatchOp::remove(format!("/request/identities/{i}/datasets/{j}"))],
+            patch: vec![PatchOp::remove(format!(
+                "/request/identities/{i}/datasets/{j}"
+            ))],
         }
     }
 }
 
 /// Every (identity index, dataset index, dataset id) the request names.
-fn identity_datasets<'a>(ctx: &'a Ctx) -> impl Iterator<Item = (usize, usize, &'a EffectiveIdentity, &'a str)> + 'a {
+fn identity_datasets<'a>(
+    ctx: &'a Ctx,
+) -> impl Iterator<Item = (usize, usize, &'a EffectiveIdentity, &'a str)> + 'a {
     ctx.identities.iter().enumerate().flat_map(|(i, id)| {
-        id.datasets.iter().flatten().enumerate().map(move |(j, d)| (i, j, id, d.as_str()))
+        id.datasets
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(move |(j, d)| (i, j, id, d.as_str()))
     })
 }
 
@@ -34,17 +47,28 @@ pub const IDENTITY_DATASETS_REQUIRED: Rule = Rule {
     severity: Severity::Error,
     title: "Every effective identity lists the datasets it applies to",
     doc: "An identity for paginated reports may list `reports` instead.",
-    source: cite(Document::EffectiveIdentity, "Set effective identity", "Datasets: (Required) A list of DatasetIDs."),
+    source: cite(
+        Document::EffectiveIdentity,
+        "Set effective identity",
+        "Datasets: (Required) A list of DatasetIDs.",
+    ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             let no_datasets = id.datasets.as_ref().is_none_or(Vec::is_empty);
             let no_reports = id.reports.as_ref().is_none_or(Vec::is_empty);
             if no_datasets && no_reports {
-                let f = e.report(Location::Request, format!("/identities/{i}"), "this identity lists no datasets");
+                let f = e.report(
+                    Location::Request,
+                    format!("/identities/{i}"),
+                    "this identity lists no datasets",
+                );
                 if let [d] = ctx.datasets.as_slice() {
                     f.fix(Fix {
                         title: format!("apply it to dataset {}", d.id),
-                        patch: vec![PatchOp::add(format!("/request/identities/{i}/datasets"), serde_json::json!([d.id]))],
+                        patch: vec![PatchOp::add(
+                            format!("/request/identities/{i}/datasets"),
+                            serde_json::json!([d.id]),
+                        )],
                     });
                 }
             }
@@ -136,7 +160,10 @@ pub const IDENTITY_NOT_ALLOWED: Rule = Rule {
 fn username_optional(ctx: &Ctx, id: &EffectiveIdentity) -> bool {
     ctx.scenario.caller.is_master_user()
         && id.identity_blob.is_some()
-        && id.datasets.iter().flatten().all(|d| ctx.dataset(d).is_some_and(|m| m.model_kind().0 == ModelKind::DirectQueryAzureSqlSso))
+        && id.datasets.iter().flatten().all(|d| {
+            ctx.dataset(d)
+                .is_some_and(|m| m.model_kind().0 == ModelKind::DirectQueryAzureSqlSso)
+        })
 }
 
 pub const USERNAME_REQUIRED: Rule = Rule {
@@ -246,11 +273,18 @@ pub const MODEL_WITHOUT_ROLES: Rule = Rule {
     severity: Severity::Warning,
     title: "Analysis Services models used with an identity define at least one role",
     doc: "For import and DirectQuery models without roles the identity itself is refused (EG0204).",
-    source: cite(Document::EffectiveIdentity, "Set effective identity for Azure Analysis Services", "At least one role must be defined in the model."),
+    source: cite(
+        Document::EffectiveIdentity,
+        "Set effective identity for Azure Analysis Services",
+        "At least one role must be defined in the model.",
+    ),
     check: |ctx, e| {
         for d in &ctx.datasets {
             let Some(meta) = d.meta else { continue };
-            let live = matches!(meta.model_kind().0, ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive);
+            let live = matches!(
+                meta.model_kind().0,
+                ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive
+            );
             if live && meta.model_roles().is_some_and(<[String]>::is_empty) {
                 e.report(d.location, &d.pointer, format!("Analysis Services model `{}` defines no roles, so an identity cannot restrict its rows", d.id));
             }
@@ -265,13 +299,20 @@ pub const CUSTOM_DATA_UNSUPPORTED: Rule = Rule {
     severity: Severity::Error,
     title: "CustomData is not supported for SQL Server Analysis Services",
     doc: "Supported for internal-hosted models and Azure Analysis Services only.",
-    source: cite(Document::EffectiveIdentity, "Set effective identity for SQL Server Analysis Services", "Use of the CUSTOMDATA function isn't supported."),
+    source: cite(
+        Document::EffectiveIdentity,
+        "Set effective identity for SQL Server Analysis Services",
+        "Use of the CUSTOMDATA function isn't supported.",
+    ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             if id.custom_data.is_none() {
                 continue;
             }
-            if let Some(d) = id.datasets.iter().flatten().find(|d| ctx.dataset(d).is_some_and(|m| m.model_kind().0 == ModelKind::SqlServerAnalysisServicesLive)) {
+            if let Some(d) = id.datasets.iter().flatten().find(|d| {
+                ctx.dataset(d)
+                    .is_some_and(|m| m.model_kind().0 == ModelKind::SqlServerAnalysisServicesLive)
+            }) {
                 e.report(Location::Request, format!("/identities/{i}/customData"), format!("dataset `{d}` is a SQL Server Analysis Services model: customData is not supported"))
                     .fix(Fix { title: "remove customData".into(), patch: vec![PatchOp::remove(format!("/request/identities/{i}/customData"))] });
             }
@@ -308,11 +349,23 @@ pub const IDENTITY_BLOB_EMPTY: Rule = Rule {
     severity: Severity::Error,
     title: "identityBlob.value holds an OAuth 2.0 access token for Azure SQL",
     doc: "",
-    source: cite(Document::Swagger, "IdentityBlob.value", "An OAuth 2.0 access token for Azure SQL"),
+    source: cite(
+        Document::Swagger,
+        "IdentityBlob.value",
+        "An OAuth 2.0 access token for Azure SQL",
+    ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
-            if id.identity_blob.as_ref().is_some_and(|b| b.value.trim().is_empty()) {
-                e.report(Location::Request, format!("/identities/{i}/identityBlob/value"), "identityBlob.value is empty");
+            if id
+                .identity_blob
+                .as_ref()
+                .is_some_and(|b| b.value.trim().is_empty())
+            {
+                e.report(
+                    Location::Request,
+                    format!("/identities/{i}/identityBlob/value"),
+                    "identityBlob.value is empty",
+                );
             }
         }
     },
@@ -341,4 +394,3 @@ pub const AS_ROLES_OPTIONAL: Rule = Rule {
         }
     },
 };
-

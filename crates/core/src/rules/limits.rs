@@ -18,20 +18,34 @@ pub const LIST_LIMIT: Rule = Rule {
     severity: Severity::Error,
     title: "At most 50 reports, datasets, target workspaces and identities per V2 request",
     doc: "GenerateToken V2 accepts at most 50 entries in each list.",
-    source: cite(Document::ServiceBehaviour, "GenerateToken V2", "at most 50 of each list"),
+    source: cite(
+        Document::ServiceBehaviour,
+        "GenerateToken V2",
+        "at most 50 of each list",
+    ),
     check: |ctx, e| {
         let Some(b) = ctx.v2 else { return };
         let lens = [
             ("reports", b.reports.as_ref().map_or(0, Vec::len)),
             ("datasets", b.datasets.as_ref().map_or(0, Vec::len)),
-            ("targetWorkspaces", b.target_workspaces.as_ref().map_or(0, Vec::len)),
+            (
+                "targetWorkspaces",
+                b.target_workspaces.as_ref().map_or(0, Vec::len),
+            ),
             ("identities", b.identities.as_ref().map_or(0, Vec::len)),
-            ("datasourceIdentities", b.datasource_identities.as_ref().map_or(0, Vec::len)),
+            (
+                "datasourceIdentities",
+                b.datasource_identities.as_ref().map_or(0, Vec::len),
+            ),
         ];
         for (name, n) in lens {
             if n > MAX_ITEMS {
-                e.report(Location::Request, format!("/{name}/{MAX_ITEMS}"), format!("`{name}` has {n} entries; the limit is {MAX_ITEMS}"))
-                    .help("split the items over several tokens");
+                e.report(
+                    Location::Request,
+                    format!("/{name}/{MAX_ITEMS}"),
+                    format!("`{name}` has {n} entries; the limit is {MAX_ITEMS}"),
+                )
+                .help("split the items over several tokens");
             }
         }
     },
@@ -121,13 +135,21 @@ pub const USERNAME_LENGTH: Rule = Rule {
     severity: Severity::Error,
     title: "An effective username is at most 256 characters",
     doc: "Applies to every model type.",
-    source: cite(Document::Swagger, "EffectiveIdentity.username", "For either model, the username length must not exceed 256 characters"),
+    source: cite(
+        Document::Swagger,
+        "EffectiveIdentity.username",
+        "For either model, the username length must not exceed 256 characters",
+    ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             if let Some(u) = &id.username {
                 let n = u.chars().count();
                 if n > MAX_USERNAME {
-                    e.report(Location::Request, format!("/identities/{i}/username"), format!("username has {n} characters; the limit is {MAX_USERNAME}"));
+                    e.report(
+                        Location::Request,
+                        format!("/identities/{i}/username"),
+                        format!("username has {n} characters; the limit is {MAX_USERNAME}"),
+                    );
                 }
             }
         }
@@ -141,12 +163,20 @@ pub const USERNAME_SPACES: Rule = Rule {
     severity: Severity::Error,
     title: "An effective username contains no spaces",
     doc: "Applies to every model type.",
-    source: cite(Document::Swagger, "EffectiveIdentity.username", "the username shouldn't contain spaces"),
+    source: cite(
+        Document::Swagger,
+        "EffectiveIdentity.username",
+        "the username shouldn't contain spaces",
+    ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             if let Some(u) = &id.username {
                 if u.chars().any(char::is_whitespace) {
-                    e.report(Location::Request, format!("/identities/{i}/username"), format!("username `{u}` contains white space"));
+                    e.report(
+                        Location::Request,
+                        format!("/identities/{i}/username"),
+                        format!("username `{u}` contains white space"),
+                    );
                 }
             }
         }
@@ -188,12 +218,20 @@ pub const ROLES_COUNT: Rule = Rule {
     severity: Severity::Error,
     title: "An identity carries at most 50 roles",
     doc: "",
-    source: cite(Document::Swagger, "EffectiveIdentity.roles", "An identity can contain up to 50 roles."),
+    source: cite(
+        Document::Swagger,
+        "EffectiveIdentity.roles",
+        "An identity can contain up to 50 roles.",
+    ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             let n = id.roles.as_ref().map_or(0, Vec::len);
             if n > MAX_ROLES {
-                e.report(Location::Request, format!("/identities/{i}/roles"), format!("{n} roles; the limit is {MAX_ROLES}"));
+                e.report(
+                    Location::Request,
+                    format!("/identities/{i}/roles"),
+                    format!("{n} roles; the limit is {MAX_ROLES}"),
+                );
             }
         }
     },
@@ -236,6 +274,9 @@ fn split_roles(i: usize, j: usize, roles: &[String], parts: &[&str]) -> Fix {
     new.extend(roles[j + 1..].iter().cloned());
     Fix {
         title: "split the role list into separate roles".into(),
-        patch: vec![PatchOp::replace(format!("/request/identities/{i}/roles"), serde_json::json!(new))],
+        patch: vec![PatchOp::replace(
+            format!("/request/identities/{i}/roles"),
+            serde_json::json!(new),
+        )],
     }
 }

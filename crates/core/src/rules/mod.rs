@@ -78,7 +78,12 @@ pub struct Emitter<'r> {
 
 impl Emitter<'_> {
     /// Reports a finding with the rule's severity.
-    pub fn report(&mut self, location: Location, pointer: impl Into<String>, message: impl Into<String>) -> Finding<'_> {
+    pub fn report(
+        &mut self,
+        location: Location,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Finding<'_> {
         self.report_as(self.rule.severity, location, pointer, message)
     }
 
@@ -191,6 +196,18 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
 
 /// Reports parse findings when the scenario itself could not be read (no other rule can run).
 pub(crate) fn run_parse_only(parsed: &crate::parse::Parsed, out: &mut Vec<Diagnostic>) {
-    request::unknown_fields(parsed, &mut Emitter { rule: &CATALOG[0], out });
-    request::shape_errors(parsed, &mut Emitter { rule: &CATALOG[1], out });
+    request::unknown_fields(
+        parsed,
+        &mut Emitter {
+            rule: &CATALOG[0],
+            out,
+        },
+    );
+    request::shape_errors(
+        parsed,
+        &mut Emitter {
+            rule: &CATALOG[1],
+            out,
+        },
+    );
 }

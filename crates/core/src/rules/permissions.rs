@@ -73,14 +73,22 @@ pub const CREATE_NEEDS_DATASET: Rule = Rule {
     severity: Severity::Error,
     title: "Report creation needs datasetId",
     doc: "",
-    source: cite(Document::TokenConsiderations, "Access Level", "For report creation, you must also supply the datasetId parameter."),
+    source: cite(
+        Document::TokenConsiderations,
+        "Access Level",
+        "For report creation, you must also supply the datasetId parameter.",
+    ),
     check: |ctx, e| {
         let Some(b) = ctx.v1 else { return };
-        let wants_create = is_create_endpoint(ctx) || b.access_level == Some(TokenAccessLevel::Create);
+        let wants_create =
+            is_create_endpoint(ctx) || b.access_level == Some(TokenAccessLevel::Create);
         if wants_create && b.dataset_id.as_deref().is_none_or(str::is_empty) {
             let f = e.report(Location::Request, "", "report creation needs `datasetId`");
             if let [d] = ctx.scenario.datasets.as_slice() {
-                f.fix(Fix { title: format!("use dataset {}", d.id), patch: vec![PatchOp::add("/request/datasetId", json!(d.id))] });
+                f.fix(Fix {
+                    title: format!("use dataset {}", d.id),
+                    patch: vec![PatchOp::add("/request/datasetId", json!(d.id))],
+                });
             }
         }
     },
@@ -93,12 +101,23 @@ pub const SAVE_AS_ONLY_REPORTS: Rule = Rule {
     severity: Severity::Warning,
     title: "allowSaveAs only applies to report embedding",
     doc: "Elsewhere it is ignored.",
-    source: cite(Document::TokenConsiderations, "Saving a copy of the report", "This parameter is only applicable when generating an embed token for a report."),
+    source: cite(
+        Document::TokenConsiderations,
+        "Saving a copy of the report",
+        "This parameter is only applicable when generating an embed token for a report.",
+    ),
     check: |ctx, e| {
         let Some(b) = ctx.v1 else { return };
         if b.allow_save_as.is_some() && !is_report_endpoint(ctx) {
-            e.report(Location::Request, "/allowSaveAs", "allowSaveAs is ignored outside the report endpoint")
-                .fix(Fix { title: "remove allowSaveAs".into(), patch: vec![PatchOp::remove("/request/allowSaveAs")] });
+            e.report(
+                Location::Request,
+                "/allowSaveAs",
+                "allowSaveAs is ignored outside the report endpoint",
+            )
+            .fix(Fix {
+                title: "remove allowSaveAs".into(),
+                patch: vec![PatchOp::remove("/request/allowSaveAs")],
+            });
         }
     },
 };

@@ -6,7 +6,12 @@ use crate::parse::{did_you_mean, Parsed};
 use crate::sources::{cite, Document};
 
 /// V2-only body fields; a V1 body carrying them is reported by EG0004, not as unknown.
-const V2_ONLY: &[&str] = &["datasets", "reports", "targetWorkspaces", "datasourceIdentities"];
+const V2_ONLY: &[&str] = &[
+    "datasets",
+    "reports",
+    "targetWorkspaces",
+    "datasourceIdentities",
+];
 /// V1-only body fields; a V2 body carrying them is reported by EG0505.
 pub(super) const V1_ONLY: &[&str] = &["accessLevel", "allowSaveAs", "datasetId"];
 
@@ -29,10 +34,17 @@ pub const UNKNOWN_FIELD: Rule = Rule {
 };
 
 pub(super) fn unknown_fields(parsed: &Parsed, e: &mut Emitter) {
-    let v1_body = parsed.scenario.as_ref().is_some_and(|s| !s.endpoint.is_v2());
+    let v1_body = parsed
+        .scenario
+        .as_ref()
+        .is_some_and(|s| !s.endpoint.is_v2());
     for u in &parsed.unknown {
-        let top_level_request = u.location == Location::Request && u.pointer.matches('/').count() == 1;
-        if top_level_request && ((v1_body && V2_ONLY.contains(&u.key.as_str())) || (!v1_body && V1_ONLY.contains(&u.key.as_str()))) {
+        let top_level_request =
+            u.location == Location::Request && u.pointer.matches('/').count() == 1;
+        if top_level_request
+            && ((v1_body && V2_ONLY.contains(&u.key.as_str()))
+                || (!v1_body && V1_ONLY.contains(&u.key.as_str())))
+        {
             continue;
         }
         if u.known.iter().any(|k| *k == u.key) {
@@ -49,13 +61,20 @@ pub(super) fn unknown_fields(parsed: &Parsed, e: &mut Emitter) {
             Location::Request => "Power BI ignores it",
             Location::Scenario => "Embedgate ignores it",
         };
-        let f = e.report_as(severity, u.location, &u.pointer, format!("unknown field `{}`: {what}", u.key));
+        let f = e.report_as(
+            severity,
+            u.location,
+            &u.pointer,
+            format!("unknown field `{}`: {what}", u.key),
+        );
         match guess {
             Some(g) => {
                 let from = doc_pointer(u.location, &u.pointer);
                 let to = doc_pointer(u.location, &format!("{parent}/{g}"));
-                f.help(format!("did you mean `{g}`?"))
-                    .fix(Fix { title: format!("rename `{}` to `{g}`", u.key), patch: vec![PatchOp::rename(from, to)] });
+                f.help(format!("did you mean `{g}`?")).fix(Fix {
+                    title: format!("rename `{}` to `{g}`", u.key),
+                    patch: vec![PatchOp::rename(from, to)],
+                });
             }
             None if !u.known.is_empty() => {
                 f.help(format!("valid fields here: {}", u.known.join(", ")));
@@ -90,12 +109,20 @@ pub const EMPTY_REQUEST: Rule = Rule {
     severity: Severity::Error,
     title: "A V2 request must name at least one report or dataset",
     doc: "A GenerateToken V2 body without reports and datasets embeds nothing.",
-    source: cite(Document::Swagger, "GenerateTokenRequestV2", "datasets: A list of datasets; reports: A list of reports"),
+    source: cite(
+        Document::Swagger,
+        "GenerateTokenRequestV2",
+        "datasets: A list of datasets; reports: A list of reports",
+    ),
     check: |ctx, e| {
         if let Some(b) = ctx.v2 {
             let empty = |l: &Option<Vec<_>>| l.as_ref().is_none_or(|v: &Vec<_>| v.is_empty());
             if empty(&b.reports) && b.datasets.as_ref().is_none_or(|v| v.is_empty()) {
-                e.report(Location::Request, "", "the request embeds nothing: add `reports` or `datasets`");
+                e.report(
+                    Location::Request,
+                    "",
+                    "the request embeds nothing: add `reports` or `datasets`",
+                );
             }
         }
     },

@@ -28,7 +28,13 @@ fn add_identity_fix(ctx: &Ctx, dataset: &str, rls: RlsType) -> Fix {
     }
     identity.insert("datasets".into(), json!([dataset]));
     let identity = serde_json::Value::Object(identity);
-    let patch = if ctx.identities.is_empty() && ctx.v1.and_then(|b| b.identities.as_ref()).or(ctx.v2.and_then(|b| b.identities.as_ref())).is_none() {
+    let patch = if ctx.identities.is_empty()
+        && ctx
+            .v1
+            .and_then(|b| b.identities.as_ref())
+            .or(ctx.v2.and_then(|b| b.identities.as_ref()))
+            .is_none()
+    {
         PatchOp::add("/request/identities", json!([identity]))
     } else {
         PatchOp::add("/request/identities/-", identity)
@@ -38,7 +44,10 @@ fn add_identity_fix(ctx: &Ctx, dataset: &str, rls: RlsType) -> Fix {
     } else {
         format!("add an effective identity for dataset {dataset}")
     };
-    Fix { title, patch: vec![patch] }
+    Fix {
+        title,
+        patch: vec![patch],
+    }
 }
 
 pub const SP_IDENTITY_REQUIRED: Rule = Rule {
@@ -78,12 +87,20 @@ pub const RDL_MASTER_USER: Rule = Rule {
     severity: Severity::Error,
     title: "Paginated (RDL) reports need a service principal",
     doc: "",
-    source: cite(Document::TokenConsiderations, "Row Level Security", "You cannot use a master user to generate an embed token for RDL."),
+    source: cite(
+        Document::TokenConsiderations,
+        "Row Level Security",
+        "You cannot use a master user to generate an embed token for RDL.",
+    ),
     check: |ctx, e| {
         if !ctx.scenario.caller.is_master_user() {
             return;
         }
-        for it in ctx.items.iter().filter(|i| i.kind == ItemKind::PaginatedReport) {
+        for it in ctx
+            .items
+            .iter()
+            .filter(|i| i.kind == ItemKind::PaginatedReport)
+        {
             e.report(it.location, &it.pointer, format!("report `{}` is a paginated report: a master user cannot generate its embed token", it.id))
                 .help("call GenerateToken as a service principal");
         }
@@ -135,10 +152,19 @@ pub const AAS_USERNAME_FORMAT: Rule = Rule {
     ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
-            let Some(u) = id.username.as_deref().filter(|u| !u.is_empty()) else { continue };
-            let aas = id.datasets.iter().flatten().any(|d| ctx.dataset(d).is_some_and(|m| m.model_kind().0 == ModelKind::AzureAnalysisServicesLive));
+            let Some(u) = id.username.as_deref().filter(|u| !u.is_empty()) else {
+                continue;
+            };
+            let aas = id.datasets.iter().flatten().any(|d| {
+                ctx.dataset(d)
+                    .is_some_and(|m| m.model_kind().0 == ModelKind::AzureAnalysisServicesLive)
+            });
             if aas && !is_upn(u) && !is_guid(u) {
-                e.report(Location::Request, format!("/identities/{i}/username"), format!("`{u}` is neither a UPN nor an object id"));
+                e.report(
+                    Location::Request,
+                    format!("/identities/{i}/username"),
+                    format!("`{u}` is neither a UPN nor an object id"),
+                );
             }
         }
     },
@@ -158,10 +184,19 @@ pub const SSAS_USERNAME_FORMAT: Rule = Rule {
     ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
-            let Some(u) = id.username.as_deref().filter(|u| !u.is_empty()) else { continue };
-            let ssas = id.datasets.iter().flatten().any(|d| ctx.dataset(d).is_some_and(|m| m.model_kind().0 == ModelKind::SqlServerAnalysisServicesLive));
+            let Some(u) = id.username.as_deref().filter(|u| !u.is_empty()) else {
+                continue;
+            };
+            let ssas = id.datasets.iter().flatten().any(|d| {
+                ctx.dataset(d)
+                    .is_some_and(|m| m.model_kind().0 == ModelKind::SqlServerAnalysisServicesLive)
+            });
             if ssas && !is_upn(u) && !is_domain_user(u) {
-                e.report(Location::Request, format!("/identities/{i}/username"), format!("`{u}` is not a Windows account (user@domain.com or DOMAIN\\user)"));
+                e.report(
+                    Location::Request,
+                    format!("/identities/{i}/username"),
+                    format!("`{u}` is not a Windows account (user@domain.com or DOMAIN\\user)"),
+                );
             }
         }
     },
@@ -293,7 +328,11 @@ pub const DIRECT_LAKE: Rule = Rule {
     severity: Severity::Error,
     title: "Direct Lake models need V2 tokens and do not support service principal profiles",
     doc: "",
-    source: cite(Document::ServiceBehaviour, "Direct Lake", "Direct Lake models need V2 tokens and do not support service principal profiles."),
+    source: cite(
+        Document::ServiceBehaviour,
+        "Direct Lake",
+        "Direct Lake models need V2 tokens and do not support service principal profiles.",
+    ),
     check: |ctx, e| {
         for d in &ctx.datasets {
             let Some(meta) = d.meta else { continue };
@@ -301,10 +340,21 @@ pub const DIRECT_LAKE: Rule = Rule {
                 continue;
             }
             if !ctx.scenario.endpoint.is_v2() {
-                e.report(Location::Scenario, "/endpoint", format!("dataset `{}` is Direct Lake: use GenerateToken V2", d.id));
+                e.report(
+                    Location::Scenario,
+                    "/endpoint",
+                    format!("dataset `{}` is Direct Lake: use GenerateToken V2", d.id),
+                );
             }
             if ctx.scenario.caller.kind() == CallerKind::ServicePrincipalProfile {
-                e.report(Location::Scenario, "/caller/profile", format!("dataset `{}` is Direct Lake: service principal profiles are not supported", d.id));
+                e.report(
+                    Location::Scenario,
+                    "/caller/profile",
+                    format!(
+                        "dataset `{}` is Direct Lake: service principal profiles are not supported",
+                        d.id
+                    ),
+                );
             }
         }
     },

@@ -70,12 +70,20 @@ pub const MODEL_KIND_ASSUMED: Rule = Rule {
     severity: Severity::Info,
     title: "A dataset without `model` or Analysis Services data sources is taken as Import",
     doc: "Set `model` to be explicit (DirectQuery to Azure SQL with SSO cannot be inferred).",
-    source: cite(Document::Embedgate, "Scenario", "The model kind decides the identity rules (seed 003)."),
+    source: cite(
+        Document::Embedgate,
+        "Scenario",
+        "The model kind decides the identity rules (seed 003).",
+    ),
     check: |ctx, e| {
         for d in &ctx.datasets {
             if let Some(meta) = d.meta {
                 if meta.model.is_none() && meta.datasources.as_ref().is_none_or(Vec::is_empty) {
-                    e.report(d.location, &d.pointer, format!("dataset `{}` is taken as an Import model", d.id));
+                    e.report(
+                        d.location,
+                        &d.pointer,
+                        format!("dataset `{}` is taken as an Import model", d.id),
+                    );
                 }
             }
         }

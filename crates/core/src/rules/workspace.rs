@@ -21,7 +21,10 @@ struct Placement<'a> {
 fn per_workspace<'a>(all: impl Iterator<Item = Placement<'a>>) -> Vec<Placement<'a>> {
     let mut out: Vec<Placement> = Vec::new();
     for p in all {
-        let dup = p.workspace_id.is_some_and(|w| out.iter().any(|o| o.workspace_id.is_some_and(|x| x.eq_ignore_ascii_case(w))));
+        let dup = p.workspace_id.is_some_and(|w| {
+            out.iter()
+                .any(|o| o.workspace_id.is_some_and(|x| x.eq_ignore_ascii_case(w)))
+        });
         if !dup {
             out.push(p);
         }
@@ -64,12 +67,22 @@ pub const MY_WORKSPACE: Rule = Rule {
     severity: Severity::Error,
     title: "No embed token for content in My workspace",
     doc: "",
-    source: cite(Document::TokenConsiderations, "Workspace versions", "You cannot create an embed token for My workspace."),
+    source: cite(
+        Document::TokenConsiderations,
+        "Workspace versions",
+        "You cannot create an embed token for My workspace.",
+    ),
     check: |ctx, e| {
         for p in per_workspace(placements(ctx)) {
-            if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::PersonalGroup) {
-                e.report(p.location, &p.pointer, format!("{} `{}` is in My workspace {}", p.what, p.id, ws_name(w)))
-                    .help("move the content to a workspace");
+            if let Some(w) =
+                with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::PersonalGroup)
+            {
+                e.report(
+                    p.location,
+                    &p.pointer,
+                    format!("{} `{}` is in My workspace {}", p.what, p.id, ws_name(w)),
+                )
+                .help("move the content to a workspace");
             }
         }
     },
@@ -82,10 +95,16 @@ pub const CLASSIC_SAME_WORKSPACE: Rule = Rule {
     severity: Severity::Error,
     title: "Classic workspaces: the dataset and the item are in the same workspace",
     doc: "",
-    source: cite(Document::TokenConsiderations, "Workspace versions", "Classic workspace: The dataset and the item must be in the same workspace"),
+    source: cite(
+        Document::TokenConsiderations,
+        "Workspace versions",
+        "Classic workspace: The dataset and the item must be in the same workspace",
+    ),
     check: |ctx, e| {
         for it in &ctx.items {
-            let Some(w) = it.workspace_id.and_then(|w| ctx.workspace(w)) else { continue };
+            let Some(w) = it.workspace_id.and_then(|w| ctx.workspace(w)) else {
+                continue;
+            };
             if w.kind() != WorkspaceType::Group {
                 continue;
             }
@@ -106,15 +125,28 @@ pub const CLASSIC_NO_SERVICE_PRINCIPAL: Rule = Rule {
     severity: Severity::Error,
     title: "Classic workspaces: a service principal cannot be used",
     doc: "Applies to service principal profiles too.",
-    source: cite(Document::TokenConsiderations, "Workspace versions", "Classic workspace: Service principal cannot be used"),
+    source: cite(
+        Document::TokenConsiderations,
+        "Workspace versions",
+        "Classic workspace: Service principal cannot be used",
+    ),
     check: |ctx, e| {
         if !ctx.scenario.caller.is_service_principal() {
             return;
         }
         for p in per_workspace(placements(ctx)) {
             if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) {
-                e.report(p.location, &p.pointer, format!("{} `{}` is in classic workspace {}: a service principal cannot be used", p.what, p.id, ws_name(w)))
-                    .help("upgrade the workspace to a new workspace, or use a master user");
+                e.report(
+                    p.location,
+                    &p.pointer,
+                    format!(
+                        "{} `{}` is in classic workspace {}: a service principal cannot be used",
+                        p.what,
+                        p.id,
+                        ws_name(w)
+                    ),
+                )
+                .help("upgrade the workspace to a new workspace, or use a master user");
             }
         }
     },
@@ -127,15 +159,32 @@ pub const CLASSIC_ADMIN: Rule = Rule {
     severity: Severity::Error,
     title: "Classic workspaces: the master user is an admin of the workspace",
     doc: "",
-    source: cite(Document::TokenConsiderations, "Workspace permissions", "Classic workspace: The master user must be an admin of the workspace"),
+    source: cite(
+        Document::TokenConsiderations,
+        "Workspace permissions",
+        "Classic workspace: The master user must be an admin of the workspace",
+    ),
     check: |ctx, e| {
         if !ctx.scenario.caller.is_master_user() {
             return;
         }
         for p in per_workspace(placements(ctx)) {
-            let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) else { continue };
-            if let Some(a) = w.access_of(&ctx.scenario.caller).filter(|a| *a != GroupUserAccessRight::Admin) {
-                e.report(p.location, &p.pointer, format!("the master user is {a:?} of classic workspace {}; Admin is required", ws_name(w)));
+            let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group)
+            else {
+                continue;
+            };
+            if let Some(a) = w
+                .access_of(&ctx.scenario.caller)
+                .filter(|a| *a != GroupUserAccessRight::Admin)
+            {
+                e.report(
+                    p.location,
+                    &p.pointer,
+                    format!(
+                        "the master user is {a:?} of classic workspace {}; Admin is required",
+                        ws_name(w)
+                    ),
+                );
             }
         }
     },
@@ -174,12 +223,19 @@ pub const V2_NEW_WORKSPACES_ONLY: Rule = Rule {
     severity: Severity::Error,
     title: "GenerateToken V2: every item and target workspace is in a new workspace",
     doc: "",
-    source: cite(Document::ServiceBehaviour, "GenerateToken V2", "all items in new workspaces"),
+    source: cite(
+        Document::ServiceBehaviour,
+        "GenerateToken V2",
+        "all items in new workspaces",
+    ),
     check: |ctx, e| {
         if !ctx.scenario.endpoint.is_v2() {
             return;
         }
-        let targets = ctx.v2.and_then(|b| b.target_workspaces.as_deref()).unwrap_or(&[]);
+        let targets = ctx
+            .v2
+            .and_then(|b| b.target_workspaces.as_deref())
+            .unwrap_or(&[]);
         let all = placements(ctx).chain(targets.iter().enumerate().map(|(i, t)| Placement {
             what: "target workspace",
             id: &t.id,
@@ -189,7 +245,16 @@ pub const V2_NEW_WORKSPACES_ONLY: Rule = Rule {
         }));
         for p in per_workspace(all) {
             if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) {
-                e.report(p.location, &p.pointer, format!("{} `{}` is in classic workspace {}: GenerateToken V2 needs new workspaces", p.what, p.id, ws_name(w)));
+                e.report(
+                    p.location,
+                    &p.pointer,
+                    format!(
+                        "{} `{}` is in classic workspace {}: GenerateToken V2 needs new workspaces",
+                        p.what,
+                        p.id,
+                        ws_name(w)
+                    ),
+                );
             }
         }
     },

@@ -32,7 +32,9 @@ pub fn base() -> Value {
 /// Sets (or adds) the value at a JSON Pointer, creating nothing but the last member.
 pub fn set(v: &mut Value, ptr: &str, value: Value) {
     let (parent, key) = ptr.rsplit_once('/').expect("pointer");
-    let target = v.pointer_mut(parent).unwrap_or_else(|| panic!("no {parent}"));
+    let target = v
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("no {parent}"));
     match target {
         Value::Object(m) => {
             m.insert(key.to_string(), value);
@@ -51,7 +53,10 @@ pub fn set(v: &mut Value, ptr: &str, value: Value) {
 
 pub fn del(v: &mut Value, ptr: &str) {
     let (parent, key) = ptr.rsplit_once('/').expect("pointer");
-    match v.pointer_mut(parent).unwrap_or_else(|| panic!("no {parent}")) {
+    match v
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("no {parent}"))
+    {
         Value::Object(m) => {
             m.remove(key);
         }
@@ -81,7 +86,11 @@ pub fn model(v: &mut Value, kind: &str, roles: Value) {
 }
 
 pub fn v1_report(v: &mut Value, body: Value) {
-    set(v, "/endpoint", json!({"kind": "Report", "groupId": WS, "reportId": RP}));
+    set(
+        v,
+        "/endpoint",
+        json!({"kind": "Report", "groupId": WS, "reportId": RP}),
+    );
     set(v, "/request", body);
 }
 

@@ -59,7 +59,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     /// `error.code` of a Power BI error body.
     pub fn code(&self) -> &str {
@@ -82,36 +85,69 @@ impl Emu {
         Self::start(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo.json"))
     }
     pub fn kinds() -> Emu {
-        Self::start(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kinds.json"))
+        Self::start(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/kinds.json"
+        ))
     }
     pub fn start(fixture: &str) -> Emu {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pbi-emulator"))
-            .args(["--listen", "127.0.0.1:0", "--embed-listen", "127.0.0.1:0", "--embed-host", "emu.powerbi.com", "--state", fixture])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--embed-listen",
+                "127.0.0.1:0",
+                "--embed-host",
+                "emu.powerbi.com",
+                "--state",
+                fixture,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn pbi-emulator");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("startup line");
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad startup line {line:?}: {e}"));
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("startup line");
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("bad startup line {line:?}: {e}"));
         let api = v["api"].as_str().unwrap().to_string();
         let embed = v["embed"].as_str().unwrap().to_string();
         let embed_port = embed.rsplit(':').next().unwrap().parse().unwrap();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .tls_config(ureq::tls::TlsConfig::builder().disable_verification(true).build())
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .disable_verification(true)
+                    .build(),
+            )
             .build()
             .into();
-        let emu = Emu { child, api, embed, embed_port, agent };
+        let emu = Emu {
+            child,
+            api,
+            embed,
+            embed_port,
+            agent,
+        };
         assert_eq!(emu.get("/__emulator/health", &[]).status, 200);
         emu
     }
 
     pub fn request(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Body) -> Resp {
-        let url = if url.starts_with("http") { url.to_string() } else { format!("{}{url}", self.api) };
+        let url = if url.starts_with("http") {
+            url.to_string()
+        } else {
+            format!("{}{url}", self.api)
+        };
         let r = match method {
             "GET" | "DELETE" => {
-                let mut b = if method == "GET" { self.agent.get(&url) } else { self.agent.delete(&url) };
+                let mut b = if method == "GET" {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.delete(&url)
+                };
                 for (k, v) in headers {
                     b = b.header(*k, *v);
                 }
@@ -137,10 +173,19 @@ impl Emu {
         };
         let mut r = r.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = r.status().as_u16();
-        let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
         let text = r.body_mut().read_to_string().unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, text, json }
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
     }
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
@@ -154,31 +199,68 @@ impl Emu {
     }
 
     /// A Power BI call with a bearer token and an optional profile.
-    pub fn pbi(&self, method: &str, path: &str, token: &str, profile: Option<&str>, body: Option<Value>) -> Resp {
+    pub fn pbi(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        profile: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let auth = format!("Bearer {token}");
         let mut h = vec![("Authorization", auth.as_str())];
         if let Some(p) = profile {
             h.push(("X-PowerBI-Profile-Id", p));
         }
         let path = format!("/v1.0/myorg{path}");
-        self.request(method, &path, &h, body.map(Body::Json).unwrap_or(Body::None))
+        self.request(
+            method,
+            &path,
+            &h,
+            body.map(Body::Json).unwrap_or(Body::None),
+        )
     }
 
     pub fn token_form(&self, tenant: &str, form: &[(&str, &str)]) -> Resp {
-        let f = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        self.request("POST", &format!("/{tenant}/oauth2/v2.0/token"), &[], Body::Form(f))
+        let f = form
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.request(
+            "POST",
+            &format!("/{tenant}/oauth2/v2.0/token"),
+            &[],
+            Body::Form(f),
+        )
     }
 
     pub fn sp_token(&self) -> String {
         self.sp_token_for(APP, SECRET)
     }
     pub fn sp_token_for(&self, app: &str, secret: &str) -> String {
-        let r = self.token_form(TENANT, &[("grant_type", "client_credentials"), ("client_id", app), ("client_secret", secret), ("scope", SCOPE)]);
+        let r = self.token_form(
+            TENANT,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", app),
+                ("client_secret", secret),
+                ("scope", SCOPE),
+            ],
+        );
         assert_eq!(r.status, 200, "{}", r.text);
         r.json["access_token"].as_str().unwrap().to_string()
     }
     pub fn user_token(&self, upn: &str, pw: &str) -> String {
-        let r = self.token_form(TENANT, &[("grant_type", "password"), ("client_id", APP), ("username", upn), ("password", pw), ("scope", SCOPE)]);
+        let r = self.token_form(
+            TENANT,
+            &[
+                ("grant_type", "password"),
+                ("client_id", APP),
+                ("username", upn),
+                ("password", pw),
+                ("scope", SCOPE),
+            ],
+        );
         assert_eq!(r.status, 200, "{}", r.text);
         r.json["access_token"].as_str().unwrap().to_string()
     }
@@ -189,10 +271,15 @@ impl Emu {
         r.json["access_token"].as_str().unwrap().to_string()
     }
     pub fn inspect(&self, embed_token: &str) -> Value {
-        self.post("/__emulator/embed/inspect", json!({"token": embed_token})).json
+        self.post("/__emulator/embed/inspect", json!({"token": embed_token}))
+            .json
     }
     pub fn render(&self, embed_token: &str, report: &str) -> Value {
-        self.post("/__emulator/embed/render", json!({"token": embed_token, "reportId": report})).json
+        self.post(
+            "/__emulator/embed/render",
+            json!({"token": embed_token, "reportId": report}),
+        )
+        .json
     }
 }
 
@@ -206,6 +293,14 @@ impl Drop for Emu {
 /// Rows of a render answer as (Customer) strings, using the named column.
 pub fn column(render: &Value, name: &str) -> Vec<String> {
     let cols = render["columns"].as_array().expect("columns");
-    let i = cols.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name} in {render}"));
-    render["rows"].as_array().unwrap().iter().map(|r| r[i].as_str().unwrap().to_string()).collect()
+    let i = cols
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in {render}"));
+    render["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[i].as_str().unwrap().to_string())
+        .collect()
 }
