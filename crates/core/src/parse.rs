@@ -304,13 +304,7 @@ fn struct_fields(location: Location, v2: bool, segs: &[Seg]) -> Option<&'static 
 
 /// The closest known field to a misspelt one, if it is close enough to be a likely typo.
 pub fn did_you_mean(key: &str, known: &[&'static str]) -> Option<&'static str> {
-    let lower = key.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| (k, strsim::jaro_winkler(&lower, &k.to_ascii_lowercase())))
-        .filter(|(_, s)| *s >= 0.85)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(k, _)| *k)
+    crate::text::closest_within(key, known.iter().copied(), 0.85)
 }
 
 /// Wraps an already typed scenario (no unknown fields to report, the body typed from `request`).

@@ -32,13 +32,22 @@ pub fn is_domain_user(s: &str) -> bool {
     }
 }
 
-/// The closest candidate to a value, when close enough to be a likely typo.
+/// The closest candidate to a value, when close enough to be a likely typo (role names).
 pub fn closest<'a>(value: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    closest_within(value, candidates, 0.8)
+}
+
+/// The candidate most similar to `value` (Jaro-Winkler, case-insensitive) scoring at least `min`.
+pub fn closest_within<'a>(
+    value: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    min: f64,
+) -> Option<&'a str> {
     let v = value.to_lowercase();
     candidates
         .into_iter()
         .map(|c| (c, strsim::jaro_winkler(&v, &c.to_lowercase())))
-        .filter(|(_, s)| *s >= 0.8)
+        .filter(|(_, s)| *s >= min)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| c)
 }
