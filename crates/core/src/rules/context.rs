@@ -4,7 +4,7 @@ use super::index::IdIndex;
 use crate::diag::Location;
 use crate::parse::{Body, Parsed};
 use crate::powerbi::{EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2};
-use crate::scenario::{Dashboard, Dataset, Endpoint, Report, Scenario, Workspace};
+use crate::scenario::{Dashboard, Dataset, Endpoint, ModelKind, Report, Scenario, Workspace};
 
 /// Where the request or scenario names an item, formatted only when a finding needs it (the
 /// happy path allocates no pointer strings).
@@ -170,6 +170,18 @@ impl<'a> Ctx<'a> {
     }
     pub fn embedded_dataset(&self, id: &str) -> Option<&EmbeddedDataset<'a>> {
         self.embedded_ix.get(id).map(|i| &self.datasets[i])
+    }
+    /// The first dataset an identity names whose (described) model kind satisfies `pred`.
+    pub fn identity_dataset_where(
+        &self,
+        id: &'a EffectiveIdentity,
+        pred: impl Fn(ModelKind) -> bool,
+    ) -> Option<&'a str> {
+        id.datasets
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .find(|d| self.dataset(d).is_some_and(|m| pred(m.model_kind().0)))
     }
     /// The identities (with their index) that name an embedded dataset.
     pub fn identities_for(

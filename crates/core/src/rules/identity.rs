@@ -309,10 +309,9 @@ pub const CUSTOM_DATA_UNSUPPORTED: Rule = Rule {
             if id.custom_data.is_none() {
                 continue;
             }
-            if let Some(d) = id.datasets.iter().flatten().find(|d| {
-                ctx.dataset(d)
-                    .is_some_and(|m| m.model_kind().0 == ModelKind::SqlServerAnalysisServicesLive)
-            }) {
+            if let Some(d) =
+                ctx.identity_dataset_where(id, |k| k == ModelKind::SqlServerAnalysisServicesLive)
+            {
                 e.report(Location::Request, format!("/identities/{i}/customData"), format!("dataset `{d}` is a SQL Server Analysis Services model: customData is not supported"))
                     .fix(Fix { title: "remove customData".into(), patch: vec![PatchOp::remove(format!("/request/identities/{i}/customData"))] });
             }
@@ -333,7 +332,7 @@ pub const IDENTITY_BLOB_ONLY_AZURE_SQL: Rule = Rule {
             if id.identity_blob.is_none() {
                 continue;
             }
-            let wrong = id.datasets.iter().flatten().find(|d| ctx.dataset(d).is_some_and(|m| m.model_kind().0 != ModelKind::DirectQueryAzureSqlSso));
+            let wrong = ctx.identity_dataset_where(id, |k| k != ModelKind::DirectQueryAzureSqlSso);
             if let Some(d) = wrong {
                 e.report(Location::Request, format!("/identities/{i}/identityBlob"), format!("dataset `{d}` is not DirectQuery to Azure SQL with SSO: identityBlob is not supported"))
                     .fix(Fix { title: "remove identityBlob".into(), patch: vec![PatchOp::remove(format!("/request/identities/{i}/identityBlob"))] });
@@ -388,7 +387,7 @@ pub const AS_ROLES_OPTIONAL: Rule = Rule {
             if id.roles.as_ref().is_some_and(|r| !r.is_empty()) {
                 continue;
             }
-            if let Some(d) = id.datasets.iter().flatten().find(|d| ctx.dataset(d).is_some_and(|m| matches!(m.model_kind().0, ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive))) {
+            if let Some(d) = ctx.identity_dataset_where(id, |k| matches!(k, ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive)) {
                 e.report(Location::Request, format!("/identities/{i}"), format!("no roles for Analysis Services dataset `{d}`: the roles assigned to `{}` apply", id.username.as_deref().unwrap_or("the username")));
             }
         }

@@ -198,9 +198,7 @@ pub const USERNAME_ON_PREM_ALPHABET: Rule = Rule {
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             let Some(u) = &id.username else { continue };
-            let on_prem = id.datasets.iter().flatten().any(|d| {
-                ctx.dataset(d).is_some_and(|m| m.model_kind().0 == ModelKind::SqlServerAnalysisServicesLive)
-            });
+            let on_prem = ctx.identity_dataset_where(id, |k| k == ModelKind::SqlServerAnalysisServicesLive).is_some();
             if !on_prem {
                 continue;
             }

@@ -125,7 +125,7 @@ pub const AAS_USERNAME_IS_CALLER: Rule = Rule {
         let Some(principal) = caller.principal_name() else { return };
         for (i, id) in ctx.identities.iter().enumerate() {
             let Some(u) = id.username.as_deref().filter(|u| !u.is_empty()) else { continue };
-            let aas = id.datasets.iter().flatten().find(|d| ctx.dataset(d).is_some_and(|m| m.model_kind().0 == ModelKind::AzureAnalysisServicesLive));
+            let aas = ctx.identity_dataset_where(id, |k| k == ModelKind::AzureAnalysisServicesLive);
             if let Some(d) = aas {
                 if !u.eq_ignore_ascii_case(principal) {
                     let what = if caller.is_service_principal() { "the service principal's object id" } else { "the master user's UPN" };
@@ -155,10 +155,9 @@ pub const AAS_USERNAME_FORMAT: Rule = Rule {
             let Some(u) = id.username.as_deref().filter(|u| !u.is_empty()) else {
                 continue;
             };
-            let aas = id.datasets.iter().flatten().any(|d| {
-                ctx.dataset(d)
-                    .is_some_and(|m| m.model_kind().0 == ModelKind::AzureAnalysisServicesLive)
-            });
+            let aas = ctx
+                .identity_dataset_where(id, |k| k == ModelKind::AzureAnalysisServicesLive)
+                .is_some();
             if aas && !is_upn(u) && !is_guid(u) {
                 e.report(
                     Location::Request,
@@ -187,10 +186,9 @@ pub const SSAS_USERNAME_FORMAT: Rule = Rule {
             let Some(u) = id.username.as_deref().filter(|u| !u.is_empty()) else {
                 continue;
             };
-            let ssas = id.datasets.iter().flatten().any(|d| {
-                ctx.dataset(d)
-                    .is_some_and(|m| m.model_kind().0 == ModelKind::SqlServerAnalysisServicesLive)
-            });
+            let ssas = ctx
+                .identity_dataset_where(id, |k| k == ModelKind::SqlServerAnalysisServicesLive)
+                .is_some();
             if ssas && !is_upn(u) && !is_domain_user(u) {
                 e.report(
                     Location::Request,
