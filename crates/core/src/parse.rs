@@ -9,6 +9,8 @@ use crate::diag::{escape_token, Location};
 use crate::powerbi::*;
 use crate::scenario::*;
 
+mod scan;
+
 /// The request body, typed for the endpoint the scenario calls.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
@@ -65,13 +67,37 @@ impl std::fmt::Display for SyntaxError {
     }
 }
 
+/// Parses scenario JSON text. Equivalent to [`parse_value`] on the parsed text (same scenario,
+/// body, unknown fields and shape errors), but it deserialises the typed structs straight from the
+/// text: no `Value` tree on the happy path, and no second instantiation of every type's
+/// `Deserialize` (the browser module's size). Unknown fields come from a small scan of the text
+/// against the `FIELDS` lists ([`scan`]). Only when something is off (a type error, a duplicate
+/// key, an escaped key, or text the scan is not sure about) does it take the slow route: parse to
+/// a `Value` (syntax errors), write it back canonically (keys sorted and unique, as `Value` holds
+/// them) and parse that, so that the first error is the one [`parse_value`] reports; its path comes
+/// from the error's position in the canonical text.
 pub fn parse_str(text: &str) -> Result<Parsed, SyntaxError> {
+    if let Some(p) = scan::fast(text) {
+        return Ok(p);
+    }
     let value: Value = serde_json::from_str(text).map_err(|e| SyntaxError {
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),
     })?;
-    Ok(parse_value(&value))
+    Ok(scan::canonical(
+        &serde_json::to_string(&value).unwrap_or_default(),
+    ))
+}
+
+/// serde_json's message without the ` at line L column C` it appends.
+pub fn error_message(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if e.line() == 0 {
+        return msg;
+    }
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    msg.strip_suffix(&suffix).unwrap_or(&msg).to_string()
 }
 
 fn strip_position(msg: &str) -> String {
@@ -170,7 +196,7 @@ fn typed<T: DeserializeOwned + 'static>(
     }
 }
 
-fn clean_message(msg: &str) -> String {
+pub(crate) fn clean_message(msg: &str) -> String {
     // serde_json's messages name Rust types; say what JSON should be there instead.
     msg.replace("usize", "a number")
         .replace("i64", "an integer")
@@ -190,8 +216,8 @@ fn is_v2<T: 'static>() -> bool {
 }
 
 /// One step of a path: an object member or an array index (no allocation while walking).
-#[derive(Clone, Copy)]
-enum Seg<'a> {
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Seg<'a> {
     Key(&'a str),
     Index(usize),
 }
@@ -242,7 +268,7 @@ fn walk_unknown<'a>(
     }
 }
 
-fn pointer_of(segs: &[Seg]) -> String {
+pub(crate) fn pointer_of(segs: &[Seg]) -> String {
     let mut p = String::new();
     for s in segs {
         p.push('/');
@@ -255,7 +281,11 @@ fn pointer_of(segs: &[Seg]) -> String {
 }
 
 /// The fields of the typed object at a path, `None` where the place is not a typed object.
-fn struct_fields(location: Location, v2: bool, segs: &[Seg]) -> Option<&'static [&'static str]> {
+pub(crate) fn struct_fields(
+    location: Location,
+    v2: bool,
+    segs: &[Seg],
+) -> Option<&'static [&'static str]> {
     use Seg::{Index as I, Key as K};
     Some(match location {
         Location::Request => match segs {
@@ -322,5 +352,169 @@ pub fn from_scenario(scenario: &Scenario) -> Parsed {
         body,
         unknown,
         shape_errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! `parse_str` (typed straight from the text) against `parse_value` (through a `Value`):
+    //! every example, with every place mutated, in several key orders and with duplicate keys.
+    use super::*;
+
+    /// JSON text with keys in `order`: 0 as `Value` holds them (sorted), 1 reversed, 2 reversed
+    /// and every object's first key repeated first with `null` (a duplicate `Value` overwrites).
+    fn emit(v: &Value, order: u8, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                out.push('{');
+                let mut keys: Vec<&String> = m.keys().collect();
+                if order > 0 {
+                    keys.reverse();
+                }
+                let mut first = true;
+                if order == 2 {
+                    if let Some(k) = keys.first() {
+                        out.push_str(&serde_json::to_string(k).unwrap());
+                        out.push_str(": null");
+                        first = false;
+                    }
+                }
+                for k in keys {
+                    if !first {
+                        out.push_str(",\n ");
+                    }
+                    first = false;
+                    out.push_str(&serde_json::to_string(k).unwrap());
+                    out.push_str(": ");
+                    emit(&m[k], order, out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    emit(x, order, out);
+                }
+                out.push(']');
+            }
+            _ => out.push_str(&serde_json::to_string(v).unwrap()),
+        }
+    }
+
+    fn pointers(v: &Value, prefix: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let p = format!("{prefix}/{}", escape_token(k));
+                    out.push(p.clone());
+                    pointers(x, p, out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    let p = format!("{prefix}/{i}");
+                    out.push(p.clone());
+                    pointers(x, p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn same(text: &str) {
+        let old = serde_json::from_str::<Value>(text)
+            .map(|v| parse_value(&v))
+            .map_err(|e| (e.line(), e.column(), strip_position(&e.to_string())));
+        let new = parse_str(text).map_err(|e| (e.line, e.column, e.message));
+        if let (Ok(n), Ok(o)) = (&new, &old) {
+            assert_eq!(
+                n.shape_errors, o.shape_errors,
+                "shape errors differ on:\n{text}"
+            );
+            assert_eq!(n.unknown, o.unknown, "unknown fields differ on:\n{text}");
+        }
+        assert_eq!(new, old, "parse_str differs from parse_value on:\n{text}");
+    }
+
+    fn examples() -> Vec<Value> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "json") {
+                out.push(serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap());
+            }
+        }
+        assert!(!out.is_empty());
+        out
+    }
+
+    #[test]
+    fn text_parse_equals_value_parse_on_mutated_examples() {
+        let replacements: Vec<Value> = [
+            "null", "true", "0", "7", "-1", "1.5", "1e300", "\"x\"", "\"App\"", "\"Admin\"",
+            "[]", "[1]", "[\"a\", 2]", "{}", "{\"a\": 1}", "{\"App\": null}",
+            "{\"App\": 1}", "{\"App\": null, \"User\": null}", "{\"Zed\": null, \"App\": null}",
+            "{\"kind\": \"Report\"}", "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\"]",
+        ]
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+        for base in examples() {
+            let mut ps = Vec::new();
+            pointers(&base, String::new(), &mut ps);
+            let mut docs = vec![base.clone()];
+            for p in &ps {
+                for r in &replacements {
+                    let mut d = base.clone();
+                    *d.pointer_mut(p).unwrap() = r.clone();
+                    docs.push(d);
+                }
+                let (parent, last) = p.rsplit_once('/').unwrap();
+                let mut d = base.clone();
+                match d.pointer_mut(parent) {
+                    Some(Value::Object(m)) => {
+                        m.remove(last);
+                        let removed = Value::Object(m.clone());
+                        m.insert("identites".into(), Value::Null);
+                        m.insert("zz~/\"".into(), Value::from(1));
+                        docs.push(d.clone());
+                        *d.pointer_mut(parent).unwrap() = removed;
+                        docs.push(d);
+                    }
+                    Some(Value::Array(a)) => {
+                        a.remove(0);
+                        docs.push(d);
+                    }
+                    _ => {}
+                }
+            }
+            // Each document in one of the three key orders, in turn (all three: ~3x the time).
+            for (i, d) in docs.iter().enumerate() {
+                let mut text = String::new();
+                emit(d, (i % 3) as u8, &mut text);
+                same(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn text_parse_equals_value_parse_on_odd_text() {
+        let base = serde_json::to_string_pretty(&examples()[0]).unwrap();
+        for cut in (0..base.len()).step_by(7) {
+            same(&base[..cut]);
+        }
+        for t in [
+            "", " ", "[]", "1", "\"x\"", "null", "{}", "{\"caller\": 1e400}", "{\"a\": \"\\ud800\"}",
+            "{\"a\": \"\\u00e9\\n\"}", "{} x", "{\"caller\":{\"principalType\":\"App\"},}",
+            "{\"caller\":{\"principalType\":\"App\",\"objectId\":\"o\"},\"endpoint\":{\"kind\":\"GenerateTokenV2\"},\"request\":{\"identities\":[{\"u\\u0073ername\":\"x\",\"bad\\\"key\":1}]}}",
+            "{\"c\\u0061ller\":{\"principalType\":\"App\",\"objectId\":\"o\"},\"endpoint\":{\"kind\":\"GenerateTokenV2\"}}",
+            "{\"caller\":{\"principalType\":\"App\",\"objectId\":\"o\"},\"endpoint\":{\"kind\":\"GenerateTokenV2\"},\"request\":{\"lifetimeInMinutes\":123456789012345678901234567890}}",
+        ] {
+            same(t);
+        }
     }
 }

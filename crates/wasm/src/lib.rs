@@ -177,9 +177,10 @@ pub fn request_preview(
 }
 
 pub fn preview(doc: &Value) -> Result<RequestPreview, String> {
-    let endpoint: Endpoint =
-        serde_json::from_value(doc.get("endpoint").cloned().unwrap_or(Value::Null))
-            .map_err(|e| format!("endpoint: {e}"))?;
+    // Through text: the module's only deserializer for typed structs is serde_json's text one.
+    let endpoint = doc.get("endpoint").unwrap_or(&Value::Null).to_string();
+    let endpoint: Endpoint = serde_json::from_str(&endpoint)
+        .map_err(|e| format!("endpoint: {}", embedgate_core::parse::error_message(&e)))?;
     let url = format!("{API_ROOT}{}", endpoint.path());
     let mut headers = vec![
         Header {
