@@ -193,45 +193,40 @@ impl Endpoint {
         }
     }
     /// The endpoint's path ids with their pointers under `/endpoint`.
-    pub fn ids(&self) -> Vec<(&'static str, &str)> {
-        let mut out = Vec::with_capacity(3);
-        match self {
-            Endpoint::GenerateTokenV2 => {}
+    pub fn ids(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        fn g(id: &str) -> Option<(&'static str, &str)> {
+            Some(("/endpoint/groupId", id))
+        }
+        let ids: [Option<(&'static str, &str)>; 3] = match self {
+            Endpoint::GenerateTokenV2 => [None, None, None],
             Endpoint::Report {
                 group_id,
                 report_id,
-            } => {
-                out.push(("/endpoint/groupId", group_id.as_str()));
-                out.push(("/endpoint/reportId", report_id.as_str()));
-            }
-            Endpoint::CreateReport { group_id } => {
-                out.push(("/endpoint/groupId", group_id.as_str()))
-            }
+            } => [g(group_id), Some(("/endpoint/reportId", report_id)), None],
+            Endpoint::CreateReport { group_id } => [g(group_id), None, None],
             Endpoint::Dataset {
                 group_id,
                 dataset_id,
-            } => {
-                out.push(("/endpoint/groupId", group_id.as_str()));
-                out.push(("/endpoint/datasetId", dataset_id.as_str()));
-            }
+            } => [g(group_id), Some(("/endpoint/datasetId", dataset_id)), None],
             Endpoint::Dashboard {
                 group_id,
                 dashboard_id,
-            } => {
-                out.push(("/endpoint/groupId", group_id.as_str()));
-                out.push(("/endpoint/dashboardId", dashboard_id.as_str()));
-            }
+            } => [
+                g(group_id),
+                Some(("/endpoint/dashboardId", dashboard_id)),
+                None,
+            ],
             Endpoint::Tile {
                 group_id,
                 dashboard_id,
                 tile_id,
-            } => {
-                out.push(("/endpoint/groupId", group_id.as_str()));
-                out.push(("/endpoint/dashboardId", dashboard_id.as_str()));
-                out.push(("/endpoint/tileId", tile_id.as_str()));
-            }
-        }
-        out
+            } => [
+                g(group_id),
+                Some(("/endpoint/dashboardId", dashboard_id)),
+                Some(("/endpoint/tileId", tile_id)),
+            ],
+        };
+        ids.into_iter().flatten()
     }
 }
 

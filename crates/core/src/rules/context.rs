@@ -1,9 +1,16 @@
-//! The rule context: the scenario indexed once, so every check is a cheap lookup.
+//! The rule context: the scenario indexed and resolved once (ids to metadata, datasets to their
+//! model kind and RLS type, items to workspaces and access rights), so every check is a cheap
+//! lookup and the happy path allocates nothing per rule.
 
-use super::index::IdIndex;
+use std::ops::{Deref, Range};
+
+use super::index::{key, IdIndex, Key};
+use crate::capabilities::{dataset_rls, RlsType};
 use crate::diag::Location;
 use crate::parse::{Body, Parsed};
-use crate::powerbi::{EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2};
+use crate::powerbi::{
+    EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2, GroupUserAccessRight,
+};
 use crate::scenario::{Dashboard, Dataset, Endpoint, ModelKind, Report, Scenario, Workspace};
 
 /// Where the request or scenario names an item, formatted only when a finding needs it (the
@@ -50,13 +57,42 @@ pub enum ItemKind {
     Tile,
 }
 
+/// The dataset ids an item reads: none or one for all but dashboards, so no vector for those.
+#[derive(Debug, Clone)]
+pub enum Ids<'a> {
+    One(Option<&'a str>),
+    Many(Vec<&'a str>),
+}
+
+impl<'a> Deref for Ids<'a> {
+    type Target = [&'a str];
+    fn deref(&self) -> &[&'a str] {
+        match self {
+            Ids::One(id) => id.as_slice(),
+            Ids::Many(v) => v,
+        }
+    }
+}
+
+/// A dataset the scenario describes, with the facts rules ask about, derived once.
+#[derive(Debug, Clone, Copy)]
+pub struct Described<'a> {
+    pub meta: &'a Dataset,
+    pub kind: ModelKind,
+    pub rls: RlsType,
+}
+
 /// An item the token embeds, with the workspace it lives in and the datasets it reads.
 #[derive(Debug, Clone)]
 pub struct Item<'a> {
     pub kind: ItemKind,
     pub id: &'a str,
+    /// The report's metadata, for report items the scenario describes.
+    pub report: Option<&'a Report>,
     pub workspace_id: Option<&'a str>,
-    pub dataset_ids: Vec<&'a str>,
+    /// Index of `workspace_id` in the scenario's workspaces, when described.
+    pub workspace: Option<usize>,
+    pub dataset_ids: Ids<'a>,
     pub location: Location,
     pub pointer: Ptr,
 }
@@ -65,10 +101,34 @@ pub struct Item<'a> {
 #[derive(Debug, Clone)]
 pub struct EmbeddedDataset<'a> {
     pub id: &'a str,
-    pub meta: Option<&'a Dataset>,
+    pub described: Option<Described<'a>>,
     pub workspace_id: Option<&'a str>,
+    pub workspace: Option<usize>,
     pub location: Location,
     pub pointer: Ptr,
+    key: Option<Key>,
+    /// This dataset's range in `Ctx::identity_of`.
+    identities: Range<usize>,
+}
+
+/// The first thing the token touches in a described workspace: workspace findings are reported
+/// once per workspace, at this place.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub what: &'static str,
+    pub id: &'a str,
+    pub workspace: usize,
+    pub location: Location,
+    pub pointer: Ptr,
+}
+
+/// An identity's dataset reference, resolved.
+#[derive(Debug, Clone, Copy)]
+struct IdentityDataset {
+    /// Index in the scenario's datasets.
+    described: Option<usize>,
+    /// Index in `Ctx::datasets`.
+    embedded: Option<usize>,
 }
 
 pub struct Ctx<'a> {
@@ -79,17 +139,41 @@ pub struct Ctx<'a> {
     pub identities: &'a [EffectiveIdentity],
     pub items: Vec<Item<'a>>,
     pub datasets: Vec<EmbeddedDataset<'a>>,
+    /// One place per described workspace the token touches, items first, in request order.
+    pub places: Vec<Place<'a>>,
+    /// Parallel to the scenario's datasets.
+    described: Vec<Described<'a>>,
+    /// Parallel to the scenario's workspaces: the caller's access right in each.
+    access: Vec<Option<GroupUserAccessRight>>,
     dataset_ix: IdIndex<'a>,
     report_ix: IdIndex<'a>,
-    embedded_ix: IdIndex<'a>,
-    /// For each embedded dataset (same order as `datasets`), the identities naming it.
-    identity_of: Vec<Vec<usize>>,
-    /// Keys of the datasets indexed so far (sorted), to skip repeats while indexing.
-    seen: Vec<super::index::Key>,
-    /// Dataset lookups of the ids the identities name, resolved once and keyed by the id's address:
-    /// the strings are borrowed from `parsed` for the context's whole life, so an address names one
-    /// id. Rules look these up many times; this keeps the 50-identity request linear and cheap.
-    memo: Vec<(usize, Option<usize>)>,
+    workspace_ix: IdIndex<'a>,
+    /// GUID keys of the embedded datasets (sorted) and their position in `datasets`.
+    embedded_keys: Vec<(Key, usize)>,
+    /// Every identity's datasets, resolved, identity after identity (`identity_start` delimits).
+    identity_datasets: Vec<IdentityDataset>,
+    identity_start: Vec<usize>,
+    /// For each embedded dataset (its `identities` range), the identities naming it.
+    identity_of: Vec<(usize, usize)>,
+}
+
+/// An identity's reference to a dataset (`identities[identity].datasets[index]`), resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityDatasetRef<'a> {
+    pub identity: usize,
+    pub index: usize,
+    pub id: &'a str,
+    pub described: Option<Described<'a>>,
+    /// The token embeds this dataset.
+    pub embedded: bool,
+}
+
+fn describe(meta: &Dataset) -> Described<'_> {
+    Described {
+        meta,
+        kind: meta.model_kind().0,
+        rls: dataset_rls(meta),
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -111,33 +195,31 @@ impl<'a> Ctx<'a> {
             identities,
             items: Vec::new(),
             datasets: Vec::new(),
+            places: Vec::new(),
+            described: scenario.datasets.iter().map(describe).collect(),
+            access: scenario
+                .workspaces
+                .iter()
+                .map(|w| w.access_of(&scenario.caller))
+                .collect(),
             dataset_ix: IdIndex::new(scenario.datasets.iter().map(|d| d.id.as_str())),
             report_ix: IdIndex::new(scenario.reports.iter().map(|r| r.id.as_str())),
-            embedded_ix: IdIndex::default(),
+            workspace_ix: IdIndex::new(scenario.workspaces.iter().map(|w| w.id.as_str())),
+            identity_datasets: Vec::new(),
+            identity_start: Vec::new(),
+            embedded_keys: Vec::new(),
             identity_of: Vec::new(),
-            seen: Vec::new(),
-            memo: Vec::new(),
         };
+        let request_items = v2.map_or(1, |b| {
+            let n = |l: Option<usize>| l.unwrap_or(0);
+            n(b.reports.as_ref().map(Vec::len)) + n(b.datasets.as_ref().map(Vec::len))
+        });
+        ctx.items.reserve(request_items);
+        ctx.datasets.reserve(request_items);
+        ctx.embedded_keys.reserve(request_items);
         ctx.index();
-        ctx.embedded_ix = IdIndex::new(ctx.datasets.iter().map(|d| d.id));
-        let mut identity_of = vec![Vec::new(); ctx.datasets.len()];
-        for (i, id) in identities.iter().enumerate() {
-            for d in id.datasets.iter().flatten() {
-                if let Some(slot) = ctx.embedded_ix.get(d) {
-                    if !identity_of[slot].contains(&i) {
-                        identity_of[slot].push(i);
-                    }
-                }
-            }
-        }
-        ctx.identity_of = identity_of;
-        let mut memo: Vec<(usize, Option<usize>)> = identities
-            .iter()
-            .flat_map(|id| id.datasets.iter().flatten())
-            .map(|d| (d.as_ptr() as usize, ctx.dataset_ix.get(d)))
-            .collect();
-        memo.sort_unstable_by_key(|m| m.0);
-        ctx.memo = memo;
+        ctx.resolve_identities();
+        ctx.place();
         ctx
     }
 
@@ -146,18 +228,23 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn workspace(&self, id: &str) -> Option<&'a Workspace> {
-        self.scenario
-            .workspaces
-            .iter()
-            .find(|w| w.id.eq_ignore_ascii_case(id))
+        self.workspace_index(id)
+            .map(|i| &self.scenario.workspaces[i])
     }
-    pub fn dataset(&self, id: &str) -> Option<&'a Dataset> {
-        let at = id.as_ptr() as usize;
-        let slot = match self.memo.binary_search_by_key(&at, |m| m.0) {
-            Ok(i) if !id.is_empty() => self.memo[i].1,
-            _ => self.dataset_ix.get(id),
-        };
-        slot.map(|i| &self.scenario.datasets[i])
+    /// The index of a workspace in the scenario, by id.
+    pub fn workspace_index(&self, id: &str) -> Option<usize> {
+        self.workspace_ix.get(id)
+    }
+    /// A workspace by its index in the scenario (as `Item::workspace` and `Place` hold it).
+    pub fn workspace_at(&self, index: usize) -> &'a Workspace {
+        &self.scenario.workspaces[index]
+    }
+    /// The caller's access right in the workspace at `index`; `None` when the scenario does not say.
+    pub fn access(&self, index: usize) -> Option<GroupUserAccessRight> {
+        self.access[index]
+    }
+    pub fn dataset(&self, id: &str) -> Option<Described<'a>> {
+        self.dataset_ix.get(id).map(|i| self.described[i])
     }
     pub fn report(&self, id: &str) -> Option<&'a Report> {
         self.report_ix.get(id).map(|i| &self.scenario.reports[i])
@@ -169,37 +256,82 @@ impl<'a> Ctx<'a> {
             .find(|d| d.id.eq_ignore_ascii_case(id))
     }
     pub fn embedded_dataset(&self, id: &str) -> Option<&EmbeddedDataset<'a>> {
-        self.embedded_ix.get(id).map(|i| &self.datasets[i])
+        self.embedded_slot(id, key(id)).map(|i| &self.datasets[i])
     }
-    /// The first dataset an identity names whose (described) model kind satisfies `pred`.
-    pub fn identity_dataset_where(
+
+    /// The datasets identity `i` names, resolved.
+    pub fn identity_datasets(
         &self,
-        id: &'a EffectiveIdentity,
-        pred: impl Fn(ModelKind) -> bool,
-    ) -> Option<&'a str> {
-        id.datasets
+        i: usize,
+    ) -> impl Iterator<Item = IdentityDatasetRef<'a>> + Clone + '_ {
+        let resolved = &self.identity_datasets[self.identity_start[i]..self.identity_start[i + 1]];
+        self.identities[i]
+            .datasets
             .iter()
             .flatten()
-            .map(String::as_str)
-            .find(|d| self.dataset(d).is_some_and(|m| pred(m.model_kind().0)))
+            .zip(resolved)
+            .enumerate()
+            .map(move |(j, (id, r))| IdentityDatasetRef {
+                identity: i,
+                index: j,
+                id,
+                described: r.described.map(|k| self.described[k]),
+                embedded: r.embedded.is_some(),
+            })
+    }
+    /// Every dataset every identity names, identity by identity.
+    pub fn every_identity_dataset(
+        &self,
+    ) -> impl Iterator<Item = IdentityDatasetRef<'a>> + Clone + '_ {
+        (0..self.identities.len()).flat_map(move |i| self.identity_datasets(i))
+    }
+    /// The first dataset identity `i` names whose (described) model kind satisfies `pred`.
+    pub fn identity_dataset_where(
+        &self,
+        i: usize,
+        pred: impl Fn(ModelKind) -> bool,
+    ) -> Option<&'a str> {
+        self.identity_datasets(i)
+            .find(|d| d.described.is_some_and(|m| pred(m.kind)))
+            .map(|d| d.id)
     }
     /// The identities (with their index) that name an embedded dataset.
     pub fn identities_for(
         &self,
-        dataset_id: &str,
+        dataset: &EmbeddedDataset<'a>,
     ) -> impl Iterator<Item = (usize, &'a EffectiveIdentity)> + '_ {
-        let slots: &[usize] = self
-            .embedded_ix
-            .get(dataset_id)
-            .map_or(&[], |i| self.identity_of[i].as_slice());
-        slots.iter().map(|&i| (i, &self.identities[i]))
+        let identities = self.identities;
+        self.identity_of[dataset.identities.clone()]
+            .iter()
+            .map(move |&(_, i)| (i, &identities[i]))
     }
+
     /// The single workspace of the scenario, used when an item does not say where it lives.
     fn sole_workspace(&self) -> Option<&'a str> {
         match self.scenario.workspaces.as_slice() {
             [w] => Some(w.id.as_str()),
             _ => None,
         }
+    }
+
+    fn embedded_slot(&self, id: &str, k: Option<Key>) -> Option<usize> {
+        match k {
+            Some(k) => self
+                .embedded_keys
+                .binary_search_by_key(&k, |e| e.0)
+                .ok()
+                .map(|at| self.embedded_keys[at].1),
+            None => self
+                .datasets
+                .iter()
+                .position(|d| d.key.is_none() && d.id.eq_ignore_ascii_case(id)),
+        }
+    }
+
+    /// Adds an item, resolving its workspace.
+    fn push_item(&mut self, item: Item<'a>) {
+        let workspace = item.workspace_id.and_then(|w| self.workspace_ix.get(w));
+        self.items.push(Item { workspace, ..item });
     }
 
     fn add_dataset(
@@ -209,34 +341,105 @@ impl<'a> Ctx<'a> {
         pointer: Ptr,
         ws_hint: Option<&'a str>,
     ) {
-        let dup = match super::index::key(id) {
-            Some(k) => match self.seen.binary_search(&k) {
+        let k = key(id);
+        let dup = match k {
+            Some(k) => match self.embedded_keys.binary_search_by_key(&k, |e| e.0) {
                 Ok(_) => true,
                 Err(at) => {
-                    self.seen.insert(at, k);
+                    self.embedded_keys.insert(at, (k, self.datasets.len()));
                     false
                 }
             },
-            None => self.datasets.iter().any(|d| d.id.eq_ignore_ascii_case(id)),
+            None => self.embedded_slot(id, None).is_some(),
         };
         if dup {
             return;
         }
-        let meta = self.dataset(id);
-        let workspace_id = meta
-            .and_then(|m| m.workspace_id.as_deref())
+        let described = self.dataset_ix.get_keyed(id, k).map(|i| self.described[i]);
+        let workspace_id = described
+            .and_then(|m| m.meta.workspace_id.as_deref())
             .or(ws_hint)
             .or_else(|| self.scenario.endpoint.group_id())
             .or_else(|| self.sole_workspace());
         self.datasets.push(EmbeddedDataset {
             id,
-            meta,
+            described,
             workspace_id,
+            workspace: workspace_id.and_then(|w| self.workspace_ix.get(w)),
             location,
             pointer,
+            key: k,
+            identities: 0..0,
         });
     }
 
+    /// Resolves every identity's datasets once, and which identities name each embedded dataset.
+    fn resolve_identities(&mut self) {
+        let names = self
+            .identities
+            .iter()
+            .map(|id| id.datasets.as_ref().map_or(0, Vec::len))
+            .sum();
+        let mut resolved = Vec::with_capacity(names);
+        let mut start = Vec::with_capacity(self.identities.len() + 1);
+        let mut naming: Vec<(usize, usize)> = Vec::with_capacity(names);
+        for (i, id) in self.identities.iter().enumerate() {
+            start.push(resolved.len());
+            for d in id.datasets.iter().flatten() {
+                let k = key(d);
+                let embedded = self.embedded_slot(d, k);
+                if let Some(slot) = embedded {
+                    naming.push((slot, i));
+                }
+                resolved.push(IdentityDataset {
+                    described: self.dataset_ix.get_keyed(d, k),
+                    embedded,
+                });
+            }
+        }
+        start.push(resolved.len());
+        naming.sort_unstable();
+        naming.dedup();
+        let mut at = 0;
+        for (slot, d) in self.datasets.iter_mut().enumerate() {
+            let begin = at;
+            while naming.get(at).is_some_and(|n| n.0 == slot) {
+                at += 1;
+            }
+            d.identities = begin..at;
+        }
+        self.identity_datasets = resolved;
+        self.identity_start = start;
+        self.identity_of = naming;
+    }
+
+    /// The first place the token touches in each described workspace.
+    fn place(&mut self) {
+        let items = self
+            .items
+            .iter()
+            .map(|i| ("item", i.id, i.workspace, i.location, i.pointer));
+        let datasets = self
+            .datasets
+            .iter()
+            .map(|d| ("dataset", d.id, d.workspace, d.location, d.pointer));
+        let mut places: Vec<Place<'a>> = Vec::new();
+        for (what, id, workspace, location, pointer) in items.chain(datasets) {
+            let Some(workspace) = workspace else { continue };
+            if places.iter().all(|p| p.workspace != workspace) {
+                places.push(Place {
+                    what,
+                    id,
+                    workspace,
+                    location,
+                    pointer,
+                });
+            }
+        }
+        self.places = places;
+    }
+
+    /// The items the token embeds and the datasets it covers, per endpoint.
     fn index(&mut self) {
         let s = self.scenario;
         let group = s.endpoint.group_id();
@@ -245,25 +448,22 @@ impl<'a> Ctx<'a> {
                 let Some(b) = self.v2 else { return };
                 for (i, r) in b.reports.iter().flatten().enumerate() {
                     let meta = self.report(&r.id);
-                    let kind = if meta.is_some_and(|m| m.is_paginated()) {
-                        ItemKind::PaginatedReport
-                    } else {
-                        ItemKind::Report
-                    };
+                    let kind = report_kind(meta);
                     let workspace_id = meta
                         .and_then(|m| m.workspace_id.as_deref())
                         .or_else(|| self.sole_workspace());
-                    let dataset_ids: Vec<&str> = meta
-                        .and_then(|m| m.dataset_id.as_deref())
-                        .into_iter()
-                        .collect();
-                    self.items.push(Item {
+                    let dataset = meta.and_then(|m| m.dataset_id.as_deref());
+                    let ids = Ids::One(dataset);
+                    let ptr = Ptr::ReportId(i);
+                    self.push_item(Item {
                         kind,
                         id: &r.id,
+                        report: meta,
                         workspace_id,
-                        dataset_ids,
+                        dataset_ids: ids,
                         location: Location::Request,
-                        pointer: Ptr::ReportId(i),
+                        pointer: ptr,
+                        workspace: None,
                     });
                 }
                 for (i, d) in b.datasets.iter().flatten().enumerate() {
@@ -275,11 +475,8 @@ impl<'a> Ctx<'a> {
                     if item.kind != ItemKind::Report {
                         continue;
                     }
-                    let (ptr, id, report_id) =
-                        (item.pointer, item.dataset_ids.first().copied(), item.id);
-                    let ws = self
-                        .report(report_id)
-                        .and_then(|m| m.dataset_workspace_id.as_deref());
+                    let (ptr, id) = (item.pointer, item.dataset_ids.first().copied());
+                    let ws = item.report.and_then(|m| m.dataset_workspace_id.as_deref());
                     if let Some(id) = id {
                         self.add_dataset(id, Location::Request, ptr, ws);
                     }
@@ -287,45 +484,39 @@ impl<'a> Ctx<'a> {
             }
             Endpoint::Report { report_id, .. } => {
                 let meta = self.report(report_id);
-                let kind = if meta.is_some_and(|m| m.is_paginated()) {
-                    ItemKind::PaginatedReport
-                } else {
-                    ItemKind::Report
-                };
-                let dataset_ids: Vec<&str> = meta
-                    .and_then(|m| m.dataset_id.as_deref())
-                    .into_iter()
-                    .collect();
+                let kind = report_kind(meta);
+                let dataset = meta.and_then(|m| m.dataset_id.as_deref());
                 let workspace_id = meta.and_then(|m| m.workspace_id.as_deref()).or(group);
-                self.items.push(Item {
+                let ptr = Ptr::Fixed("/endpoint/reportId");
+                let ids = Ids::One(dataset);
+                self.push_item(Item {
                     kind,
                     id: report_id,
+                    report: meta,
                     workspace_id,
-                    dataset_ids: dataset_ids.clone(),
+                    dataset_ids: ids,
                     location: Location::Scenario,
-                    pointer: Ptr::Fixed("/endpoint/reportId"),
+                    pointer: ptr,
+                    workspace: None,
                 });
-                if kind == ItemKind::Report {
+                if let (ItemKind::Report, Some(id)) = (kind, dataset) {
                     let ws = meta.and_then(|m| m.dataset_workspace_id.as_deref());
-                    for id in dataset_ids {
-                        self.add_dataset(
-                            id,
-                            Location::Scenario,
-                            Ptr::Fixed("/endpoint/reportId"),
-                            ws,
-                        );
-                    }
+                    self.add_dataset(id, Location::Scenario, ptr, ws);
                 }
             }
             Endpoint::CreateReport { group_id } => {
                 let ds = self.v1.and_then(|b| b.dataset_id.as_deref());
-                self.items.push(Item {
-                    kind: ItemKind::CreateReport,
+                let ptr = Ptr::Fixed("/endpoint/groupId");
+                let (kind, loc) = (ItemKind::CreateReport, Location::Scenario);
+                self.push_item(Item {
+                    kind,
                     id: group_id,
+                    report: None,
                     workspace_id: Some(group_id),
-                    dataset_ids: ds.into_iter().collect(),
-                    location: Location::Scenario,
-                    pointer: Ptr::Fixed("/endpoint/groupId"),
+                    dataset_ids: Ids::One(ds),
+                    location: loc,
+                    pointer: ptr,
+                    workspace: None,
                 });
                 if let Some(id) = ds {
                     self.add_dataset(id, Location::Request, Ptr::Fixed("/datasetId"), None);
@@ -335,20 +526,20 @@ impl<'a> Ctx<'a> {
                 dataset_id,
                 group_id,
             } => {
-                self.items.push(Item {
-                    kind: ItemKind::Dataset,
+                let ptr = Ptr::Fixed("/endpoint/datasetId");
+                let (kind, loc) = (ItemKind::Dataset, Location::Scenario);
+                let ids = Ids::One(Some(dataset_id.as_str()));
+                self.push_item(Item {
+                    kind,
                     id: dataset_id,
+                    report: None,
                     workspace_id: Some(group_id),
-                    dataset_ids: vec![dataset_id.as_str()],
-                    location: Location::Scenario,
-                    pointer: Ptr::Fixed("/endpoint/datasetId"),
+                    dataset_ids: ids,
+                    location: loc,
+                    pointer: ptr,
+                    workspace: None,
                 });
-                self.add_dataset(
-                    dataset_id,
-                    Location::Scenario,
-                    Ptr::Fixed("/endpoint/datasetId"),
-                    Some(group_id),
-                );
+                self.add_dataset(dataset_id, loc, ptr, Some(group_id));
             }
             Endpoint::Dashboard {
                 dashboard_id,
@@ -377,20 +568,34 @@ impl<'a> Ctx<'a> {
                     Some(_) => (ItemKind::Tile, "/endpoint/tileId"),
                     None => (ItemKind::Dashboard, "/endpoint/dashboardId"),
                 };
-                self.items.push(Item {
-                    kind,
-                    id: tile.unwrap_or(dashboard_id),
-                    workspace_id: meta
-                        .and_then(|d| d.workspace_id.as_deref())
-                        .or(Some(group_id)),
-                    dataset_ids: dataset_ids.clone(),
-                    location: Location::Scenario,
-                    pointer: Ptr::Fixed(pointer),
-                });
-                for id in dataset_ids {
-                    self.add_dataset(id, Location::Scenario, Ptr::Fixed(pointer), None);
+                let workspace_id = meta
+                    .and_then(|d| d.workspace_id.as_deref())
+                    .or(Some(group_id));
+                let ptr = Ptr::Fixed(pointer);
+                for &id in &dataset_ids {
+                    self.add_dataset(id, Location::Scenario, ptr, None);
                 }
+                let id = tile.unwrap_or(dashboard_id);
+                let ids = Ids::Many(dataset_ids);
+                self.push_item(Item {
+                    kind,
+                    id,
+                    report: None,
+                    workspace_id,
+                    dataset_ids: ids,
+                    location: Location::Scenario,
+                    pointer: ptr,
+                    workspace: None,
+                });
             }
         }
+    }
+}
+
+fn report_kind(meta: Option<&Report>) -> ItemKind {
+    if meta.is_some_and(|m| m.is_paginated()) {
+        ItemKind::PaginatedReport
+    } else {
+        ItemKind::Report
     }
 }

@@ -1,7 +1,7 @@
 //! Effective identity per dataset type (seed 003) and the identity list's structure.
 
-use super::{Ctx, Family, Rule};
-use crate::capabilities::{dataset_rls, RlsType};
+use super::{Ctx, Described, Family, Rule};
+use crate::capabilities::RlsType;
 use crate::diag::{Fix, Location, PatchOp, Severity};
 use crate::powerbi::EffectiveIdentity;
 use crate::scenario::ModelKind;
@@ -25,19 +25,6 @@ pub(super) fn drop_dataset_from_identity(i: usize, j: usize, id: &EffectiveIdent
             ))],
         }
     }
-}
-
-/// Every (identity index, dataset index, dataset id) the request names.
-fn identity_datasets<'a>(
-    ctx: &'a Ctx,
-) -> impl Iterator<Item = (usize, usize, &'a EffectiveIdentity, &'a str)> + 'a {
-    ctx.identities.iter().enumerate().flat_map(|(i, id)| {
-        id.datasets
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(move |(j, d)| (i, j, id, d.as_str()))
-    })
 }
 
 pub const IDENTITY_DATASETS_REQUIRED: Rule = Rule {
@@ -90,11 +77,12 @@ pub const IDENTITY_DATASET_NOT_EMBEDDED: Rule = Rule {
         "You might pass in a list of datasets because the embed token will be used to embed many Power BI artifacts that connect to different datasets",
     ),
     check: |ctx, e| {
-        if !ctx.usable_body() || ctx.items.iter().any(|it| it.kind == super::ItemKind::Report && ctx.report(it.id).is_none()) {
+        if !ctx.usable_body() || ctx.items.iter().any(|it| it.kind == super::ItemKind::Report && it.report.is_none()) {
             return;
         }
-        for (i, j, id, d) in identity_datasets(ctx) {
-            if ctx.embedded_dataset(d).is_none() {
+        for r in ctx.every_identity_dataset() {
+            let (i, j, id, d) = (r.identity, r.index, &ctx.identities[r.identity], r.id);
+            if !r.embedded {
                 let f = e.report(Location::Request, format!("/identities/{i}/datasets/{j}"), format!("dataset `{d}` is not embedded by this token"));
                 let f = match closest(d, ctx.datasets.iter().map(|x| x.id)) {
                     Some(c) => f.help(format!("did you mean `{c}`?")),
@@ -119,11 +107,15 @@ pub const ONE_IDENTITY_PER_DATASET: Rule = Rule {
         if ctx.identities.len() < 2 {
             return;
         }
-        let all: Vec<_> = identity_datasets(ctx).collect();
-        for group in super::index::repeated(all.iter().map(|x| x.3)) {
-            let first_identity = all[group[0]].0;
+        let groups = super::index::repeated(ctx.every_identity_dataset().map(|x| x.id));
+        if groups.is_empty() {
+            return;
+        }
+        let all: Vec<_> = ctx.every_identity_dataset().collect();
+        for group in groups {
+            let first_identity = all[group[0]].identity;
             for &k in &group[1..] {
-                let (i, j, _, d) = all[k];
+                let (i, j, d) = (all[k].identity, all[k].index, all[k].id);
                 if i != first_identity {
                     e.report(Location::Request, format!("/identities/{i}/datasets/{j}"), format!("dataset `{d}` already has an identity"))
                         .help("merge the roles into one identity for this dataset");
@@ -146,9 +138,10 @@ pub const IDENTITY_NOT_ALLOWED: Rule = Rule {
         "Creating embed token for accessing dataset <id> shouldn't have effective identity",
     ),
     check: |ctx, e| {
-        for (i, j, id, d) in identity_datasets(ctx) {
-            let Some(meta) = ctx.dataset(d) else { continue };
-            if dataset_rls(meta) == RlsType::None {
+        for r in ctx.every_identity_dataset() {
+            let (i, j, id, d) = (r.identity, r.index, &ctx.identities[r.identity], r.id);
+            let Some(meta) = r.described else { continue };
+            if meta.rls == RlsType::None {
                 e.report(Location::Request, format!("/identities/{i}/datasets/{j}"), format!("dataset `{d}` has no row-level security, so it shouldn't have an effective identity"))
                     .fix(drop_dataset_from_identity(i, j, id));
             }
@@ -157,12 +150,12 @@ pub const IDENTITY_NOT_ALLOWED: Rule = Rule {
 };
 
 /// Master users may send only an identity blob for SSO models (seed 003).
-fn username_optional(ctx: &Ctx, id: &EffectiveIdentity) -> bool {
+fn username_optional(ctx: &Ctx, i: usize) -> bool {
     ctx.scenario.caller.is_master_user()
-        && id.identity_blob.is_some()
-        && id.datasets.iter().flatten().all(|d| {
-            ctx.dataset(d)
-                .is_some_and(|m| m.model_kind().0 == ModelKind::DirectQueryAzureSqlSso)
+        && ctx.identities[i].identity_blob.is_some()
+        && ctx.identity_datasets(i).all(|d| {
+            d.described
+                .is_some_and(|m| m.kind == ModelKind::DirectQueryAzureSqlSso)
         })
 }
 
@@ -184,7 +177,7 @@ pub const USERNAME_REQUIRED: Rule = Rule {
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             let empty = id.username.as_deref().is_none_or(|u| u.trim().is_empty());
-            if empty && !username_optional(ctx, id) {
+            if empty && !username_optional(ctx, i) {
                 let ptr = if id.username.is_some() { format!("/identities/{i}/username") } else { format!("/identities/{i}") };
                 e.report(Location::Request, ptr, "the effective identity has no username")
                     .help("set `username` to the signed-in user of your app (it is what USERNAME() returns)");
@@ -211,9 +204,9 @@ pub const ROLES_REQUIRED: Rule = Rule {
             if id.roles.as_ref().is_some_and(|r| !r.is_empty()) {
                 continue;
             }
-            for d in id.datasets.iter().flatten() {
-                let Some(meta) = ctx.dataset(d) else { continue };
-                let needs = matches!(dataset_rls(meta), RlsType::CloudRls | RlsType::SsoCloudRls)
+            for r in ctx.identity_datasets(i) {
+                let (d, Some(Described { meta, rls, .. })) = (r.id, r.described) else { continue };
+                let needs = matches!(rls, RlsType::CloudRls | RlsType::SsoCloudRls)
                     && meta.is_effective_identity_roles_required != Some(false);
                 if !needs {
                     continue;
@@ -247,8 +240,9 @@ pub const ROLE_NOT_IN_MODEL: Rule = Rule {
                 if role.contains(',') {
                     continue; // EG0108 reports it, with a fix that splits the list
                 }
-                for d in id.datasets.iter().flatten() {
-                    let Some(model) = ctx.dataset(d).and_then(|m| m.model_roles()) else { continue };
+                for r in ctx.identity_datasets(i) {
+                    let d = r.id;
+                    let Some(model) = r.described.and_then(|m| m.meta.model_roles()) else { continue };
                     if model.is_empty() || model.iter().any(|r| r == role) {
                         continue;
                     }
@@ -280,13 +274,15 @@ pub const MODEL_WITHOUT_ROLES: Rule = Rule {
     ),
     check: |ctx, e| {
         for d in &ctx.datasets {
-            let Some(meta) = d.meta else { continue };
+            let Some(Described { meta, kind, .. }) = d.described else {
+                continue;
+            };
             let live = matches!(
-                meta.model_kind().0,
+                kind,
                 ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive
             );
             if live && meta.model_roles().is_some_and(<[String]>::is_empty) {
-                e.report(d.location, &d.pointer, format!("Analysis Services model `{}` defines no roles, so an identity cannot restrict its rows", d.id));
+                e.report(d.location, d.pointer, format!("Analysis Services model `{}` defines no roles, so an identity cannot restrict its rows", d.id));
             }
         }
     },
@@ -310,7 +306,7 @@ pub const CUSTOM_DATA_UNSUPPORTED: Rule = Rule {
                 continue;
             }
             if let Some(d) =
-                ctx.identity_dataset_where(id, |k| k == ModelKind::SqlServerAnalysisServicesLive)
+                ctx.identity_dataset_where(i, |k| k == ModelKind::SqlServerAnalysisServicesLive)
             {
                 e.report(Location::Request, format!("/identities/{i}/customData"), format!("dataset `{d}` is a SQL Server Analysis Services model: customData is not supported"))
                     .fix(Fix { title: "remove customData".into(), patch: vec![PatchOp::remove(format!("/request/identities/{i}/customData"))] });
@@ -332,7 +328,7 @@ pub const IDENTITY_BLOB_ONLY_AZURE_SQL: Rule = Rule {
             if id.identity_blob.is_none() {
                 continue;
             }
-            let wrong = ctx.identity_dataset_where(id, |k| k != ModelKind::DirectQueryAzureSqlSso);
+            let wrong = ctx.identity_dataset_where(i, |k| k != ModelKind::DirectQueryAzureSqlSso);
             if let Some(d) = wrong {
                 e.report(Location::Request, format!("/identities/{i}/identityBlob"), format!("dataset `{d}` is not DirectQuery to Azure SQL with SSO: identityBlob is not supported"))
                     .fix(Fix { title: "remove identityBlob".into(), patch: vec![PatchOp::remove(format!("/request/identities/{i}/identityBlob"))] });
@@ -387,7 +383,7 @@ pub const AS_ROLES_OPTIONAL: Rule = Rule {
             if id.roles.as_ref().is_some_and(|r| !r.is_empty()) {
                 continue;
             }
-            if let Some(d) = ctx.identity_dataset_where(id, |k| matches!(k, ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive)) {
+            if let Some(d) = ctx.identity_dataset_where(i, |k| matches!(k, ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive)) {
                 e.report(Location::Request, format!("/identities/{i}"), format!("no roles for Analysis Services dataset `{d}`: the roles assigned to `{}` apply", id.username.as_deref().unwrap_or("the username")));
             }
         }

@@ -6,45 +6,8 @@
 pub(crate) type Key = u128;
 
 pub(crate) fn key(id: &str) -> Option<Key> {
-    let b = id.as_bytes();
-    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
-        return None;
-    }
-    let (mut k, mut digits) = (0u128, 0);
-    for &c in b {
-        let v = HEX[c as usize];
-        if v == DASH {
-            continue;
-        }
-        if v == BAD {
-            return None;
-        }
-        k = (k << 4) | v as u128;
-        digits += 1;
-    }
-    // A dash anywhere else leaves fewer than 32 digits: not a GUID.
-    (digits == 32).then_some(k)
+    crate::text::guid_bits(id)
 }
-
-const BAD: u8 = 0xff;
-const DASH: u8 = 0xfe;
-/// Hex digit values; dashes (only valid at the positions checked above) are skipped.
-static HEX: [u8; 256] = {
-    let mut t = [BAD; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t[b'-' as usize] = DASH;
-    t
-};
 
 #[derive(Default)]
 pub(crate) struct IdIndex<'a> {
@@ -53,8 +16,11 @@ pub(crate) struct IdIndex<'a> {
 }
 
 impl<'a> IdIndex<'a> {
-    pub(crate) fn new(ids: impl Iterator<Item = &'a str>) -> Self {
-        let mut ix = IdIndex::default();
+    pub(crate) fn new(ids: impl ExactSizeIterator<Item = &'a str>) -> Self {
+        let mut ix = IdIndex {
+            sorted: Vec::with_capacity(ids.len()),
+            other: Vec::new(),
+        };
         for (i, id) in ids.enumerate() {
             match key(id) {
                 Some(k) => ix.sorted.push((k, i)),
@@ -68,7 +34,12 @@ impl<'a> IdIndex<'a> {
 
     /// The first position holding `id`.
     pub(crate) fn get(&self, id: &str) -> Option<usize> {
-        match key(id) {
+        self.get_keyed(id, key(id))
+    }
+
+    /// As [`get`](Self::get), with `id`'s key already computed.
+    pub(crate) fn get_keyed(&self, id: &str, key: Option<Key>) -> Option<usize> {
+        match key {
             Some(k) => {
                 let start = self.sorted.partition_point(|(x, _)| *x < k);
                 self.sorted
@@ -86,22 +57,47 @@ impl<'a> IdIndex<'a> {
 }
 
 /// Positions of ids that occur more than once (case-insensitively), grouped, each group in
-/// ascending order. Sorting keeps this O(n log n) where pairwise comparison was quadratic.
-pub(crate) fn repeated<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Vec<Vec<usize>> {
-    if ids.len() < 2 {
+/// ascending order. Sorting keeps this O(n log n) where pairwise comparison was quadratic; up to
+/// 64 GUIDs (the legal lists) are sorted on the stack, so a list without repeats costs no
+/// allocation.
+pub(crate) fn repeated<'a>(ids: impl Iterator<Item = &'a str> + Clone) -> Vec<Vec<usize>> {
+    const STACK: usize = 64;
+    let mut keys = [(0 as Key, 0usize); STACK];
+    let mut n = 0;
+    for (i, id) in ids.clone().enumerate() {
+        match key(id) {
+            Some(k) if i < STACK => {
+                keys[i] = (k, i);
+                n = i + 1;
+            }
+            _ => return repeated_slow(ids),
+        }
+    }
+    let keys = &mut keys[..n];
+    keys.sort_unstable();
+    if keys.windows(2).all(|w| w[0].0 != w[1].0) {
         return Vec::new();
     }
+    groups(keys)
+}
+
+fn repeated_slow<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<Vec<usize>> {
     let mut keyed: Vec<(Result<Key, String>, usize)> = ids
         .enumerate()
         .map(|(i, id)| (key(id).ok_or_else(|| id.to_ascii_lowercase()), i))
         .collect();
     keyed.sort();
+    groups(&keyed)
+}
+
+/// Runs of equal keys (of a sorted slice) longer than one, as positions.
+fn groups<K: PartialEq>(sorted: &[(K, usize)]) -> Vec<Vec<usize>> {
     let mut groups = Vec::new();
     let mut start = 0;
-    for end in 1..=keyed.len() {
-        if end == keyed.len() || keyed[end].0 != keyed[start].0 {
+    for end in 1..=sorted.len() {
+        if end == sorted.len() || sorted[end].0 != sorted[start].0 {
             if end - start > 1 {
-                groups.push(keyed[start..end].iter().map(|(_, i)| *i).collect());
+                groups.push(sorted[start..end].iter().map(|(_, i)| *i).collect());
             }
             start = end;
         }
@@ -131,5 +127,27 @@ mod tests {
             repeated(["x", "y", "X", "y", "z"].into_iter()),
             vec![vec![0, 2], vec![1, 3]]
         );
+    }
+
+    #[test]
+    fn keys_agree_with_a_naive_guid_check_for_every_single_byte_change() {
+        let naive = |b: &[u8]| {
+            b.len() == 36
+                && b.iter().enumerate().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => *c == b'-',
+                    _ => c.is_ascii_hexdigit(),
+                })
+        };
+        let valid = *b"0a1B2c3D-4e5F-6789-aBcD-eF0123456789";
+        for at in 0..36 {
+            for byte in 0..=127u8 {
+                let mut g = valid;
+                g[at] = byte;
+                let s = std::str::from_utf8(&g).expect("ascii");
+                assert_eq!(key(s).is_some(), naive(&g), "{s:?}");
+            }
+        }
+        let k = key("0a1b2c3d-4e5f-6789-abcd-ef0123456789").expect("guid");
+        assert_eq!(k, 0x0a1b2c3d_4e5f_6789_abcd_ef0123456789);
     }
 }

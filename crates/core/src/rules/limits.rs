@@ -89,41 +89,43 @@ pub const GUID_FORMAT: Rule = Rule {
           (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`).",
     source: cite(Document::Swagger, "GenerateTokenRequestV2Report.id", "\"type\": \"string\", \"format\": \"uuid\", \"description\": \"The report ID\""),
     check: |ctx, e| {
-        let mut bad = |loc: Location, ptr: String, v: &str| {
+        // The pointer is only formatted for a finding.
+        let mut bad = |loc: Location, v: &str, ptr: &dyn Fn() -> String| {
             if !is_guid(v) {
-                e.report(loc, ptr, format!("`{v}` is not a GUID"));
+                e.report(loc, ptr(), format!("`{v}` is not a GUID"));
             }
         };
+        let req = Location::Request;
         if let Some(b) = ctx.v2 {
             for (i, r) in b.reports.iter().flatten().enumerate() {
-                bad(Location::Request, format!("/reports/{i}/id"), &r.id);
+                bad(req, &r.id, &|| format!("/reports/{i}/id"));
             }
             for (i, r) in b.datasets.iter().flatten().enumerate() {
-                bad(Location::Request, format!("/datasets/{i}/id"), &r.id);
+                bad(req, &r.id, &|| format!("/datasets/{i}/id"));
             }
             for (i, r) in b.target_workspaces.iter().flatten().enumerate() {
-                bad(Location::Request, format!("/targetWorkspaces/{i}/id"), &r.id);
+                bad(req, &r.id, &|| format!("/targetWorkspaces/{i}/id"));
             }
         }
         if let Some(d) = ctx.v1.and_then(|b| b.dataset_id.as_deref()) {
-            bad(Location::Request, "/datasetId".into(), d);
+            bad(req, d, &|| "/datasetId".into());
         }
         for (i, id) in ctx.identities.iter().enumerate() {
             for (j, d) in id.datasets.iter().flatten().enumerate() {
-                bad(Location::Request, format!("/identities/{i}/datasets/{j}"), d);
+                bad(req, d, &|| format!("/identities/{i}/datasets/{j}"));
             }
             for (j, r) in id.reports.iter().flatten().enumerate() {
-                bad(Location::Request, format!("/identities/{i}/reports/{j}"), r);
+                bad(req, r, &|| format!("/identities/{i}/reports/{j}"));
             }
         }
         for (ptr, id) in ctx.scenario.endpoint.ids() {
-            bad(Location::Scenario, ptr.into(), id);
+            bad(Location::Scenario, id, &|| ptr.into());
         }
         if let Some(o) = &ctx.scenario.caller.object_id {
-            bad(Location::Scenario, "/caller/objectId".into(), o);
+            bad(Location::Scenario, o, &|| "/caller/objectId".into());
         }
         if let Some(p) = &ctx.scenario.caller.profile {
-            bad(Location::Scenario, "/caller/profile/id".into(), &p.id);
+            bad(Location::Scenario, &p.id, &|| "/caller/profile/id".into());
         }
     },
 };
@@ -198,7 +200,7 @@ pub const USERNAME_ON_PREM_ALPHABET: Rule = Rule {
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             let Some(u) = &id.username else { continue };
-            let on_prem = ctx.identity_dataset_where(id, |k| k == ModelKind::SqlServerAnalysisServicesLive).is_some();
+            let on_prem = ctx.identity_dataset_where(i, |k| k == ModelKind::SqlServerAnalysisServicesLive).is_some();
             if !on_prem {
                 continue;
             }
@@ -250,16 +252,16 @@ pub const ROLE_FORMAT: Rule = Rule {
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             for (j, r) in id.roles.iter().flatten().enumerate() {
-                let ptr = format!("/identities/{i}/roles/{j}");
+                let ptr = || format!("/identities/{i}/roles/{j}");
                 if r.is_empty() {
-                    e.report(Location::Request, ptr, "empty role name");
+                    e.report(Location::Request, ptr(), "empty role name");
                 } else if r.contains(',') {
                     let parts: Vec<&str> = r.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
-                    e.report(Location::Request, ptr.clone(), format!("role `{r}` contains a comma"))
+                    e.report(Location::Request, ptr(), format!("role `{r}` contains a comma"))
                         .help("list each role as its own array entry")
                         .fix(split_roles(i, j, id.roles.as_deref().unwrap_or(&[]), &parts));
                 } else if r.chars().count() > MAX_ROLE_LEN {
-                    e.report(Location::Request, ptr, format!("role has {} characters; the limit is {MAX_ROLE_LEN}", r.chars().count()));
+                    e.report(Location::Request, ptr(), format!("role has {} characters; the limit is {MAX_ROLE_LEN}", r.chars().count()));
                 }
             }
         }

@@ -61,21 +61,14 @@ pub const PRINCIPAL_WORKSPACE_ACCESS: Rule = Rule {
         if !c.is_service_principal() {
             return;
         }
-        let who = match &c.profile {
+        let who = || match &c.profile {
             Some(p) => format!("profile `{}`", p.display_name.as_deref().unwrap_or(&p.id)),
             None => "the service principal".to_string(),
         };
-        let mut seen: Vec<&str> = Vec::new();
-        let places = ctx.items.iter().map(|i| (i.workspace_id, i.location, &i.pointer))
-            .chain(ctx.datasets.iter().map(|d| (d.workspace_id, d.location, &d.pointer)));
-        for (ws, loc, ptr) in places {
-            let Some(w) = ws.and_then(|w| ctx.workspace(w)) else { continue };
-            if seen.contains(&w.id.as_str()) {
-                continue;
-            }
-            seen.push(&w.id);
-            if w.access_of(c) == Some(GroupUserAccessRight::None) {
-                e.report(loc, ptr, format!("{who} has no access to workspace `{}`", w.name.as_deref().unwrap_or(&w.id)))
+        for p in &ctx.places {
+            if ctx.access(p.workspace) == Some(GroupUserAccessRight::None) {
+                let w = ctx.workspace_at(p.workspace);
+                e.report(p.location, p.pointer, format!("{} has no access to workspace `{}`", who(), w.name.as_deref().unwrap_or(&w.id)))
                     .help(add_user_help(ctx, &w.id));
             }
         }
@@ -100,7 +93,7 @@ pub const PROFILE_ADMIN: Rule = Rule {
             return;
         }
         for (i, w) in ctx.scenario.workspaces.iter().enumerate() {
-            match w.access_of(c) {
+            match ctx.access(i) {
                 Some(a) if a != GroupUserAccessRight::Admin && a != GroupUserAccessRight::None => {
                     e.report(Location::Scenario, format!("/workspaces/{i}"), format!("the profile is {a:?} of workspace `{}`, not Admin", w.name.as_deref().unwrap_or(&w.id)));
                 }

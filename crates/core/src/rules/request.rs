@@ -154,6 +154,23 @@ pub const V1_BODY_V2_FIELDS: Rule = Rule {
     },
 };
 
+fn report_repeats<'a>(e: &mut Emitter, name: &str, ids: impl Iterator<Item = &'a str> + Clone) {
+    for group in super::index::repeated(ids.clone()) {
+        for &i in &group[1..] {
+            let id = ids.clone().nth(i).unwrap_or_default();
+            e.report(
+                Location::Request,
+                format!("/{name}/{i}"),
+                format!("`{id}` is already listed in `{name}`"),
+            )
+            .fix(Fix {
+                title: "remove the duplicate".into(),
+                patch: vec![PatchOp::remove(format!("/request/{name}/{i}"))],
+            });
+        }
+    }
+}
+
 pub const DUPLICATE_ITEM: Rule = Rule {
     code: "EG0005",
     name: "duplicate-item",
@@ -171,18 +188,9 @@ pub const DUPLICATE_ITEM: Rule = Rule {
         {
             return;
         }
-        let lists: [(&str, Vec<&str>); 3] = [
-            ("reports", b.reports.iter().flatten().map(|r| r.id.as_str()).collect()),
-            ("datasets", b.datasets.iter().flatten().map(|r| r.id.as_str()).collect()),
-            ("targetWorkspaces", b.target_workspaces.iter().flatten().map(|r| r.id.as_str()).collect()),
-        ];
-        for (name, ids) in lists {
-            for group in super::index::repeated(ids.iter().copied()) {
-                for &i in &group[1..] {
-                    e.report(Location::Request, format!("/{name}/{i}"), format!("`{}` is already listed in `{name}`", ids[i]))
-                        .fix(Fix { title: "remove the duplicate".into(), patch: vec![PatchOp::remove(format!("/request/{name}/{i}"))] });
-                }
-            }
-        }
+        report_repeats(e, "reports", b.reports.iter().flatten().map(|r| r.id.as_str()));
+        report_repeats(e, "datasets", b.datasets.iter().flatten().map(|r| r.id.as_str()));
+        let targets = b.target_workspaces.iter().flatten();
+        report_repeats(e, "targetWorkspaces", targets.map(|r| r.id.as_str()));
     },
 };

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use super::{Ctx, Family, ItemKind, Rule};
-use crate::capabilities::{dataset_rls, may_omit_identity, RlsType};
+use super::{Ctx, Described, Family, ItemKind, Rule};
+use crate::capabilities::{may_omit_identity, rls_row, RlsType};
 use crate::diag::{Fix, Location, PatchOp, Severity};
 use crate::scenario::{CallerKind, ModelKind};
 use crate::sources::{cite, Document};
@@ -13,7 +13,7 @@ use crate::text::{is_domain_user, is_guid, is_upn};
 pub const USERNAME_PLACEHOLDER: &str = "signed-in-user@example.com";
 
 fn add_identity_fix(ctx: &Ctx, dataset: &str, rls: RlsType) -> Fix {
-    let meta = ctx.dataset(dataset);
+    let meta = ctx.dataset(dataset).map(|d| d.meta);
     let mut identity = serde_json::Map::new();
     let caller_name = ctx.scenario.caller.principal_name();
     let username = match (rls, caller_name) {
@@ -68,12 +68,11 @@ pub const SP_IDENTITY_REQUIRED: Rule = Rule {
             return;
         }
         for d in &ctx.datasets {
-            let Some(meta) = d.meta else { continue };
-            let rls = dataset_rls(meta);
-            if may_omit_identity(rls, kind) != Some(false) || ctx.identities_for(d.id).next().is_some() {
+            let Some(Described { rls, .. }) = d.described else { continue };
+            if may_omit_identity(rls, kind) != Some(false) || ctx.identities_for(d).next().is_some() {
                 continue;
             }
-            e.report(Location::Request, "/identities", format!("creating an embed token for dataset `{}` requires an effective identity ({:?}, service principal)", d.id, rls))
+            e.report(Location::Request, "/identities", format!("creating an embed token for dataset `{}` requires an effective identity ({}, service principal)", d.id, rls_row(rls).map_or("RLS", |r| r.name)))
                 .help("a service principal cannot mint a token for an RLS dataset without an identity; build it on the server from your signed-in user")
                 .fix(add_identity_fix(ctx, d.id, rls));
         }
@@ -101,7 +100,7 @@ pub const RDL_MASTER_USER: Rule = Rule {
             .iter()
             .filter(|i| i.kind == ItemKind::PaginatedReport)
         {
-            e.report(it.location, &it.pointer, format!("report `{}` is a paginated report: a master user cannot generate its embed token", it.id))
+            e.report(it.location, it.pointer, format!("report `{}` is a paginated report: a master user cannot generate its embed token", it.id))
                 .help("call GenerateToken as a service principal");
         }
     },
@@ -125,7 +124,7 @@ pub const AAS_USERNAME_IS_CALLER: Rule = Rule {
         let Some(principal) = caller.principal_name() else { return };
         for (i, id) in ctx.identities.iter().enumerate() {
             let Some(u) = id.username.as_deref().filter(|u| !u.is_empty()) else { continue };
-            let aas = ctx.identity_dataset_where(id, |k| k == ModelKind::AzureAnalysisServicesLive);
+            let aas = ctx.identity_dataset_where(i, |k| k == ModelKind::AzureAnalysisServicesLive);
             if let Some(d) = aas {
                 if !u.eq_ignore_ascii_case(principal) {
                     let what = if caller.is_service_principal() { "the service principal's object id" } else { "the master user's UPN" };
@@ -156,7 +155,7 @@ pub const AAS_USERNAME_FORMAT: Rule = Rule {
                 continue;
             };
             let aas = ctx
-                .identity_dataset_where(id, |k| k == ModelKind::AzureAnalysisServicesLive)
+                .identity_dataset_where(i, |k| k == ModelKind::AzureAnalysisServicesLive)
                 .is_some();
             if aas && !is_upn(u) && !is_guid(u) {
                 e.report(
@@ -187,7 +186,7 @@ pub const SSAS_USERNAME_FORMAT: Rule = Rule {
                 continue;
             };
             let ssas = ctx
-                .identity_dataset_where(id, |k| k == ModelKind::SqlServerAnalysisServicesLive)
+                .identity_dataset_where(i, |k| k == ModelKind::SqlServerAnalysisServicesLive)
                 .is_some();
             if ssas && !is_upn(u) && !is_domain_user(u) {
                 e.report(
@@ -214,8 +213,8 @@ pub const SSAS_GATEWAY_PERMISSION: Rule = Rule {
     ),
     check: |ctx, e| {
         for d in &ctx.datasets {
-            let Some(meta) = d.meta else { continue };
-            if meta.model_kind().0 != ModelKind::SqlServerAnalysisServicesLive {
+            let Some(Described { meta, kind, .. }) = d.described else { continue };
+            if kind != ModelKind::SqlServerAnalysisServicesLive {
                 continue;
             }
             let g = meta.gateway.clone().unwrap_or_default();
@@ -224,10 +223,10 @@ pub const SSAS_GATEWAY_PERMISSION: Rule = Rule {
                 continue;
             }
             if admin == Some(false) && over == Some(false) {
-                e.report(d.location, &d.pointer, format!("the caller is neither gateway admin nor has ReadOverrideEffectiveIdentity on the data source of `{}`", d.id))
+                e.report(d.location, d.pointer, format!("the caller is neither gateway admin nor has ReadOverrideEffectiveIdentity on the data source of `{}`", d.id))
                     .help("grant ReadOverrideEffectiveIdentity with the Add Datasource User REST API");
             } else {
-                e.report_as(Severity::Info, d.location, &d.pointer, format!("make sure the caller is gateway admin or has ReadOverrideEffectiveIdentity for `{}`", d.id));
+                e.report_as(Severity::Info, d.location, d.pointer, format!("make sure the caller is gateway admin or has ReadOverrideEffectiveIdentity for `{}`", d.id));
             }
         }
     },
@@ -248,12 +247,11 @@ pub const SSO_IDENTITY_BLOB: Rule = Rule {
     ),
     check: |ctx, e| {
         for d in &ctx.datasets {
-            let Some(meta) = d.meta else { continue };
-            let rls = dataset_rls(meta);
+            let Some(Described { rls, .. }) = d.described else { continue };
             if !matches!(rls, RlsType::Sso | RlsType::SsoCloudRls) {
                 continue;
             }
-            for (i, id) in ctx.identities_for(d.id) {
+            for (i, id) in ctx.identities_for(d) {
                 if id.identity_blob.is_some() {
                     continue;
                 }
@@ -276,13 +274,13 @@ pub const PAGINATED_IDENTITY_REPORTS: Rule = Rule {
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
             for (j, r) in id.reports.iter().flatten().enumerate() {
-                let ptr = format!("/identities/{i}/reports/{j}");
+                let ptr = || format!("/identities/{i}/reports/{j}");
                 match ctx.items.iter().find(|it| it.id.eq_ignore_ascii_case(r)) {
                     None => {
-                        e.report(Location::Request, ptr, format!("report `{r}` is not embedded by this token"));
+                        e.report(Location::Request, ptr(), format!("report `{r}` is not embedded by this token"));
                     }
                     Some(it) if it.kind == ItemKind::Report => {
-                        e.report(Location::Request, ptr, format!("report `{r}` is a Power BI report: identity `reports` is for paginated reports; use `datasets`"));
+                        e.report(Location::Request, ptr(), format!("report `{r}` is a Power BI report: identity `reports` is for paginated reports; use `datasets`"));
                     }
                     Some(_) => {}
                 }
@@ -309,9 +307,8 @@ pub const MASTER_USER_UNRESTRICTED: Rule = Rule {
             return;
         }
         for d in &ctx.datasets {
-            let Some(meta) = d.meta else { continue };
-            let rls = dataset_rls(meta);
-            if may_omit_identity(rls, CallerKind::MasterUser) == Some(true) && ctx.identities_for(d.id).next().is_none() {
+            let Some(Described { rls, .. }) = d.described else { continue };
+            if may_omit_identity(rls, CallerKind::MasterUser) == Some(true) && ctx.identities_for(d).next().is_none() {
                 e.report(Location::Request, "/identities", format!("no effective identity for RLS dataset `{}`: the token sees all of its rows", d.id))
                     .fix(add_identity_fix(ctx, d.id, rls));
             }
@@ -333,8 +330,10 @@ pub const DIRECT_LAKE: Rule = Rule {
     ),
     check: |ctx, e| {
         for d in &ctx.datasets {
-            let Some(meta) = d.meta else { continue };
-            if meta.model_kind().0 != ModelKind::DirectLake {
+            let Some(Described { kind, .. }) = d.described else {
+                continue;
+            };
+            if kind != ModelKind::DirectLake {
                 continue;
             }
             if !ctx.scenario.endpoint.is_v2() {

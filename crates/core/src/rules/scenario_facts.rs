@@ -1,7 +1,7 @@
 //! Scenario completeness: what the rules could not check because the scenario does not say.
 
-use super::{Family, ItemKind, Rule};
-use crate::capabilities::{dataset_rls, RlsType};
+use super::{Described, Family, ItemKind, Rule};
+use crate::capabilities::RlsType;
 use crate::diag::{Location, Severity};
 use crate::powerbi::PrincipalType;
 use crate::sources::{cite, Document};
@@ -47,17 +47,17 @@ pub const ITEM_NOT_DESCRIBED: Rule = Rule {
     check: |ctx, e| {
         for it in &ctx.items {
             let known = match it.kind {
-                ItemKind::Report | ItemKind::PaginatedReport => ctx.report(it.id).is_some(),
+                ItemKind::Report | ItemKind::PaginatedReport => it.report.is_some(),
                 ItemKind::Dashboard | ItemKind::Tile => ctx.items.is_empty() || !it.dataset_ids.is_empty(),
                 ItemKind::Dataset | ItemKind::CreateReport => true,
             };
             if !known {
-                e.report(it.location, &it.pointer, format!("`{}` is not described in the scenario: its rules were skipped", it.id));
+                e.report(it.location, it.pointer, format!("`{}` is not described in the scenario: its rules were skipped", it.id));
             }
         }
         for d in &ctx.datasets {
-            if d.meta.is_none() {
-                e.report(d.location, &d.pointer, format!("dataset `{}` is not described in the scenario: its rules were skipped", d.id));
+            if d.described.is_none() {
+                e.report(d.location, d.pointer, format!("dataset `{}` is not described in the scenario: its rules were skipped", d.id));
             }
         }
     },
@@ -77,11 +77,11 @@ pub const MODEL_KIND_ASSUMED: Rule = Rule {
     ),
     check: |ctx, e| {
         for d in &ctx.datasets {
-            if let Some(meta) = d.meta {
+            if let Some(Described { meta, .. }) = d.described {
                 if meta.model.is_none() && meta.datasources.as_ref().is_none_or(Vec::is_empty) {
                     e.report(
                         d.location,
-                        &d.pointer,
+                        d.pointer,
                         format!("dataset `{}` is taken as an Import model", d.id),
                     );
                 }
@@ -100,8 +100,8 @@ pub const RLS_UNKNOWN: Rule = Rule {
     source: cite(Document::Embedgate, "Scenario", "Rules only check what the scenario describes."),
     check: |ctx, e| {
         for d in &ctx.datasets {
-            if d.meta.is_some_and(|m| dataset_rls(m) == RlsType::Unknown) {
-                e.report(d.location, &d.pointer, format!("it is not known whether dataset `{}` uses row-level security", d.id))
+            if d.described.is_some_and(|m| m.rls == RlsType::Unknown) {
+                e.report(d.location, d.pointer, format!("it is not known whether dataset `{}` uses row-level security", d.id))
                     .help("add `roles` (the model's RLS roles, [] for none) or `isEffectiveIdentityRequired`");
             }
         }

@@ -1,56 +1,57 @@
 //! Workspace rules (seed 004): classic, new and My workspace, and the caller's access right.
 
-use super::{context::Ptr, Ctx, Family, Rule};
+use super::{Ctx, Family, Place, Ptr, Rule};
 use crate::diag::{Location, Severity};
-use crate::powerbi::{GroupUserAccessRight, WorkspaceType};
+use crate::powerbi::{
+    GenerateTokenRequestV2TargetWorkspace as TargetWorkspace, GroupUserAccessRight, WorkspaceType,
+};
 use crate::scenario::Workspace;
 use crate::sources::{cite, Document};
 
-/// Something the token touches, placed in a workspace.
-#[derive(Clone, Copy)]
-struct Placement<'a> {
-    what: &'static str,
-    id: &'a str,
-    workspace_id: Option<&'a str>,
-    location: Location,
-    pointer: Ptr,
-}
-
-/// One placement per workspace (the first thing the token touches there): a workspace finding
-/// is reported once, not once per item in it.
-fn per_workspace<'a>(all: impl Iterator<Item = Placement<'a>>) -> Vec<Placement<'a>> {
-    let mut out: Vec<Placement> = Vec::new();
-    for p in all {
-        let dup = p.workspace_id.is_some_and(|w| {
-            out.iter()
-                .any(|o| o.workspace_id.is_some_and(|x| x.eq_ignore_ascii_case(w)))
-        });
-        if !dup {
-            out.push(p);
-        }
-    }
-    out
-}
-
-fn placements<'a>(ctx: &'a Ctx) -> impl Iterator<Item = Placement<'a>> + 'a {
-    let items = ctx.items.iter().map(|i| Placement {
-        what: "item",
-        id: i.id,
-        workspace_id: i.workspace_id,
-        location: i.location,
-        pointer: i.pointer,
+/// Items first, then datasets: everything the token touches, with the workspace it lives in.
+fn touched<'a>(
+    ctx: &'a Ctx,
+) -> impl Iterator<
+    Item = (
+        &'static str,
+        &'a str,
+        Option<&'a str>,
+        Option<usize>,
+        Location,
+        Ptr,
+    ),
+> + 'a {
+    let items = ctx.items.iter().map(|i| {
+        (
+            "item",
+            i.id,
+            i.workspace_id,
+            i.workspace,
+            i.location,
+            i.pointer,
+        )
     });
-    items.chain(ctx.datasets.iter().map(|d| Placement {
-        what: "dataset",
-        id: d.id,
-        workspace_id: d.workspace_id,
-        location: d.location,
-        pointer: d.pointer,
+    items.chain(ctx.datasets.iter().map(|d| {
+        (
+            "dataset",
+            d.id,
+            d.workspace_id,
+            d.workspace,
+            d.location,
+            d.pointer,
+        )
     }))
 }
 
-fn with_workspace<'a>(ctx: &'a Ctx, p: &Placement<'a>) -> Option<&'a Workspace> {
-    p.workspace_id.and_then(|w| ctx.workspace(w))
+/// The places (one per described workspace) whose workspace is of type `kind`.
+fn places_in<'a>(
+    ctx: &'a Ctx,
+    kind: WorkspaceType,
+) -> impl Iterator<Item = (&'a Place<'a>, &'a Workspace)> + 'a {
+    ctx.places
+        .iter()
+        .map(|p| (p, ctx.workspace_at(p.workspace)))
+        .filter(move |(_, w)| w.kind() == kind)
 }
 
 fn ws_name(w: &Workspace) -> String {
@@ -73,13 +74,11 @@ pub const MY_WORKSPACE: Rule = Rule {
         "You cannot create an embed token for My workspace.",
     ),
     check: |ctx, e| {
-        for p in per_workspace(placements(ctx)) {
-            if let Some(w) =
-                with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::PersonalGroup)
+        for (p, w) in places_in(ctx, WorkspaceType::PersonalGroup) {
             {
                 e.report(
                     p.location,
-                    &p.pointer,
+                    p.pointer,
                     format!("{} `{}` is in My workspace {}", p.what, p.id, ws_name(w)),
                 )
                 .help("move the content to a workspace");
@@ -102,16 +101,16 @@ pub const CLASSIC_SAME_WORKSPACE: Rule = Rule {
     ),
     check: |ctx, e| {
         for it in &ctx.items {
-            let Some(w) = it.workspace_id.and_then(|w| ctx.workspace(w)) else {
+            let Some(w) = it.workspace.map(|w| ctx.workspace_at(w)) else {
                 continue;
             };
             if w.kind() != WorkspaceType::Group {
                 continue;
             }
-            for d in &it.dataset_ids {
+            for d in it.dataset_ids.iter() {
                 let dws = ctx.embedded_dataset(d).and_then(|x| x.workspace_id);
                 if let Some(dws) = dws.filter(|dws| !dws.eq_ignore_ascii_case(&w.id)) {
-                    e.report(it.location, &it.pointer, format!("item `{}` is in classic workspace {} but its dataset `{d}` is in `{dws}`", it.id, ws_name(w)));
+                    e.report(it.location, it.pointer, format!("item `{}` is in classic workspace {} but its dataset `{d}` is in `{dws}`", it.id, ws_name(w)));
                 }
             }
         }
@@ -134,20 +133,18 @@ pub const CLASSIC_NO_SERVICE_PRINCIPAL: Rule = Rule {
         if !ctx.scenario.caller.is_service_principal() {
             return;
         }
-        for p in per_workspace(placements(ctx)) {
-            if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) {
-                e.report(
-                    p.location,
-                    &p.pointer,
-                    format!(
-                        "{} `{}` is in classic workspace {}: a service principal cannot be used",
-                        p.what,
-                        p.id,
-                        ws_name(w)
-                    ),
-                )
-                .help("upgrade the workspace to a new workspace, or use a master user");
-            }
+        for (p, w) in places_in(ctx, WorkspaceType::Group) {
+            e.report(
+                p.location,
+                p.pointer,
+                format!(
+                    "{} `{}` is in classic workspace {}: a service principal cannot be used",
+                    p.what,
+                    p.id,
+                    ws_name(w)
+                ),
+            )
+            .help("upgrade the workspace to a new workspace, or use a master user");
         }
     },
 };
@@ -168,18 +165,14 @@ pub const CLASSIC_ADMIN: Rule = Rule {
         if !ctx.scenario.caller.is_master_user() {
             return;
         }
-        for p in per_workspace(placements(ctx)) {
-            let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group)
-            else {
-                continue;
-            };
-            if let Some(a) = w
-                .access_of(&ctx.scenario.caller)
+        for (p, w) in places_in(ctx, WorkspaceType::Group) {
+            if let Some(a) = ctx
+                .access(p.workspace)
                 .filter(|a| *a != GroupUserAccessRight::Admin)
             {
                 e.report(
                     p.location,
-                    &p.pointer,
+                    p.pointer,
                     format!(
                         "the master user is {a:?} of classic workspace {}; Admin is required",
                         ws_name(w)
@@ -205,12 +198,11 @@ pub const NEW_AT_LEAST_MEMBER: Rule = Rule {
     ),
     check: |ctx, e| {
         let caller = &ctx.scenario.caller;
-        for p in per_workspace(placements(ctx)) {
-            let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Workspace) else { continue };
-            let Some(a) = w.access_of(caller) else { continue };
+        for (p, w) in places_in(ctx, WorkspaceType::Workspace) {
+            let Some(a) = ctx.access(p.workspace) else { continue };
             let reported_elsewhere = a == GroupUserAccessRight::None && caller.is_service_principal();
             if a < GroupUserAccessRight::Member && !reported_elsewhere {
-                e.report(p.location, &p.pointer, format!("the caller is {a:?} of workspace {} (holding {} `{}`); at least Member is required", ws_name(w), p.what, p.id));
+                e.report(p.location, p.pointer, format!("the caller is {a:?} of workspace {} (holding {} `{}`); at least Member is required", ws_name(w), p.what, p.id));
             }
         }
     },
@@ -236,24 +228,35 @@ pub const V2_NEW_WORKSPACES_ONLY: Rule = Rule {
             .v2
             .and_then(|b| b.target_workspaces.as_deref())
             .unwrap_or(&[]);
-        let all = placements(ctx).chain(targets.iter().enumerate().map(|(i, t)| Placement {
-            what: "target workspace",
-            id: &t.id,
-            workspace_id: Some(&t.id),
-            location: Location::Request,
-            pointer: Ptr::TargetWorkspaceId(i),
-        }));
-        for p in per_workspace(all) {
-            if let Some(w) = with_workspace(ctx, &p).filter(|w| w.kind() == WorkspaceType::Group) {
-                e.report(
-                    p.location,
-                    &p.pointer,
-                    format!(
-                        "{} `{}` is in classic workspace {}: GenerateToken V2 needs new workspaces",
-                        p.what,
-                        p.id,
-                        ws_name(w)
-                    ),
+        let mut report = |what: &str, id: &str, w: &Workspace, location, pointer: Ptr| {
+            e.report(
+                location,
+                pointer,
+                format!(
+                    "{} `{}` is in classic workspace {}: GenerateToken V2 needs new workspaces",
+                    what,
+                    id,
+                    ws_name(w)
+                ),
+            );
+        };
+        for (p, w) in places_in(ctx, WorkspaceType::Group) {
+            report(p.what, p.id, w, p.location, p.pointer);
+        }
+        // A target workspace is reported unless an item or an earlier target already names it.
+        let resolved = |t: &TargetWorkspace| ctx.workspace_index(&t.id);
+        for (i, t) in targets.iter().enumerate() {
+            let Some(ix) = resolved(t) else { continue };
+            let w = ctx.workspace_at(ix);
+            let repeat = ctx.places.iter().any(|p| p.workspace == ix)
+                || targets[..i].iter().any(|u| resolved(u) == Some(ix));
+            if w.kind() == WorkspaceType::Group && !repeat {
+                report(
+                    "target workspace",
+                    &t.id,
+                    w,
+                    Location::Request,
+                    Ptr::TargetWorkspaceId(i),
                 );
             }
         }
@@ -269,13 +272,13 @@ pub const WORKSPACE_UNKNOWN: Rule = Rule {
     doc: "Describe each workspace (its type and the caller's access) to have the workspace rules checked.",
     source: cite(Document::Embedgate, "Scenario", "Rules only check what the scenario describes."),
     check: |ctx, e| {
-        for p in placements(ctx) {
-            match p.workspace_id {
-                Some(w) if ctx.workspace(w).is_none() => {
-                    e.report(p.location, &p.pointer, format!("workspace `{w}` of {} `{}` is not described", p.what, p.id));
+        for (what, id, workspace_id, workspace, location, pointer) in touched(ctx) {
+            match (workspace_id, workspace) {
+                (Some(w), None) => {
+                    e.report(location, pointer, format!("workspace `{w}` of {what} `{id}` is not described"));
                 }
-                None => {
-                    e.report(p.location, &p.pointer, format!("the workspace of {} `{}` is not known", p.what, p.id));
+                (None, _) => {
+                    e.report(location, pointer, format!("the workspace of {what} `{id}` is not known"));
                 }
                 _ => {}
             }
