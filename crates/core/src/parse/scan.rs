@@ -309,7 +309,6 @@ impl<'a> Scanner<'a> {
                 } else {
                     None
                 };
-                let mut seen: Vec<&'a str> = Vec::new();
                 self.ws();
                 if self.b.get(self.i) == Some(&b'}') {
                     self.i += 1;
@@ -325,10 +324,10 @@ impl<'a> Scanner<'a> {
                         count += 1;
                         let root = self.segs.is_empty();
                         if let Some(known) = fields {
-                            if self.strict && (escaped || seen.contains(&raw)) {
+                            // (A repeated known field is serde's duplicate-field error.)
+                            if self.strict && escaped {
                                 return None;
                             }
-                            seen.push(raw);
                             if !known.contains(&raw) {
                                 let key = if escaped {
                                     serde_json::from_str(&self.t[ks..ke])
@@ -337,10 +336,14 @@ impl<'a> Scanner<'a> {
                                     raw.to_string()
                                 };
                                 let mut path = self.segs.clone();
+                                path.push(Seg::Key(raw));
+                                // A repeated unknown field: `Value` keeps one.
+                                if self.strict && self.unknown.iter().any(|(p, _)| *p == path) {
+                                    return None;
+                                }
                                 let mut pointer = super::pointer_of(&self.segs);
                                 pointer.push('/');
                                 pointer.push_str(&escape_token(&key));
-                                path.push(Seg::Key(raw));
                                 self.unknown.push((
                                     path,
                                     UnknownField {
@@ -453,6 +456,12 @@ impl<'a> Scanner<'a> {
         self.i += 1;
         let mut escaped = false;
         loop {
+            // Plain characters in one go.
+            let rest = self.b.get(self.i..)?;
+            self.i += rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(rest.len());
             match *self.b.get(self.i)? {
                 b'"' => {
                     self.i += 1;
