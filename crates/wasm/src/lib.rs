@@ -8,6 +8,7 @@
 //! `www/README.md`) and inserted into the wasm-bindgen `.d.ts` from `ts/types.d.ts`.
 
 use embedgate_core::{locate as core_locate, scenario::Endpoint, Fix};
+use js_sys::JsString;
 use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -21,8 +22,9 @@ pub use shapes::{Checked, Header, RequestPreview, SyntaxErrorOut, TextSpan};
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("../ts/types.d.ts");
 
-/// The scenario JSON Schema, embedded (the module does not link schemars).
-pub const SCENARIO_SCHEMA: &str = include_str!("../../../docs/schemas/scenario.schema.json");
+/// The scenario JSON Schema, embedded minified (the module does not link schemars; `build.rs`
+/// minifies `docs/schemas/scenario.schema.json`).
+pub const SCENARIO_SCHEMA: &str = include_str!(concat!(env!("OUT_DIR"), "/scenario.schema.json"));
 
 /// The Power BI REST root the curl preview calls.
 pub const API_ROOT: &str = "https://api.powerbi.com";
@@ -54,13 +56,49 @@ fn scenario_value(input: JsValue) -> Result<Value, JsError> {
 /// `JSON.stringify` plus serde_json is several times faster than a JS call per field (see
 /// docs/benchmarks.md), and it keeps the module smaller.
 fn json_text(input: JsValue) -> Result<String, JsError> {
-    if let Some(text) = input.as_string() {
-        return Ok(text);
+    if input.is_string() {
+        return Ok(utf8(input.unchecked_ref()));
     }
     let text = js_sys::JSON::stringify(&input)
         .map_err(|_| JsError::new("not JSON-serialisable (a cycle, or a BigInt)"))?;
-    text.as_string()
-        .ok_or_else(|| JsError::new("undefined is not a scenario"))
+    if !text.is_string() {
+        return Err(JsError::new("undefined is not a scenario"));
+    }
+    Ok(utf8(&text))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method, js_name = encodeInto)]
+    fn encode_into(this: &TextEncoder, source: &JsString, dest: &js_sys::Uint8Array) -> Written;
+    type Written;
+    #[wasm_bindgen(method, getter)]
+    fn written(this: &Written) -> u32;
+}
+
+thread_local! {
+    static ENCODER: TextEncoder = TextEncoder::new();
+}
+
+/// A JS string as UTF-8, written straight into wasm memory by `TextEncoder.encodeInto`.
+/// wasm-bindgen's own `&str`/`String` arguments copy ASCII text one character at a time in a JS
+/// loop first: about 10 µs per KB of scenario, more than the parse itself.
+fn utf8(s: &JsString) -> String {
+    let cap = s.length() as usize * 3;
+    let mut buf: Vec<u8> = Vec::with_capacity(cap);
+    let written = ENCODER.with(|e| {
+        // SAFETY: the view covers `buf`'s allocation and is dropped before anything allocates.
+        let view = unsafe { js_sys::Uint8Array::view_mut_raw(buf.as_mut_ptr(), cap) };
+        e.encode_into(s, &view).written() as usize
+    });
+    // SAFETY: encodeInto wrote `written` bytes of UTF-8 (lone surrogates become U+FFFD).
+    unsafe {
+        buf.set_len(written.min(cap));
+        String::from_utf8_unchecked(buf)
+    }
 }
 
 /// Validates a scenario (object or JSON text) with every rule of the core. Throws only when the
@@ -76,8 +114,8 @@ pub fn validate(
 /// Validates scenario JSON text for an editor: the report plus, for each diagnostic, where its
 /// pointer lands in the text; or the position of a JSON syntax error. Never throws.
 #[wasm_bindgen(js_name = checkText, unchecked_return_type = "Checked")]
-pub fn check_text(text: &str) -> Result<JsValue, JsError> {
-    to_js(&checked(text))
+pub fn check_text(text: JsString) -> Result<JsValue, JsError> {
+    to_js(&checked(&utf8(&text)))
 }
 
 pub fn checked(text: &str) -> Checked {
@@ -126,8 +164,8 @@ pub fn rules() -> Result<JsValue, JsError> {
 
 /// The known errors a Power BI error message matches, with the rules that catch them.
 #[wasm_bindgen(unchecked_return_type = "Explanation[]")]
-pub fn explain(text: &str) -> Result<JsValue, JsError> {
-    to_js(&embedgate_core::explain(text))
+pub fn explain(text: JsString) -> Result<JsValue, JsError> {
+    to_js(&embedgate_core::explain(&utf8(&text)))
 }
 
 /// The scenario JSON Schema, as an object.
@@ -158,9 +196,10 @@ pub fn apply_fix(
 /// Where an RFC 6901 pointer lands in JSON text (its nearest existing ancestor when the target is
 /// missing); `undefined` when the text is not JSON enough to find it.
 #[wasm_bindgen(unchecked_return_type = "TextSpan | undefined")]
-pub fn locate(text: &str, pointer: &str) -> Result<JsValue, JsError> {
-    match core_locate::locate(text, pointer) {
-        Some(s) => to_js(&TextSpan::new(text, s)),
+pub fn locate(text: JsString, pointer: &str) -> Result<JsValue, JsError> {
+    let text = utf8(&text);
+    match core_locate::locate(&text, pointer) {
+        Some(s) => to_js(&TextSpan::new(&text, s)),
         None => Ok(JsValue::UNDEFINED),
     }
 }
