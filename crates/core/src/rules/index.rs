@@ -147,7 +147,20 @@ mod tests {
                 assert_eq!(key(s).is_some(), naive(&g), "{s:?}");
             }
         }
-        let k = key("0a1b2c3d-4e5f-6789-abcd-ef0123456789").expect("guid");
+        // Non-ASCII characters in a 36-byte string.
+        assert_eq!(key("0a1b2c3d-4e5f-6789-abcd-ef01234567é"), None);
+        assert_eq!(key("é0a1b2c3-4e5f-6789-abcd-ef012345678"), None);
+        let k = key("0a1b2c3d-4e5f-6789-aBcD-ef0123456789").expect("guid");
         assert_eq!(k, 0x0a1b2c3d_4e5f_6789_abcd_ef0123456789);
+        // Every digit value at every position decodes to its nibble.
+        let positions = (0..36).filter(|i| ![8, 13, 18, 23].contains(i));
+        for (n, at) in positions.enumerate() {
+            for (c, value) in "0123456789abcdefABCDEF".chars().zip((0..16).chain(10..16)) {
+                let mut g = *b"00000000-0000-0000-0000-000000000000";
+                g[at] = c as u8;
+                let s = std::str::from_utf8(&g).expect("ascii");
+                assert_eq!(key(s), Some((value as u128) << (4 * (31 - n))), "{s}");
+            }
+        }
     }
 }
