@@ -22,7 +22,7 @@ pub fn rules_markdown() -> String {
             s,
             "| [{}](#{}) | `{}` | {} | {} |",
             r.code,
-            r.code.to_lowercase(),
+            r.code.to_ascii_lowercase(),
             r.name,
             r.severity.as_str(),
             md(r.title)

@@ -141,7 +141,8 @@ static PATTERNS: &[Pattern] = &[
 
 /// Explains an error text (a raw message or the service's JSON error body).
 pub fn explain(text: &str) -> Vec<Explanation> {
-    let haystack = flatten_error(text).to_lowercase();
+    // Power BI's error texts are ASCII; ASCII folding keeps Unicode case tables out of the wasm.
+    let haystack = flatten_error(text).to_ascii_lowercase();
     let ids = guids(text);
     PATTERNS
         .iter()

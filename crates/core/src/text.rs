@@ -79,16 +79,18 @@ pub fn closest<'a>(value: &str, candidates: impl IntoIterator<Item = &'a str>) -
     closest_within(value, candidates, 0.8)
 }
 
-/// The candidate most similar to `value` (Jaro-Winkler, case-insensitive) scoring at least `min`.
+/// The candidate most similar to `value` (Jaro-Winkler, ASCII case-insensitive: field and role
+/// names; full Unicode case folding would cost the browser module its case tables) scoring at
+/// least `min`.
 pub fn closest_within<'a>(
     value: &str,
     candidates: impl IntoIterator<Item = &'a str>,
     min: f64,
 ) -> Option<&'a str> {
-    let v = value.to_lowercase();
+    let v = value.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (c, strsim::jaro_winkler(&v, &c.to_lowercase())))
+        .map(|c| (c, strsim::jaro_winkler(&v, &c.to_ascii_lowercase())))
         .filter(|(_, s)| *s >= min)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| c)
