@@ -42,10 +42,10 @@ fn hex8(x: u64) -> (bool, u32) {
             & HIGH
     };
     let digit = within(x, b'0', b'9');
-    let letter = within(x | ONES * 0x20, b'a', b'f');
+    let letter = within(x | (ONES * 0x20), b'a', b'f');
     let valid = x & HIGH == 0 && digit | letter == HIGH;
     // '0'..'9' are 0..9 in the low nibble; 'a'..'f' and 'A'..'F' are 1..6 there, plus 9.
-    let v = (x & ONES * 0x0f) + (letter >> 7) * 9;
+    let v = (x & (ONES * 0x0f)) + (letter >> 7) * 9;
     // Pack the eight nibbles: byte pairs, then 16-bit pairs, then 32-bit pairs.
     let v = (v | (v >> 4)) & 0x00ff_00ff_00ff_00ff;
     let v = (v | (v >> 8)) & 0x0000_ffff_0000_ffff;

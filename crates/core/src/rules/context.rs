@@ -40,12 +40,6 @@ impl From<Ptr> for String {
     }
 }
 
-impl From<&Ptr> for String {
-    fn from(p: &Ptr) -> String {
-        p.to_string()
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
     Report,
@@ -109,6 +103,18 @@ pub struct EmbeddedDataset<'a> {
     key: Option<Key>,
     /// This dataset's range in `Ctx::identity_of`.
     identities: Range<usize>,
+}
+
+/// An item or dataset the token touches, and the workspace it lives in.
+#[derive(Debug, Clone, Copy)]
+pub struct Touched<'a> {
+    pub what: &'static str,
+    pub id: &'a str,
+    pub workspace_id: Option<&'a str>,
+    /// Index of `workspace_id` in the scenario's workspaces, when described.
+    pub workspace: Option<usize>,
+    pub location: Location,
+    pub pointer: Ptr,
 }
 
 /// The first thing the token touches in a described workspace: workspace findings are reported
@@ -306,6 +312,26 @@ impl<'a> Ctx<'a> {
             .map(move |&(_, i)| (i, &identities[i]))
     }
 
+    /// Everything the token touches, items first, then datasets, with the workspace each lives in.
+    pub fn touched(&self) -> impl Iterator<Item = Touched<'a>> + '_ {
+        let items = self.items.iter().map(|i| Touched {
+            what: "item",
+            id: i.id,
+            workspace_id: i.workspace_id,
+            workspace: i.workspace,
+            location: i.location,
+            pointer: i.pointer,
+        });
+        items.chain(self.datasets.iter().map(|d| Touched {
+            what: "dataset",
+            id: d.id,
+            workspace_id: d.workspace_id,
+            workspace: d.workspace,
+            location: d.location,
+            pointer: d.pointer,
+        }))
+    }
+
     /// The single workspace of the scenario, used when an item does not say where it lives.
     fn sole_workspace(&self) -> Option<&'a str> {
         match self.scenario.workspaces.as_slice() {
@@ -415,24 +441,18 @@ impl<'a> Ctx<'a> {
 
     /// The first place the token touches in each described workspace.
     fn place(&mut self) {
-        let items = self
-            .items
-            .iter()
-            .map(|i| ("item", i.id, i.workspace, i.location, i.pointer));
-        let datasets = self
-            .datasets
-            .iter()
-            .map(|d| ("dataset", d.id, d.workspace, d.location, d.pointer));
         let mut places: Vec<Place<'a>> = Vec::new();
-        for (what, id, workspace, location, pointer) in items.chain(datasets) {
-            let Some(workspace) = workspace else { continue };
+        for t in self.touched() {
+            let Some(workspace) = t.workspace else {
+                continue;
+            };
             if places.iter().all(|p| p.workspace != workspace) {
                 places.push(Place {
-                    what,
-                    id,
+                    what: t.what,
+                    id: t.id,
                     workspace,
-                    location,
-                    pointer,
+                    location: t.location,
+                    pointer: t.pointer,
                 });
             }
         }

@@ -13,7 +13,7 @@ mod scenario_facts;
 mod workspace;
 
 pub use context::{
-    Ctx, Described, EmbeddedDataset, IdentityDatasetRef, Ids, Item, ItemKind, Place, Ptr,
+    Ctx, Described, EmbeddedDataset, IdentityDatasetRef, Ids, Item, ItemKind, Place, Ptr, Touched,
 };
 
 use serde::Serialize;

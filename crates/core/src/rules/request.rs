@@ -181,13 +181,6 @@ pub const DUPLICATE_ITEM: Rule = Rule {
     source: cite(Document::Embedgate, "", "Each item is listed once."),
     check: |ctx, e| {
         let Some(b) = ctx.v2 else { return };
-        let len = |n: Option<usize>| n.unwrap_or(0);
-        if len(b.reports.as_ref().map(Vec::len)) < 2
-            && len(b.datasets.as_ref().map(Vec::len)) < 2
-            && len(b.target_workspaces.as_ref().map(Vec::len)) < 2
-        {
-            return;
-        }
         report_repeats(e, "reports", b.reports.iter().flatten().map(|r| r.id.as_str()));
         report_repeats(e, "datasets", b.datasets.iter().flatten().map(|r| r.id.as_str()));
         let targets = b.target_workspaces.iter().flatten();

@@ -8,41 +8,6 @@ use crate::powerbi::{
 use crate::scenario::Workspace;
 use crate::sources::{cite, Document};
 
-/// Items first, then datasets: everything the token touches, with the workspace it lives in.
-fn touched<'a>(
-    ctx: &'a Ctx,
-) -> impl Iterator<
-    Item = (
-        &'static str,
-        &'a str,
-        Option<&'a str>,
-        Option<usize>,
-        Location,
-        Ptr,
-    ),
-> + 'a {
-    let items = ctx.items.iter().map(|i| {
-        (
-            "item",
-            i.id,
-            i.workspace_id,
-            i.workspace,
-            i.location,
-            i.pointer,
-        )
-    });
-    items.chain(ctx.datasets.iter().map(|d| {
-        (
-            "dataset",
-            d.id,
-            d.workspace_id,
-            d.workspace,
-            d.location,
-            d.pointer,
-        )
-    }))
-}
-
 /// The places (one per described workspace) whose workspace is of type `kind`.
 fn places_in<'a>(
     ctx: &'a Ctx,
@@ -75,14 +40,12 @@ pub const MY_WORKSPACE: Rule = Rule {
     ),
     check: |ctx, e| {
         for (p, w) in places_in(ctx, WorkspaceType::PersonalGroup) {
-            {
-                e.report(
-                    p.location,
-                    p.pointer,
-                    format!("{} `{}` is in My workspace {}", p.what, p.id, ws_name(w)),
-                )
-                .help("move the content to a workspace");
-            }
+            e.report(
+                p.location,
+                p.pointer,
+                format!("{} `{}` is in My workspace {}", p.what, p.id, ws_name(w)),
+            )
+            .help("move the content to a workspace");
         }
     },
 };
@@ -272,13 +235,14 @@ pub const WORKSPACE_UNKNOWN: Rule = Rule {
     doc: "Describe each workspace (its type and the caller's access) to have the workspace rules checked.",
     source: cite(Document::Embedgate, "Scenario", "Rules only check what the scenario describes."),
     check: |ctx, e| {
-        for (what, id, workspace_id, workspace, location, pointer) in touched(ctx) {
-            match (workspace_id, workspace) {
+        for t in ctx.touched() {
+            let (what, id) = (t.what, t.id);
+            match (t.workspace_id, t.workspace) {
                 (Some(w), None) => {
-                    e.report(location, pointer, format!("workspace `{w}` of {what} `{id}` is not described"));
+                    e.report(t.location, t.pointer, format!("workspace `{w}` of {what} `{id}` is not described"));
                 }
                 (None, _) => {
-                    e.report(location, pointer, format!("the workspace of {what} `{id}` is not known"));
+                    e.report(t.location, t.pointer, format!("the workspace of {what} `{id}` is not known"));
                 }
                 _ => {}
             }
