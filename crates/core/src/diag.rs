@@ -80,6 +80,10 @@ pub struct Fix {
     pub patch: Vec<PatchOp>,
 }
 
+impl Fix {
+    pub const FIELDS: &'static [&'static str] = &["title", "patch"];
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub struct PatchOp {
@@ -103,6 +107,8 @@ pub enum PatchKind {
 }
 
 impl PatchOp {
+    pub const FIELDS: &'static [&'static str] = &["op", "path", "value", "from"];
+
     pub fn add(path: impl Into<String>, value: Value) -> Self {
         PatchOp {
             op: PatchKind::Add,

@@ -160,7 +160,8 @@ pub fn explain(text: &str) -> Vec<Explanation> {
 
 /// Pulls the code and message out of `{"error":{"code","message"}}` or Entra's `{"error","error_description"}`.
 fn flatten_error(text: &str) -> String {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+    // The core's reader, not serde_json's: the browser module carries no serde_json deserializer.
+    let Ok(v) = crate::json::parse(text).map(|t| t.to_value()) else {
         return text.to_string();
     };
     let mut parts = Vec::new();

@@ -122,7 +122,7 @@ impl Scanner<'_> {
         if !raw.contains('\\') {
             return Some(raw.to_string());
         }
-        serde_json::from_str::<String>(&format!("\"{raw}\"")).ok()
+        crate::json::unescape(raw).map(String::from)
     }
     /// Skips one value and returns the offset after it.
     fn value_end(&mut self) -> Option<usize> {
