@@ -4,7 +4,7 @@
 // marshalling. Prints a table; `--write` also replaces the "## Browser (WASM)" section of
 // docs/benchmarks.md. Build first: scripts/build-www.sh.
 //   node scripts/bench-www.mjs [--calls 10000] [--write]
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,8 @@ const scenario = {
 const dir = mkdtempSync(join(tmpdir(), 'embedgate-bench-'));
 copyFileSync(wasmFile, join(dir, 'embedgate_wasm_bg.wasm'));
 copyFileSync(glue, join(dir, 'embedgate_wasm.js'));
+// The glue imports its inline JS snippets (the string encoder) from ./snippets/.
+cpSync(join(root, 'www/pkg/snippets'), join(dir, 'snippets'), { recursive: true });
 writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>bench</title>');
 
 const { server, url } = await serve(dir, 0);

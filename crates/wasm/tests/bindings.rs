@@ -296,5 +296,9 @@ fn request_preview_for_a_profile() {
 fn request_preview_rejects_an_unknown_endpoint() {
     let mut s = sp_no_identity();
     s["endpoint"] = json!({"kind": "Nope"});
-    assert!(err_message(eg::request_preview(to_js(&s))).starts_with("endpoint:"));
+    let msg = err_message(eg::request_preview(to_js(&s)));
+    assert!(
+        msg.starts_with("/endpoint/kind: unknown variant `Nope`, expected one of"),
+        "{msg}"
+    );
 }
