@@ -278,13 +278,9 @@ pub struct Report {
 
 impl Report {
     pub fn from_diagnostics(mut diagnostics: Vec<Diagnostic>) -> Self {
-        diagnostics.sort_by(|a, b| {
-            (a.location, PointerKey(&a.pointer), a.code, &a.message).cmp(&(
-                b.location,
-                PointerKey(&b.pointer),
-                b.code,
-                &b.message,
-            ))
+        crate::sort::sort_by(&mut diagnostics, |a, b| {
+            (a.location, PointerKey(&a.pointer), a.code, &a.message)
+                < (b.location, PointerKey(&b.pointer), b.code, &b.message)
         });
         diagnostics.dedup();
         let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();

@@ -24,6 +24,7 @@ pub mod parse;
 pub mod powerbi;
 pub mod rules;
 pub mod scenario;
+mod sort;
 pub mod sources;
 pub mod text;
 

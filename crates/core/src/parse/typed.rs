@@ -66,7 +66,7 @@ pub fn read<T: FromJson>(
         Ok(t) => {
             let mut found = r.unknown;
             // Text order lists a repeated unknown key once per time it is written.
-            found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            crate::sort::sort_by(&mut found, |a, b| a.0 < b.0);
             found.dedup_by(|a, b| a.0 == b.0);
             unknown.extend(found.into_iter().map(|(_, u)| u));
             Ok(t)
@@ -216,10 +216,11 @@ impl<'t> Reader<'t> {
 
 /// Members in serde's order: sorted by key, the last of equal keys kept (as `Value` keeps it).
 fn sorted_members<'t>(m: &'t [Member<'t>]) -> Vec<&'t Member<'t>> {
-    let mut order: Vec<(usize, &Member)> = m.iter().enumerate().collect();
-    order.sort_unstable_by(|a, b| (&a.1 .0, a.0).cmp(&(&b.1 .0, b.0)));
+    let mut order: Vec<&Member> = m.iter().collect();
+    // Stable: the last of equal keys is the one written last.
+    crate::sort::sort_by(&mut order, |a, b| a.0 < b.0);
     let mut kept: Vec<&Member> = Vec::with_capacity(order.len());
-    for (_, x) in order {
+    for x in order {
         match kept.last_mut() {
             Some(last) if last.0 == x.0 => *last = x,
             _ => kept.push(x),

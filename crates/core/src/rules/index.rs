@@ -27,8 +27,9 @@ impl<'a> IdIndex<'a> {
                 None => ix.other.push((id, i)),
             }
         }
-        // Stable: for duplicate ids the first position wins, as a linear scan would.
-        ix.sorted.sort_by_key(|a| a.0);
+        // By key, then position: for duplicate ids the first position wins, as a linear scan
+        // would (and it is the same sort instantiation as `repeated`'s).
+        ix.sorted.sort_unstable();
         ix
     }
 
@@ -86,7 +87,7 @@ fn repeated_slow<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<Vec<usize>> {
         .enumerate()
         .map(|(i, id)| (key(id).ok_or_else(|| id.to_ascii_lowercase()), i))
         .collect();
-    keyed.sort();
+    crate::sort::sort_by(&mut keyed, |a, b| a < b);
     groups(&keyed)
 }
 
