@@ -141,6 +141,27 @@ impl<'t> Reader<'t> {
         }
     }
 
+    /// A struct's members: `set` reads those its type defines (false: not one of them, so it is
+    /// listed as unknown). One loop for every struct type.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn fields(
+        &mut self,
+        v: &'t J<'t>,
+        expected: &str,
+        known: &'static [&'static str],
+        set: &mut dyn FnMut(&mut Reader<'t>, &'t str, &'t J<'t>) -> Res<bool>,
+    ) -> Res<()> {
+        for (k, x) in self.object(v, expected)? {
+            self.path.push(Seg::Key(k));
+            let res = set(self, k, x);
+            self.path.pop();
+            if !res? {
+                self.other(k, known);
+            }
+        }
+        Ok(())
+    }
+
     /// A field met a second time: only serde's order says which one counts.
     #[cold]
     pub(crate) fn repeated(&self) -> Fail {
@@ -365,24 +386,25 @@ macro_rules! fill {
 }
 
 /// Structs: each field with its JSON name and how it is filled when missing, in declaration
-/// order (serde reports the first missing field in that order).
+/// order (serde reports the first missing field in that order). The member loop is
+/// [`Reader::fields`], compiled once; each struct adds only its field match.
 macro_rules! structs {
     ($($t:ident { $($f:ident: $key:literal $kind:ident),* $(,)? })*) => {$(
         impl FromJson for $t {
             fn from_json<'t>(r: &mut Reader<'t>, v: &'t J<'t>) -> Res<Self> {
-                let members = r.object(v, concat!("struct ", stringify!($t)))?;
                 $(let mut $f = None;)*
-                for (k, x) in members {
+                r.fields(v, concat!("struct ", stringify!($t)), $t::FIELDS, &mut |r, k, x| {
                     match k {
                         $($key => {
                             if $f.is_some() {
                                 return Err(r.repeated());
                             }
-                            $f = Some(r.at(Seg::Key(k), x)?)
+                            $f = Some(FromJson::from_json(r, x)?);
                         })*
-                        _ => r.other(k, $t::FIELDS),
+                        _ => return Ok(false),
                     }
-                }
+                    Ok(true)
+                })?;
                 Ok($t { $($f: fill!($kind, r, $f, $key)),* })
             }
         }
