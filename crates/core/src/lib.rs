@@ -18,7 +18,7 @@ pub mod diag;
 pub mod docs;
 pub mod edge;
 pub mod explain;
-pub mod json;
+pub use embedgate_scan::json;
 pub mod locate;
 pub mod parse;
 pub mod powerbi;

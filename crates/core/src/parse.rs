@@ -32,6 +32,8 @@ pub struct UnknownField {
     pub key: String,
     /// The fields that are valid at that place.
     pub known: &'static [&'static str],
+    /// The member's value when it is a string (what a rule may quote: `"accessLevel": "Edit"`).
+    pub text: Option<String>,
 }
 
 /// A value of the wrong type or a missing required field.
@@ -45,7 +47,9 @@ pub struct ShapeError {
 /// A scenario ready for the rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
-    /// `None` when the scenario itself (not the body) has a shape error.
+    /// `None` when the scenario itself (not the body) has a shape error. Its `request` is left
+    /// `null` by [`parse_str`] and [`parse_value`]: the body is [`Parsed::body`], typed, and an
+    /// untyped copy of it would cost about a sixth of the parse (see docs/benchmarks.md).
     pub scenario: Option<Scenario>,
     pub body: Body,
     pub unknown: Vec<UnknownField>,
@@ -53,22 +57,7 @@ pub struct Parsed {
 }
 
 /// JSON that is not JSON at all: the input is unusable.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SyntaxError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for SyntaxError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "invalid JSON at line {}, column {}: {}",
-            self.line, self.column, self.message
-        )
-    }
-}
+pub use crate::json::SyntaxError;
 
 /// Parses scenario JSON text: [`json::parse`](crate::json::parse) (serde_json's syntax errors,
 /// with line and column), then the typed read of [`typed`].

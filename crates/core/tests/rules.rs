@@ -983,3 +983,26 @@ fn explain_covers_the_service_errors() {
     );
     assert!(embedgate_core::explain("something unrelated").is_empty());
 }
+
+/// EG0505's fix for `accessLevel` in a V2 body depends on the value the body carries (kept on the
+/// unknown field, since parsing keeps the body typed only): `Edit` becomes `allowEdit` on each report.
+#[test]
+fn v2_access_level_fix_follows_its_value() {
+    let titles = |level: &str| -> Vec<String> {
+        let v = with(base(), |v| set(v, "/request/accessLevel", json!(level)));
+        check_value(&v)
+            .diagnostics
+            .iter()
+            .filter_map(|d| d.fix.as_ref().map(|f| f.title.clone()))
+            .collect()
+    };
+    assert!(
+        titles("Edit").contains(&"remove accessLevel and set allowEdit on each report".to_string())
+    );
+    let view = titles("View");
+    assert!(
+        view.contains(&"remove `accessLevel`".to_string()),
+        "{view:?}"
+    );
+    assert!(!view.iter().any(|t| t.contains("allowEdit")));
+}

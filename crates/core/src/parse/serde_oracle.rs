@@ -29,7 +29,11 @@ pub fn parse_value_serde(value: &Value) -> Parsed {
         None => Body::Unusable,
     };
     Parsed {
-        scenario,
+        // The typed read keeps the body typed only (`Parsed::scenario`'s doc).
+        scenario: scenario.map(|s| Scenario {
+            request: Value::Null,
+            ..s
+        }),
         body,
         unknown,
         shape_errors,
@@ -134,6 +138,7 @@ fn walk_unknown<'a>(
                             pointer: p,
                             key: k.clone(),
                             known,
+                            text: child.as_str().map(String::from),
                         });
                         continue;
                     }

@@ -65,7 +65,9 @@ pub fn read<T: FromJson>(
     match res {
         Ok(t) => {
             let mut found = r.unknown;
-            // Text order lists a repeated unknown key once per time it is written.
+            // Text order lists a repeated unknown key once per time it is written; the last one
+            // counts (as in a `Value`): reversed, then a stable sort puts it first of its run.
+            found.reverse();
             crate::sort::sort_by(&mut found, |a, b| a.0 < b.0);
             found.dedup_by(|a, b| a.0 == b.0);
             unknown.extend(found.into_iter().map(|(_, u)| u));
@@ -156,7 +158,7 @@ impl<'t> Reader<'t> {
             let res = set(self, k, x);
             self.path.pop();
             if !res? {
-                self.other(k, known);
+                self.other(k, x, known);
             }
         }
         Ok(())
@@ -169,14 +171,14 @@ impl<'t> Reader<'t> {
     }
 
     /// A member its type does not define (some known names are service fields it ignores).
-    pub(crate) fn other(&mut self, key: &'t str, known: &'static [&'static str]) {
+    pub(crate) fn other(&mut self, key: &'t str, value: &J, known: &'static [&'static str]) {
         if !known.contains(&key) {
-            self.unknown_field(key, known);
+            self.unknown_field(key, value, known);
         }
     }
 
     #[cold]
-    fn unknown_field(&mut self, key: &'t str, known: &'static [&'static str]) {
+    fn unknown_field(&mut self, key: &'t str, value: &J, known: &'static [&'static str]) {
         let mut segs = self.path.clone();
         segs.push(Seg::Key(key));
         self.unknown.push((
@@ -186,6 +188,10 @@ impl<'t> Reader<'t> {
                 pointer: pointer_of(&segs),
                 key: key.to_string(),
                 known,
+                text: match value {
+                    J::Str(s) => Some(String::from(&**s)),
+                    _ => None,
+                },
             },
         ));
     }
@@ -344,6 +350,15 @@ impl FromJson for Value {
     }
 }
 
+/// A member read for its presence only (the scenario's `request`: typed as the body instead).
+pub struct Skipped;
+
+impl FromJson for Skipped {
+    fn from_json<'t>(_: &mut Reader<'t>, _: &'t J<'t>) -> Res<Self> {
+        Ok(Skipped)
+    }
+}
+
 /// Unit enums, by their JSON names.
 macro_rules! unit_enums {
     ($($t:ident [$($name:literal => $var:ident),* $(,)?])*) => {$(
@@ -372,7 +387,7 @@ unit_enums! {
 }
 
 /// How a missing member is filled: `req`uired (serde's "missing field"), `opt` (an `Option`,
-/// `None`), or `def` (`Default`).
+/// `None`), or `def` (`Default`); `skip`: any value, not kept (`null`).
 macro_rules! fill {
     (req, $r:ident, $v:ident, $key:literal) => {
         $r.required($v, $key)?
@@ -383,6 +398,10 @@ macro_rules! fill {
     (def, $r:ident, $v:ident, $key:literal) => {
         $v.unwrap_or_default()
     };
+    (skip, $r:ident, $v:ident, $key:literal) => {{
+        let _: Option<Skipped> = $v;
+        Value::Null
+    }};
 }
 
 /// Structs: each field with its JSON name and how it is filled when missing, in declaration
@@ -416,7 +435,7 @@ structs! {
         schema: "$schema" opt, description: "description" opt, expect: "expect" opt,
         caller: "caller" req, endpoint: "endpoint" req, workspaces: "workspaces" def,
         datasets: "datasets" def, reports: "reports" def, dashboards: "dashboards" def,
-        request: "request" def,
+        request: "request" skip,
     }
     Expectation { verdict: "verdict" req, codes: "codes" def }
     Caller {
@@ -511,7 +530,7 @@ impl FromJson for Endpoint {
             } else if !r.sorted && members.iter().filter(|(j, _)| *j == k).count() > 1 {
                 return Err(r.repeated());
             }
-            r.other(k, Endpoint::FIELDS);
+            r.other(k, x, Endpoint::FIELDS);
         }
         let Some((kind_key, tag)) = kind else {
             return Err(r.missing("kind"));

@@ -140,7 +140,7 @@ pub const V2_IGNORES_V1_PERMISSIONS: Rule = Rule {
             if u.location != Location::Request || u.pointer.matches('/').count() != 1 || !V1_ONLY.contains(&u.key.as_str()) {
                 continue;
             }
-            let edit = u.key == "accessLevel" && ctx.scenario.request.get("accessLevel").and_then(|v| v.as_str()) == Some("Edit");
+            let edit = u.key == "accessLevel" && u.text.as_deref() == Some("Edit");
             let mut patch = vec![PatchOp::remove(format!("/request/{}", u.key))];
             if edit {
                 for i in 0..b.reports.as_ref().map_or(0, Vec::len) {

@@ -1,5 +1,6 @@
 //! A small JSON reader for the scenario text. It replaces serde_json's text deserializer (and every
-//! serde `Deserialize` impl behind it) in the browser module, where code size is the budget:
+//! serde `Deserialize` impl behind it) in the browser module, where code size is the budget (the reader
+//! itself is small, and compiled for speed: see the crate doc):
 //! one non-generic recursive-descent pass over the bytes into a borrowed tree [`J`]. serde_json's
 //! `Value` and serializer stay; [`J::to_value`] builds the `Value` serde_json would have built.
 //!
@@ -16,7 +17,23 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Number, Value};
 
-use crate::parse::SyntaxError;
+/// JSON that is not JSON at all: where (serde_json's line and column) and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid JSON at line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
 
 /// A parsed JSON value borrowing from its text.
 #[derive(Debug, Clone, PartialEq)]
