@@ -47,53 +47,66 @@ fn syntax_error(e: &embedgate_core::SyntaxError) -> JsError {
 
 /// A scenario given as a JS value: an object, or its JSON text.
 fn scenario_value(input: JsValue) -> Result<Value, JsError> {
-    let text = json_text(input)?;
+    let text = json_text(&input)?;
     Ok(json::parse(&text).map_err(|e| syntax_error(&e))?.to_value())
 }
 
-/// JSON text for a JS value: a string as it is, anything else through `JSON.stringify`. Objects
-/// come in this way rather than through serde-wasm-bindgen's deserializer: one native
-/// `JSON.stringify` plus the core's reader is several times faster than a JS call per field (see
-/// docs/benchmarks.md), and it keeps the module smaller.
-fn json_text(input: JsValue) -> Result<String, JsError> {
-    if input.is_string() {
-        return Ok(utf8(input.unchecked_ref()));
-    }
-    let text = js_sys::JSON::stringify(&input)
-        .map_err(|_| JsError::new("not JSON-serialisable (a cycle, or a BigInt)"))?;
-    if !text.is_string() {
-        return Err(JsError::new("undefined is not a scenario"));
-    }
-    Ok(utf8(&text))
-}
-
-// One JS call per string: `TextEncoder.encodeInto` into a cached view of wasm memory (made again
-// only after the memory grows). Creating a fresh `Uint8Array` view per call, as
-// `Uint8Array::view_mut_raw` does, cost more than the encoding itself in Chromium.
+// Text in, in one JS call: `JSON.stringify` for a value (a string stays as it is), then
+// `TextEncoder.encodeInto` straight into wasm memory through a cached view (made again only after
+// the memory grows). wasm-bindgen's own string arguments copy ASCII one character at a time in a
+// JS loop, and separate calls for the check, the stringify, the length and the copy each cross the
+// boundary; together they cost more than the copy itself in Chromium. Returns the bytes written,
+// or: -1 when `JSON.stringify` throws (a cycle, a BigInt), -2 when there is no JSON (`undefined`),
+// and -3 - length when `cap` is too small for the text.
 #[wasm_bindgen(inline_js = "
 const encoder = new TextEncoder();
 let bytes = new Uint8Array(0);
-export function encode_into(s, memory, ptr, cap) {
+export function json_into(v, memory, ptr, cap) {
+  let s = v;
+  if (typeof v !== 'string') {
+    try { s = JSON.stringify(v); } catch { return -1; }
+    if (s === undefined) return -2;
+  }
+  if (s.length * 3 > cap) return -3 - s.length;
   if (bytes.buffer !== memory.buffer) bytes = new Uint8Array(memory.buffer);
   return encoder.encodeInto(s, bytes.subarray(ptr, ptr + cap)).written;
 }")]
 extern "C" {
-    fn encode_into(s: &JsString, memory: &JsValue, ptr: *mut u8, cap: usize) -> usize;
+    fn json_into(v: &JsValue, memory: &JsValue, ptr: *mut u8, cap: usize) -> f64;
 }
 
-/// A JS string as UTF-8, written straight into wasm memory by `TextEncoder.encodeInto`.
-/// wasm-bindgen's own `&str`/`String` arguments copy ASCII text one character at a time in a JS
-/// loop first, which is slower still.
-fn utf8(s: &JsString) -> String {
-    let cap = s.length() as usize * 3;
-    let mut buf: Vec<u8> = Vec::with_capacity(cap);
-    // Nothing allocates between taking the pointer and setting the length.
-    let written = encode_into(s, &wasm_bindgen::memory(), buf.as_mut_ptr(), cap);
-    // SAFETY: encodeInto wrote `written` bytes of UTF-8 (lone surrogates become U+FFFD).
-    unsafe {
-        buf.set_len(written.min(cap));
-        String::from_utf8_unchecked(buf)
+/// JSON text for a JS value: a string as it is, anything else through `JSON.stringify`, as UTF-8.
+/// Objects come in this way rather than through serde-wasm-bindgen's deserializer: one native
+/// `JSON.stringify` plus the core's reader is several times faster than a JS call per field (see
+/// docs/benchmarks.md), and it keeps the module smaller.
+fn json_text(input: &JsValue) -> Result<String, JsError> {
+    // Room for a typical scenario; a longer text is stringified again with room for it.
+    let mut cap = 16 * 1024;
+    loop {
+        let mut buf: Vec<u8> = Vec::with_capacity(cap);
+        // Nothing allocates between taking the pointer and setting the length.
+        let n = json_into(input, &wasm_bindgen::memory(), buf.as_mut_ptr(), cap);
+        if n == -1.0 {
+            return Err(JsError::new("not JSON-serialisable (a cycle, or a BigInt)"));
+        }
+        if n == -2.0 {
+            return Err(JsError::new("undefined is not a scenario"));
+        }
+        if n < 0.0 {
+            cap = (-n - 3.0) as usize * 3;
+            continue;
+        }
+        // SAFETY: encodeInto wrote `n` bytes of UTF-8 (lone surrogates become U+FFFD), n <= cap.
+        unsafe {
+            buf.set_len((n as usize).min(cap));
+            return Ok(String::from_utf8_unchecked(buf));
+        }
     }
+}
+
+/// A JS string as UTF-8.
+fn utf8(s: &JsString) -> String {
+    json_text(s).unwrap_or_default()
 }
 
 /// Validates a scenario (object or JSON text) with every rule of the core. Throws only when the
@@ -102,7 +115,7 @@ fn utf8(s: &JsString) -> String {
 pub fn validate(
     #[wasm_bindgen(unchecked_param_type = "Scenario | string")] scenario: JsValue,
 ) -> Result<JsValue, JsError> {
-    let text = json_text(scenario)?;
+    let text = json_text(&scenario)?;
     to_js(&embedgate_core::check_str(&text).map_err(|e| syntax_error(&e))?)
 }
 
@@ -178,7 +191,7 @@ pub fn apply_fix(
 ) -> Result<JsValue, JsError> {
     let as_text = scenario.is_string();
     let mut doc = scenario_value(scenario)?;
-    let fix_text = json_text(fix)?;
+    let fix_text = json_text(&fix)?;
     let fix: Fix = json::parse(&fix_text)
         .map_err(|e| e.to_string())
         .and_then(|t| parse::from_tree(&t).map_err(|e| format!("{} at {:?}", e.message, e.pointer)))
