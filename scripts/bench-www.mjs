@@ -2,7 +2,8 @@
 // Browser benchmark: the shipped module (www/dist/embedgate_wasm_bg.wasm with its wasm-bindgen
 // glue) in headless Chromium, each call made N times on a typical scenario, µs per call including
 // marshalling. Prints a table; `--write` also replaces the "## Browser (WASM)" section of
-// docs/benchmarks.md. Build first: scripts/build-www.sh.
+// docs/benchmarks.md (its generated part; hand-written `###` subsections after it are kept).
+// Build first: scripts/build-www.sh.
 //   node scripts/bench-www.mjs [--calls 10000] [--write]
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,36 +31,7 @@ if (!existsSync(wasmFile) || !existsSync(glue)) {
   process.exit(1);
 }
 
-// A typical scenario: a service principal profile embedding one report on an RLS dataset, with
-// one identity (what a portal sends on every page view).
-const WS = 'a1a1a1a1-0000-4000-8000-000000000001';
-const DS = 'd1d1d1d1-0000-4000-8000-000000000001';
-const REP = 'e1e1e1e1-0000-4000-8000-000000000001';
-const scenario = {
-  caller: {
-    principalType: 'App',
-    objectId: '6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01',
-    profile: { id: '0c0c0c0c-1111-4111-8111-000000000001', displayName: 'Contoso' },
-  },
-  endpoint: { kind: 'GenerateTokenV2' },
-  workspaces: [{ id: WS, name: 'Contoso', type: 'Workspace', callerAccess: 'Admin' }],
-  datasets: [{ id: DS, name: 'Sales', workspaceId: WS, model: 'Import', roles: ['Customer'] }],
-  reports: [
-    {
-      id: REP,
-      name: 'Sales report',
-      workspaceId: WS,
-      datasetId: DS,
-      reportType: 'PowerBIReport',
-      embedUrl: `https://app.powerbi.com/reportEmbed?reportId=${REP}&groupId=${WS}`,
-    },
-  ],
-  request: {
-    reports: [{ id: REP }],
-    datasets: [{ id: DS }],
-    identities: [{ username: 'alice@contoso.com', roles: ['Customer'], datasets: [DS] }],
-  },
-};
+import { scenario } from './bench-scenario.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'embedgate-bench-'));
 copyFileSync(wasmFile, join(dir, 'embedgate_wasm_bg.wasm'));
@@ -174,7 +146,11 @@ Module size (\`www/dist/embedgate_wasm_bg.wasm\`, after \`wasm-bindgen --target 
   const start = doc.indexOf('## Browser (WASM)');
   if (start >= 0) {
     const next = doc.indexOf('\n## ', start + 1);
-    doc = doc.slice(0, start) + section + (next >= 0 ? doc.slice(next) : '');
+    const old = doc.slice(start, next >= 0 ? next : undefined);
+    // Hand-written subsections (history, analysis) after the generated part are kept.
+    const sub = old.indexOf('\n### ');
+    const kept = sub >= 0 ? old.slice(sub) : '';
+    doc = doc.slice(0, start) + section + kept + (next >= 0 ? doc.slice(next) : '');
   } else {
     doc = doc.replace(/\s*$/, '\n\n') + section;
   }
