@@ -302,3 +302,38 @@ fn request_preview_rejects_an_unknown_endpoint() {
         "{msg}"
     );
 }
+
+/// Text longer than the first buffer (16 KiB, a third of it in characters) is stringified again
+/// into a buffer of its size: a scenario with 300 workspaces and non-ASCII names gets the same
+/// report as text and as an object, and the same as the short form plus the extra workspaces' notes.
+#[wasm_bindgen_test]
+fn long_and_non_ascii_input_crosses_whole() {
+    let mut s = sp_no_identity();
+    let workspaces = s["workspaces"].as_array_mut().unwrap();
+    for i in 0..300 {
+        workspaces.push(json!({"id": format!("b1b1b1b1-0000-4000-8000-{i:012}"), "name": format!("Équipe ✓ {i}")}));
+    }
+    s["description"] = json!("é".repeat(6000));
+    let text = s.to_string();
+    assert!(text.len() > 16 * 1024, "{}", text.len());
+    let from_object = ok(eg::validate(to_js(&s)));
+    let from_text = ok(eg::validate(JsValue::from_str(&text)));
+    assert_eq!(from_object, from_text);
+    assert!(
+        codes(&from_object).contains(&"EG0301".to_string()),
+        "{from_object}"
+    );
+    // checkText's spans are UTF-16 offsets into that same long text.
+    let checked = ok(eg::check_text(text.as_str().into()));
+    assert_eq!(checked["report"], from_text);
+}
+
+#[wasm_bindgen_test]
+fn values_json_cannot_hold_are_refused_with_a_message() {
+    let undefined = err_message(eg::validate(JsValue::UNDEFINED));
+    assert!(undefined.contains("undefined"), "{undefined}");
+    let big = js_sys::Object::new();
+    js_sys::Reflect::set(&big, &"n".into(), &js_sys::BigInt::from(1u64).into()).unwrap();
+    let msg = err_message(eg::validate(big.into()));
+    assert!(msg.contains("not JSON-serialisable"), "{msg}");
+}
