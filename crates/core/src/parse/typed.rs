@@ -1,17 +1,18 @@
 //! Typed structs from a JSON tree ([`J`]) without serde's `Deserialize`: the scenario, the request
 //! bodies and fixes are read by the small converters below, so the browser module carries neither
-//! serde's per-type visitors nor serde_json's text deserializer (about two thirds of its size before).
+//! serde's per-type visitors nor serde_json's text deserializer (about a third of its size before).
 //!
-//! The converters keep serde's observable behaviour, which [`parse_value`](super::parse_value) had
-//! and the tests still check against: the same values, the same messages ("invalid type: integer
+//! The converters keep serde's observable behaviour, which the tests check against the serde route
+//! kept in `serde_oracle.rs`: the same values, the same messages ("invalid type: integer
 //! `1`, expected a string", "missing field `caller`", "unknown variant ..."), the same first error
 //! with its path, and unknown fields in the same order. serde over a `Value` meets object members
 //! in sorted key order with the last duplicate winning; the converters read the text order first
 //! (no sorting on the happy path) and redo the read in serde's order only when something fails or
 //! a key repeats.
 //!
-//! One deliberate difference: serde accepts an array for a struct (fields by position); Power BI
+//! Two deliberate differences: serde accepts an array for a struct (fields by position); Power BI
 //! does not, and neither do these converters ("invalid type: sequence, expected struct Caller").
+//! And the scenario's `request` is not kept as a `Value` (see `Parsed::scenario`).
 
 use std::borrow::Cow;
 
