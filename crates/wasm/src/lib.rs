@@ -18,8 +18,8 @@ mod schema_gen;
 mod shapes;
 pub use shapes::{Checked, Header, RequestPreview, SyntaxErrorOut, TextSpan};
 
-/// Talc instead of the default dlmalloc: a call allocates about a hundred small blocks (the
-/// parsed scenario), and Talc is both faster and smaller in wasm (see docs/benchmarks.md).
+/// Talc instead of the default dlmalloc: a call allocates several dozen small blocks (the parsed
+/// scenario, the rule context), and Talc is both faster and smaller in wasm (docs/dependencies.md).
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
