@@ -45,7 +45,7 @@ test('413: declared and streamed bodies over the limit', async () => {
   const s = await fetch(`${worker.base}/api/token`, {
     method: 'POST', body: stream, duplex: 'half', headers: { authorization: `Bearer ${user}`, 'content-type': 'application/json' },
   });
-  assert.equal(s.status, 413);
+  assert.equal(s.status, 413, await s.text());
   // The same limit guards /api/validate and the admin API.
   assert.equal((await call(worker.base, '/api/validate', { method: 'POST', raw: big })).status, 413);
   assert.equal((await admin(worker.base, '/customers', { method: 'POST', raw: big })).status, 413);
