@@ -7,7 +7,7 @@
 //! The grammar, the numbers and the errors (message, line, column) are serde_json's 1.0.x as this
 //! workspace builds it (default features: floats by its fast, not always correctly rounded,
 //! non-`float_roundtrip` path), transliterated from its `de.rs`/`read.rs` and checked against it
-//! by the tests below and in `tests/json_reader.rs`. Known differences: none for
+//! by `tests/against_serde_json.rs`. Known differences: none for
 //! `serde_json::from_str::<Value>`. They would appear only if another crate in the same build
 //! turned on serde_json features: `float_roundtrip` or `arbitrary_precision` (other floats,
 //! numbers), or `raw_value` (the emulator's axum does; serde_json then reads an object whose
