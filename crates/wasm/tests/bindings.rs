@@ -337,3 +337,32 @@ fn values_json_cannot_hold_are_refused_with_a_message() {
     let msg = err_message(eg::validate(big.into()));
     assert!(msg.contains("not JSON-serialisable"), "{msg}");
 }
+
+/// The core's work runs in a per-call arena (`arena.rs`) that is reused, and doubled after a call
+/// that did not fit: results stay the same across calls of every size, in any order.
+#[wasm_bindgen_test]
+fn results_do_not_depend_on_earlier_calls() {
+    let small = sp_no_identity();
+    let first = ok(eg::validate(to_js(&small)));
+    let fix = first["diagnostics"][0]["fix"].clone();
+    let fixed_first = ok(eg::apply_fix(to_js(&small), to_js(&fix)));
+
+    let mut big = sp_no_identity();
+    let workspaces = big["workspaces"].as_array_mut().unwrap();
+    for i in 0..3000 {
+        workspaces.push(
+            json!({"id": format!("b1b1b1b1-0000-4000-8000-{i:012}"), "name": format!("W {i}")}),
+        );
+    }
+    let big_text = big.to_string();
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        reports.push(ok(eg::validate(to_js(&big))));
+        assert_eq!(ok(eg::validate(to_js(&small))), first);
+        assert_eq!(ok(eg::apply_fix(to_js(&small), to_js(&fix))), fixed_first);
+        let checked = ok(eg::check_text(big_text.as_str().into()));
+        assert_eq!(checked["report"], reports[0]);
+    }
+    assert!(reports.iter().all(|r| *r == reports[0]));
+    assert!(codes(&reports[0]).contains(&"EG0301".to_string()));
+}
