@@ -70,7 +70,8 @@ pub fn parse_value(value: &Value) -> Parsed {
     parse_tree(&J::from_value(value))
 }
 
-fn parse_tree(tree: &J) -> Parsed {
+/// Parses a scenario already read into a JSON tree (what [`parse_str`] does after reading the text).
+pub fn parse_tree(tree: &J) -> Parsed {
     let mut unknown = Vec::new();
     let mut shape_errors = Vec::new();
     let scenario: Option<Scenario> = match typed::read(tree, Location::Scenario, &mut unknown) {

@@ -77,6 +77,12 @@ impl<A: GlobalAlloc> CallArena<A> {
         u
     }
 
+    /// True when every block taken so far in this scope's `work` is in the region: what `work`
+    /// made can then be forgotten instead of dropped (the region is reused as a whole anyway).
+    pub fn all_in_region(&self) -> bool {
+        self.bumping.get() && !self.overflowed.get()
+    }
+
     /// Bytes of the region in use (zero outside a scope).
     pub fn in_use(&self) -> usize {
         self.next.get() - self.start.get()

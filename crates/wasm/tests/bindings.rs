@@ -341,7 +341,7 @@ fn values_json_cannot_hold_are_refused_with_a_message() {
 /// The core's work runs in a per-call arena (`arena.rs`) that is reused, and doubled after a call
 /// that did not fit: results stay the same across calls of every size, in any order.
 #[wasm_bindgen_test]
-fn results_do_not_depend_on_earlier_calls() {
+fn reports_do_not_depend_on_earlier_calls() {
     let small = sp_no_identity();
     let first = ok(eg::validate(to_js(&small)));
     let fix = first["diagnostics"][0]["fix"].clone();
