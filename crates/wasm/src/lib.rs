@@ -11,6 +11,7 @@ use embedgate_core::{json, locate as core_locate, parse, scenario::Endpoint, Fix
 use js_sys::JsString;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
 use wasm_bindgen::prelude::*;
 
 pub mod arena;
@@ -76,28 +77,38 @@ fn scenario_value(text: &str) -> Result<Value, String> {
 }
 
 // Text in, in one JS call: `JSON.stringify` for a value (a string stays as it is), then
-// `TextEncoder.encodeInto` straight into wasm memory through a cached view (made again only after
-// the memory grows). wasm-bindgen's own string arguments copy ASCII one character at a time in a
+// `TextEncoder.encodeInto` straight into wasm memory through a cached view of the buffer (made
+// again only when the memory grows or the buffer moves; the allocator hands back the same one). wasm-bindgen's own string arguments copy ASCII one character at a time in a
 // JS loop, and separate calls for the check, the stringify, the length and the copy each cross the
 // boundary; together they cost more than the copy itself in Chromium. Returns the bytes written,
 // or: -1 when `JSON.stringify` throws (a cycle, a BigInt), -2 when there is no JSON (`undefined`),
 // and -3 - length when `cap` is too small for the text.
 #[wasm_bindgen(inline_js = "
 const encoder = new TextEncoder();
-let bytes = new Uint8Array(0);
-export function json_into(v, memory, ptr, cap) {
+let memory = null;
+let view = new Uint8Array(0);
+let viewPtr = -1;
+export function set_memory(m) { memory = m; }
+export function json_into(v, ptr, cap) {
   let s = v;
   if (typeof v !== 'string') {
     try { s = JSON.stringify(v); } catch { return -1; }
     if (s === undefined) return -2;
   }
   if (s.length * 3 > cap) return -3 - s.length;
-  if (bytes.buffer !== memory.buffer) bytes = new Uint8Array(memory.buffer);
-  return encoder.encodeInto(s, bytes.subarray(ptr, ptr + cap)).written;
+  if (view.buffer !== memory.buffer || viewPtr !== ptr || view.length !== cap) {
+    view = new Uint8Array(memory.buffer, ptr, cap);
+    viewPtr = ptr;
+  }
+  return encoder.encodeInto(s, view).written;
 }")]
 extern "C" {
-    fn json_into(v: &JsValue, memory: &JsValue, ptr: *mut u8, cap: usize) -> f64;
+    fn set_memory(memory: &JsValue);
+    fn json_into(v: &JsValue, ptr: *mut u8, cap: usize) -> f64;
 }
+
+/// Whether `json_into` has the module's memory (it is handed over once, on first use).
+static MEMORY_SET: AtomicBool = AtomicBool::new(false);
 
 /// JSON text for a JS value: a string as it is, anything else through `JSON.stringify`, as UTF-8.
 /// Objects come in this way rather than through serde-wasm-bindgen's deserializer: one native
@@ -105,11 +116,14 @@ extern "C" {
 /// docs/benchmarks.md), and it keeps the module smaller.
 fn json_text(input: &JsValue) -> Result<String, JsError> {
     // Room for a typical scenario; a longer text is stringified again with room for it.
+    if !MEMORY_SET.swap(true, Ordering::Relaxed) {
+        set_memory(&wasm_bindgen::memory());
+    }
     let mut cap = 16 * 1024;
     loop {
         let mut buf: Vec<u8> = Vec::with_capacity(cap);
         // Nothing allocates between taking the pointer and setting the length.
-        let n = json_into(input, &wasm_bindgen::memory(), buf.as_mut_ptr(), cap);
+        let n = json_into(input, buf.as_mut_ptr(), cap);
         if n == -1.0 {
             return Err(JsError::new("not JSON-serialisable (a cycle, or a BigInt)"));
         }
