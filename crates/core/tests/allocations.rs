@@ -63,8 +63,9 @@ fn rules_do_not_allocate_on_valid_scenarios() {
 
 #[test]
 fn context_and_report_allocate_little() {
-    // Ctx::new sizes its vectors up front: one allocation per index, none per item.
-    const CONTEXT_BUDGET: usize = 12;
+    // Ctx::new sizes its vectors up front: one allocation per index, none per item; plus the two
+    // of the shared merge sort (`sort.rs`) when an identity names several datasets.
+    const CONTEXT_BUDGET: usize = 14;
     for (name, scenario) in [
         ("typical", common::base()),
         ("largest-50", common::sized(50)),

@@ -424,7 +424,7 @@ impl<'a> Ctx<'a> {
             }
         }
         start.push(resolved.len());
-        naming.sort_unstable();
+        crate::sort::sort_by(&mut naming, |a, b| a < b);
         naming.dedup();
         let mut at = 0;
         for (slot, d) in self.datasets.iter_mut().enumerate() {
