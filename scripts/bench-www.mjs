@@ -23,6 +23,8 @@ const arg = (name, dflt) => {
 const CALLS = Number(arg('--calls', 10000));
 const WRITE = process.argv.includes('--write');
 const LOAD = os.loadavg()[0];
+// Interleaved rounds per case: enough that bursts of load on this shared machine stay out of the median.
+const ROUNDS = 11;
 
 const wasmFile = join(root, 'www/dist/embedgate_wasm_bg.wasm');
 const glue = join(root, 'www/pkg/embedgate_wasm.js');
@@ -55,7 +57,7 @@ try {
   await page.goto(url);
   chromiumVersion = await page.evaluate(() => navigator.userAgent.match(/Chrome\/([\d.]+)/)?.[1]);
   rows = await page.evaluate(
-    async ({ scenario, calls }) => {
+    async ({ scenario, calls, rounds }) => {
       const m = await import('./embedgate_wasm.js');
       await m.default({ module_or_path: './embedgate_wasm_bg.wasm' });
       const text = JSON.stringify(scenario, null, 2);
@@ -67,7 +69,7 @@ try {
         // For scale: the same object through the browser's own JSON, no wasm at all.
         ['JSON.parse(JSON.stringify(object)) (baseline, JS only)', () => JSON.parse(JSON.stringify(scenario))],
       ];
-      // Runs interleave (case by case, 5 rounds) so that a burst of load on this shared machine
+      // Runs interleave (case by case, ROUNDS rounds) so that a burst of load on this shared machine
       // does not land on a single case.
       for (const [name, fn] of cases) {
         const r = fn();
@@ -75,7 +77,7 @@ try {
         for (let i = 0; i < 1000; i++) fn(); // warm-up (tiering)
       }
       const runs = cases.map(() => []);
-      for (let rep = 0; rep < 5; rep++) {
+      for (let rep = 0; rep < rounds; rep++) {
         cases.forEach(([, fn], k) => {
           const t0 = performance.now();
           for (let i = 0; i < calls; i++) fn();
@@ -84,11 +86,11 @@ try {
       }
       const out = cases.map(([name], k) => {
         const r = runs[k].sort((a, b) => a - b);
-        return { name, median: r[2], min: r[0], max: r[4] };
+        return { name, median: r[r.length >> 1], min: r[0], max: r[r.length - 1] };
       });
       return out;
     },
-    { scenario, calls: CALLS },
+    { scenario, calls: CALLS, rounds: ROUNDS },
   );
 } finally {
   await context.close();
@@ -108,7 +110,7 @@ try {
 const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
 const fmt = (x) => x.toFixed(1);
 const table = [
-  `| call (${CALLS.toLocaleString('en-US')} times, 5 runs) | µs/call (median) | min | max |`,
+  `| call (${CALLS.toLocaleString('en-US')} times, ${ROUNDS} runs) | µs/call (median) | min | max |`,
   '| --- | ---: | ---: | ---: |',
   ...rows.map((r) => `| \`${r.name}\` | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(r.max)} |`),
 ].join('\n');
@@ -126,7 +128,7 @@ if (WRITE) {
 
 \`validate()\` and friends called ${CALLS.toLocaleString('en-US')} times in a row in headless Chromium ${chromiumVersion ?? ''}
 on a typical scenario (service principal profile, one workspace, one RLS dataset, one report, one identity),
-after 1,000 warm-up calls; median of 5 interleaved runs, including marshalling across the JS/wasm boundary
+after 1,000 warm-up calls; median of ${ROUNDS} interleaved runs, including marshalling across the JS/wasm boundary
 (objects in through \`JSON.stringify\`, results out through serde-wasm-bindgen). Machine: ${cpu || 'unknown'},
 ${os.cpus().length} cores shared with other work (load average ${LOAD.toFixed(1)} at the start of the run:
 expect noise; the min column is the least disturbed).
