@@ -73,7 +73,10 @@ fn syntax_error(e: &embedgate_core::SyntaxError) -> JsError {
 
 /// A scenario's JSON text as a value.
 fn scenario_value(text: &str) -> Result<Value, String> {
-    Ok(json::parse(text).map_err(|e| e.to_string())?.to_value())
+    let tree = json::parse(text).map_err(|e| e.to_string())?;
+    let value = tree.to_value();
+    discard(tree);
+    Ok(value)
 }
 
 // Text in, in one JS call: `JSON.stringify` for a value (a string stays as it is), then
@@ -292,7 +295,12 @@ pub fn request_preview(
 ) -> Result<JsValue, JsError> {
     let text = json_text(&scenario)?;
     per_call(
-        || preview(&scenario_value(&text)?),
+        || {
+            let doc = scenario_value(&text)?;
+            let p = preview(&doc);
+            discard(doc);
+            p
+        },
         |r| match r {
             Ok(p) => to_js(p),
             Err(e) => Err(JsError::new(e)),
