@@ -228,7 +228,10 @@ mod tests {
             a.dealloc(p, layout(8, 8));
         }
         let escaped = a.scope(
-            || vec![1u8; 10],
+            || unsafe {
+                let p = a.alloc(layout(10, 1));
+                assert!(a.owns(p));
+            },
             |_| unsafe {
                 let p = a.alloc(layout(8, 8));
                 assert!(!a.owns(p), "finish must not take from the region");
@@ -286,17 +289,28 @@ mod tests {
 
     #[test]
     fn a_nested_scope_does_not_reset_the_outer_one() {
+        // The test's own `vec!`s use the test binary's allocator, so blocks are taken from `a`.
         let a = CallArena::new(System);
+        let filled = |byte: u8| unsafe {
+            let p = a.alloc(layout(64, 1));
+            p.write_bytes(byte, 64);
+            std::slice::from_raw_parts(p, 64)
+        };
         a.scope(
             || {
-                let outer = vec![5u8; 64];
+                let outer = filled(5);
                 let inner = a.scope(
-                    || vec![9u8; 64],
+                    || filled(9),
                     |v| v.iter().map(|&b| b as usize).sum::<usize>(),
                 );
                 assert_eq!(inner, 9 * 64);
-                let later = vec![1u8; 64];
+                assert!(
+                    a.in_use() >= 2 * 64,
+                    "the inner scope did not reset the region"
+                );
+                let later = filled(1);
                 assert!(outer.iter().all(|&b| b == 5) && later.iter().all(|&b| b == 1));
+                assert!(a.owns(outer.as_ptr() as *mut u8) && a.owns(later.as_ptr() as *mut u8));
             },
             |_| (),
         );
