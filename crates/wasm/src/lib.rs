@@ -67,8 +67,12 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-fn syntax_error(e: &embedgate_core::SyntaxError) -> JsError {
-    JsError::new(&e.to_string())
+/// The outcome of the core's work as JS: the value, or an `Error` with the message.
+fn to_js_result<T: Serialize, E: std::fmt::Display>(r: &Result<T, E>) -> Result<JsValue, JsError> {
+    match r {
+        Ok(v) => to_js(v),
+        Err(e) => Err(JsError::new(&e.to_string())),
+    }
 }
 
 /// A scenario's JSON text as a value.
@@ -81,9 +85,10 @@ fn scenario_value(text: &str) -> Result<Value, String> {
 
 // Text in, in one JS call: `JSON.stringify` for a value (a string stays as it is), then
 // `TextEncoder.encodeInto` straight into wasm memory through a cached view of the buffer (made
-// again only when the memory grows or the buffer moves; the allocator hands back the same one). wasm-bindgen's own string arguments copy ASCII one character at a time in a
-// JS loop, and separate calls for the check, the stringify, the length and the copy each cross the
-// boundary; together they cost more than the copy itself in Chromium. Returns the bytes written,
+// again only when the memory grows or the buffer moves; the allocator hands back the same one).
+// wasm-bindgen's own string arguments copy ASCII one character at a time in a JS loop, and
+// separate calls for the check, the stringify, the length and the copy each cross the boundary;
+// together they cost more than the copy itself in Chromium. Returns the bytes written,
 // or: -1 when `JSON.stringify` throws (a cycle, a BigInt), -2 when there is no JSON (`undefined`),
 // and -3 - length when `cap` is too small for the text.
 #[wasm_bindgen(inline_js = "
@@ -157,13 +162,7 @@ pub fn validate(
     #[wasm_bindgen(unchecked_param_type = "Scenario | string")] scenario: JsValue,
 ) -> Result<JsValue, JsError> {
     let text = json_text(&scenario)?;
-    per_call(
-        || check(&text),
-        |r| match r {
-            Ok(report) => to_js(report),
-            Err(e) => Err(syntax_error(e)),
-        },
-    )
+    per_call(|| check(&text), to_js_result)
 }
 
 /// Validates scenario JSON text for an editor: the report plus, for each diagnostic, where its
@@ -171,7 +170,7 @@ pub fn validate(
 #[wasm_bindgen(js_name = checkText, unchecked_return_type = "Checked")]
 pub fn check_text(text: JsString) -> Result<JsValue, JsError> {
     let text = utf8(&text);
-    per_call(|| checked(&text), |c| to_js(c))
+    per_call(|| checked(&text), to_js)
 }
 
 /// `check_str`, with the JSON tree and the typed scenario discarded rather than dropped.
@@ -219,7 +218,7 @@ pub fn checked(text: &str) -> Checked {
 /// The capability tables of seeds 003 and 004.
 #[wasm_bindgen(unchecked_return_type = "Capabilities")]
 pub fn capabilities() -> Result<JsValue, JsError> {
-    per_call(embedgate_core::capabilities, |c| to_js(c))
+    per_call(embedgate_core::capabilities, to_js)
 }
 
 /// The rule catalog.
@@ -232,7 +231,7 @@ pub fn rules() -> Result<JsValue, JsError> {
 #[wasm_bindgen(unchecked_return_type = "Explanation[]")]
 pub fn explain(text: JsString) -> Result<JsValue, JsError> {
     let text = utf8(&text);
-    per_call(|| embedgate_core::explain(&text), |e| to_js(e))
+    per_call(|| embedgate_core::explain(&text), to_js)
 }
 
 /// The scenario JSON Schema, as an object.
@@ -255,8 +254,7 @@ pub fn apply_fix(
         || fixed(&text, &fix_text),
         |r| match r {
             Ok(doc) if as_text => Ok(JsValue::from_str(&pretty(doc))),
-            Ok(doc) => to_js(doc),
-            Err(e) => Err(JsError::new(e)),
+            r => to_js_result(r),
         },
     )
 }
@@ -301,10 +299,7 @@ pub fn request_preview(
             discard(doc);
             p
         },
-        |r| match r {
-            Ok(p) => to_js(p),
-            Err(e) => Err(JsError::new(e)),
-        },
+        to_js_result,
     )
 }
 
