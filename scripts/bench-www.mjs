@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import { chromium } from 'playwright-core';
 import { serve } from './www-server.mjs';
+import { scenario } from './bench-scenario.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name, dflt) => {
@@ -32,8 +33,6 @@ if (!existsSync(wasmFile) || !existsSync(glue)) {
   console.error('bench: build first (scripts/build-www.sh)');
   process.exit(1);
 }
-
-import { scenario } from './bench-scenario.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'embedgate-bench-'));
 copyFileSync(wasmFile, join(dir, 'embedgate_wasm_bg.wasm'));
