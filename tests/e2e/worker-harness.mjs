@@ -45,15 +45,22 @@ const WRANGLER_ENV = {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+/** `n` distinct free ports: all held open together, then released, so they never repeat each other. */
+async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      servers.push(s);
+      await new Promise((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => (s.listening ? s.close(r) : r()))));
+  }
 }
 
 async function waitFor(url, ms, proc, what) {
@@ -62,7 +69,8 @@ async function waitFor(url, ms, proc, what) {
   while (Date.now() < until) {
     if (proc.exitCode !== null) throw new Error(`${what} exited early (${proc.exitCode})`);
     try {
-      const r = await fetch(url);
+      // Bounded: whatever holds a stolen port may accept and never answer.
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (r.ok) return;
       last = r.status;
     } catch (e) {
@@ -201,9 +209,6 @@ export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse }
       env: WRANGLER_ENV,
     });
   }
-  const port = await freePort();
-  const inspector = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const all = {
     PBI_API_BASE: emu.api,
     ENTRA_AUTHORITY: emu.api,
@@ -211,19 +216,34 @@ export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse }
     ALLOWED_ORIGINS: 'https://portal.example,http://127.0.0.1:8787',
     ...vars,
   };
-  const args = ['dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
-    '--persist-to', join(state, 'state'),
-    '--show-interactive-dev-session=false', '--log-level', process.env.WRANGLER_LOG_LEVEL || 'log'];
-  for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
-  const proc = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const logs = [];
-  proc.stdout.on('data', (d) => logs.push(String(d)));
-  proc.stderr.on('data', (d) => logs.push(String(d)));
-  try {
-    await waitFor(`${base}/api/health`, 60000, proc, 'wrangler dev');
-  } catch (e) {
-    await stopper(proc)();
-    throw new Error(`${e.message}\n${logs.join('')}`);
+  // A port found free can be taken by another process before workerd binds it (wrangler then exits with
+  // "Address already in use"): only that failure is retried, on new ports.
+  let proc;
+  let base;
+  let logs;
+  for (let attempt = 1; ; attempt++) {
+    const [port, inspector] = await freePorts(2);
+    base = `http://127.0.0.1:${port}`;
+    const args = ['dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+      '--persist-to', join(state, 'state'),
+      '--show-interactive-dev-session=false', '--log-level', process.env.WRANGLER_LOG_LEVEL || 'log'];
+    for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
+    proc = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const out = [];
+    logs = out;
+    proc.stdout.on('data', (d) => out.push(String(d)));
+    proc.stderr.on('data', (d) => out.push(String(d)));
+    try {
+      await waitFor(`${base}/api/health`, 60000, proc, 'wrangler dev');
+      break;
+    } catch (e) {
+      await stopper(proc)();
+      const text = out.join('');
+      if (attempt < 3 && /Address already in use/.test(text)) continue;
+      // The reason first: a CI excerpt may keep only the start of the message.
+      const reason = text.split('\n').filter((l) => /ERROR|Error:|Fatal/.test(l)).slice(-3).join('\n');
+      throw new Error(`${e.message} on attempt ${attempt}\n${reason}\n--- wrangler output ---\n${text}`);
+    }
   }
   const stop = stopper(proc);
   return {
