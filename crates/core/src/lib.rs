@@ -22,6 +22,7 @@ pub use embedgate_scan::json;
 pub mod locate;
 pub mod parse;
 pub mod powerbi;
+pub mod preview;
 pub mod rules;
 pub mod scenario;
 mod sort;
@@ -32,6 +33,7 @@ pub use capabilities::{capabilities, Capabilities, RlsType};
 pub use diag::{apply_fix, Diagnostic, Fix, Location, Report, Severity, Verdict};
 pub use explain::{explain, Explanation};
 pub use parse::{parse_str, parse_value, Parsed, SyntaxError};
+pub use preview::{request_preview, RequestPreview};
 pub use rules::{rule, Rule, CATALOG};
 pub use scenario::Scenario;
 

@@ -7,7 +7,7 @@
 //! The TypeScript types of everything that crosses are generated from the Rust types (see
 //! `www/README.md`) and inserted into the wasm-bindgen `.d.ts` from `ts/types.d.ts`.
 
-use embedgate_core::{json, locate as core_locate, parse, scenario::Endpoint, Fix};
+use embedgate_core::{json, locate as core_locate, parse, Fix};
 use js_sys::JsString;
 use serde::Serialize;
 use serde_json::Value;
@@ -18,7 +18,8 @@ pub mod arena;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod schema_gen;
 mod shapes;
-pub use shapes::{Checked, Header, RequestPreview, SyntaxErrorOut, TextSpan};
+pub use embedgate_core::preview::{Header, RequestPreview};
+pub use shapes::{Checked, SyntaxErrorOut, TextSpan};
 
 /// Talc instead of the default dlmalloc (faster and smaller in wasm, docs/dependencies.md), behind
 /// a per-call arena for the core's work (`arena.rs`).
@@ -57,9 +58,6 @@ const TS_TYPES: &str = include_str!("../ts/types.d.ts");
 /// The scenario JSON Schema, embedded minified (the module does not link schemars; `build.rs`
 /// minifies `docs/schemas/scenario.schema.json`).
 pub const SCENARIO_SCHEMA: &str = include_str!(concat!(env!("OUT_DIR"), "/scenario.schema.json"));
-
-/// The Power BI REST root the curl preview calls.
-pub const API_ROOT: &str = "https://api.powerbi.com";
 
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
     value
@@ -295,7 +293,7 @@ pub fn request_preview(
     per_call(
         || {
             let doc = scenario_value(&text)?;
-            let p = preview(&doc);
+            let p = embedgate_core::request_preview(&doc);
             discard(doc);
             p
         },
@@ -303,69 +301,9 @@ pub fn request_preview(
     )
 }
 
-pub fn preview(doc: &Value) -> Result<RequestPreview, String> {
-    let endpoint: Endpoint = parse::from_value(doc.get("endpoint").unwrap_or(&Value::Null))
-        .map_err(|e| format!("/endpoint{}: {}", e.pointer, e.message))?;
-    let url = format!("{API_ROOT}{}", endpoint.path());
-    let mut headers = vec![
-        Header {
-            name: "Authorization".into(),
-            value: "Bearer $TOKEN".into(),
-        },
-        Header {
-            name: "Content-Type".into(),
-            value: "application/json".into(),
-        },
-    ];
-    let caller = doc.get("caller");
-    let is_app = caller
-        .and_then(|c| c.get("principalType"))
-        .and_then(Value::as_str)
-        == Some("App");
-    if let Some(id) = caller
-        .and_then(|c| c.pointer("/profile/id"))
-        .and_then(Value::as_str)
-    {
-        if is_app {
-            headers.push(Header {
-                name: "X-PowerBI-Profile-Id".into(),
-                value: id.into(),
-            });
-        }
-    }
-    let body = match doc.get("request") {
-        None | Some(Value::Null) => "{}".to_string(),
-        Some(v) => pretty(v),
-    };
-    let mut curl = format!("curl -sS -X POST {}", shell_quote(&url));
-    for h in &headers {
-        // The token stays a shell variable: double quotes let the shell expand it.
-        if h.value.contains("$TOKEN") {
-            curl.push_str(&format!(" \\\n  -H \"{}: {}\"", h.name, h.value));
-        } else {
-            curl.push_str(&format!(
-                " \\\n  -H {}",
-                shell_quote(&format!("{}: {}", h.name, h.value))
-            ));
-        }
-    }
-    curl.push_str(&format!(" \\\n  --data-raw {}", shell_quote(&body)));
-    Ok(RequestPreview {
-        method: "POST".into(),
-        url,
-        headers,
-        body,
-        curl,
-    })
-}
-
+/// Pretty JSON text of a value (what `applyFix` returns for text).
 fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
-}
-
-/// POSIX single-quote quoting.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn utf16_len(s: &str) -> usize {
@@ -398,24 +336,5 @@ mod tests {
         let e = c.syntax_error.unwrap();
         assert_eq!((e.line, e.column), (2, 3));
         assert_eq!(e.offset16, 13);
-    }
-
-    #[test]
-    fn profile_header_and_token_placeholder() {
-        let doc: Value = serde_json::json!({
-            "caller": {"principalType": "App", "objectId": "x", "profile": {"id": "p-1"}},
-            "endpoint": {"kind": "Report", "groupId": "g", "reportId": "r"},
-            "request": {"accessLevel": "View"}
-        });
-        let p = preview(&doc).unwrap();
-        assert_eq!(
-            p.url,
-            "https://api.powerbi.com/v1.0/myorg/groups/g/reports/r/GenerateToken"
-        );
-        assert!(p.curl.contains("-H 'X-PowerBI-Profile-Id: p-1'"));
-        assert!(p.curl.contains("-H \"Authorization: Bearer $TOKEN\""));
-        assert!(p
-            .curl
-            .ends_with("--data-raw '{\n  \"accessLevel\": \"View\"\n}'"));
     }
 }

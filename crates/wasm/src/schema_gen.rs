@@ -3,10 +3,11 @@
 //! shapes come from `docs/schemas/`. Update with `EMBEDGATE_UPDATE_SCHEMAS=1 cargo test -p embedgate-wasm`.
 
 use embedgate_core::powerbi::{GenerateTokenRequest, GenerateTokenRequestV2};
+use embedgate_core::preview::RequestPreview;
 use schemars::{generate::SchemaSettings, JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use crate::shapes::{Checked, RequestPreview};
+use crate::shapes::Checked;
 
 pub fn wasm_schema() -> Value {
     let mut generator = SchemaGenerator::new(SchemaSettings::draft2020_12());

@@ -1,4 +1,4 @@
-//! The few shapes this layer adds around the core's (editor results, request preview). Their
+//! The few shapes this layer adds around the core's (editor results with UTF-16 offsets). Their
 //! TypeScript types are generated like the core's: a native unit test writes their JSON Schema to
 //! `crates/wasm/schemas/wasm.schema.json`, and `scripts/gen-types.mjs` compiles it.
 
@@ -63,26 +63,6 @@ pub struct SyntaxErrorOut {
     /// UTF-16 offset of the error in the text.
     pub offset16: usize,
     pub message: String,
-}
-
-/// The HTTP call a scenario describes.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(JsonSchema))]
-pub struct RequestPreview {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<Header>,
-    /// The exact request body (pretty JSON).
-    pub body: String,
-    /// A ready `curl` call; the bearer token is the shell variable `$TOKEN`.
-    pub curl: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(JsonSchema))]
-pub struct Header {
-    pub name: String,
-    pub value: String,
 }
 
 /// Stands for the core's `Report` in this schema; the generator points it at the core's type.
