@@ -65,7 +65,7 @@ pub fn request_preview(doc: &Value) -> Result<RequestPreview, String> {
     }
     let body = match doc.get("request") {
         None | Some(Value::Null) => "{}".to_string(),
-        Some(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+        Some(v) => pretty(v),
     };
     let mut curl = format!("curl -sS -X POST {}", shell_quote(&url));
     for h in &headers {
@@ -86,6 +86,11 @@ pub fn request_preview(doc: &Value) -> Result<RequestPreview, String> {
         body,
         curl,
     })
+}
+
+/// Pretty JSON text (two-space indent), as the preview and the editor show it.
+pub fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 /// POSIX single-quote quoting.

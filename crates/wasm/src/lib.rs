@@ -251,7 +251,7 @@ pub fn apply_fix(
     per_call(
         || fixed(&text, &fix_text),
         |r| match r {
-            Ok(doc) if as_text => Ok(JsValue::from_str(&pretty(doc))),
+            Ok(doc) if as_text => Ok(JsValue::from_str(&embedgate_core::preview::pretty(doc))),
             r => to_js_result(r),
         },
     )
@@ -299,11 +299,6 @@ pub fn request_preview(
         },
         to_js_result,
     )
-}
-
-/// Pretty JSON text of a value (what `applyFix` returns for text).
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 fn utf16_len(s: &str) -> usize {
