@@ -4,7 +4,7 @@
 
 use std::ops::{Deref, Range};
 
-use super::index::{key, IdIndex, Key};
+use super::index::{key, IdIndex};
 use crate::capabilities::{dataset_rls, RlsType};
 use crate::diag::Location;
 use crate::parse::{Body, Parsed};
@@ -100,7 +100,6 @@ pub struct EmbeddedDataset<'a> {
     pub workspace: Option<usize>,
     pub location: Location,
     pub pointer: Ptr,
-    key: Option<Key>,
     /// This dataset's range in `Ctx::identity_of`.
     identities: Range<usize>,
 }
@@ -154,8 +153,8 @@ pub struct Ctx<'a> {
     dataset_ix: IdIndex<'a>,
     report_ix: IdIndex<'a>,
     workspace_ix: IdIndex<'a>,
-    /// GUID keys of the embedded datasets (sorted) and their position in `datasets`.
-    embedded_keys: Vec<(Key, usize)>,
+    /// The embedded datasets' ids and their position in `datasets`.
+    embedded_ix: IdIndex<'a>,
     /// Every identity's datasets, resolved, identity after identity (`identity_start` delimits).
     identity_datasets: Vec<IdentityDataset>,
     identity_start: Vec<usize>,
@@ -213,7 +212,7 @@ impl<'a> Ctx<'a> {
             workspace_ix: IdIndex::new(scenario.workspaces.iter().map(|w| w.id.as_str())),
             identity_datasets: Vec::new(),
             identity_start: Vec::new(),
-            embedded_keys: Vec::new(),
+            embedded_ix: IdIndex::default(),
             identity_of: Vec::new(),
         };
         let request_items = v2.map_or(1, |b| {
@@ -222,7 +221,7 @@ impl<'a> Ctx<'a> {
         });
         ctx.items.reserve(request_items);
         ctx.datasets.reserve(request_items);
-        ctx.embedded_keys.reserve(request_items);
+        ctx.embedded_ix = IdIndex::with_capacity(request_items);
         ctx.index();
         ctx.resolve_identities();
         ctx.place();
@@ -262,7 +261,7 @@ impl<'a> Ctx<'a> {
             .find(|d| d.id.eq_ignore_ascii_case(id))
     }
     pub fn embedded_dataset(&self, id: &str) -> Option<&EmbeddedDataset<'a>> {
-        self.embedded_slot(id, key(id)).map(|i| &self.datasets[i])
+        self.embedded_ix.get(id).map(|i| &self.datasets[i])
     }
 
     /// The datasets identity `i` names, resolved.
@@ -340,20 +339,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn embedded_slot(&self, id: &str, k: Option<Key>) -> Option<usize> {
-        match k {
-            Some(k) => self
-                .embedded_keys
-                .binary_search_by_key(&k, |e| e.0)
-                .ok()
-                .map(|at| self.embedded_keys[at].1),
-            None => self
-                .datasets
-                .iter()
-                .position(|d| d.key.is_none() && d.id.eq_ignore_ascii_case(id)),
-        }
-    }
-
     /// Adds an item, resolving its workspace.
     fn push_item(&mut self, item: Item<'a>) {
         let workspace = item.workspace_id.and_then(|w| self.workspace_ix.get(w));
@@ -368,17 +353,7 @@ impl<'a> Ctx<'a> {
         ws_hint: Option<&'a str>,
     ) {
         let k = key(id);
-        let dup = match k {
-            Some(k) => match self.embedded_keys.binary_search_by_key(&k, |e| e.0) {
-                Ok(_) => true,
-                Err(at) => {
-                    self.embedded_keys.insert(at, (k, self.datasets.len()));
-                    false
-                }
-            },
-            None => self.embedded_slot(id, None).is_some(),
-        };
-        if dup {
+        if !self.embedded_ix.insert_new(id, k, self.datasets.len()) {
             return;
         }
         let described = self.dataset_ix.get_keyed(id, k).map(|i| self.described[i]);
@@ -394,7 +369,6 @@ impl<'a> Ctx<'a> {
             workspace: workspace_id.and_then(|w| self.workspace_ix.get(w)),
             location,
             pointer,
-            key: k,
             identities: 0..0,
         });
     }
@@ -413,7 +387,7 @@ impl<'a> Ctx<'a> {
             start.push(resolved.len());
             for d in id.datasets.iter().flatten() {
                 let k = key(d);
-                let embedded = self.embedded_slot(d, k);
+                let embedded = self.embedded_ix.get_keyed(d, k);
                 if let Some(slot) = embedded {
                     naming.push((slot, i));
                 }

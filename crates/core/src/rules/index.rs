@@ -33,6 +33,32 @@ impl<'a> IdIndex<'a> {
         ix
     }
 
+    /// An empty index with room for `n` GUIDs, filled by [`insert_new`](Self::insert_new).
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        IdIndex {
+            sorted: Vec::with_capacity(n),
+            other: Vec::new(),
+        }
+    }
+
+    /// Adds `id` (with its key) at position `at`, unless it is there already: false then.
+    pub(crate) fn insert_new(&mut self, id: &'a str, key: Option<Key>, at: usize) -> bool {
+        match key {
+            Some(k) => match self.sorted.binary_search_by_key(&k, |e| e.0) {
+                Ok(_) => false,
+                Err(i) => {
+                    self.sorted.insert(i, (k, at));
+                    true
+                }
+            },
+            None if self.get_keyed(id, None).is_some() => false,
+            None => {
+                self.other.push((id, at));
+                true
+            }
+        }
+    }
+
     /// The first position holding `id`.
     pub(crate) fn get(&self, id: &str) -> Option<usize> {
         self.get_keyed(id, key(id))
