@@ -78,6 +78,27 @@ async function shot(page, name) {
 
 const inline = (page, section, code) => page.locator(`#${section} > .field-diags .inline-diag[data-code="${code}"]`);
 const verdict = (page) => page.locator('#summary .verdict-text').textContent();
+/** The page's own state from its URL hash (`key` = s or t), decoded. */
+const hashText = (page, key) =>
+  page.evaluate((k) => {
+    const v = new URLSearchParams(location.hash.slice(1)).get(k);
+    if (v === null) return null;
+    const bin = atob(v.replace(/-/g, '+').replace(/_/g, '/'));
+    return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+  }, key);
+const b64url = (text) => Buffer.from(text).toString('base64url');
+const focused = (page) => page.evaluate(() => document.activeElement?.dataset.key || document.activeElement?.id || document.activeElement?.tagName);
+/** The decoded hash state once it contains `needle` (the checker writes it after a short debounce). */
+async function hashWith(page, key, needle) {
+  for (let i = 0; i < 40; i++) {
+    const t = await hashText(page, key);
+    if (t?.includes(needle)) return t;
+    await sleep(50);
+  }
+  assert.fail(`the URL hash never held ${needle}`);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const SSO_TOKEN = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.sso-secret-access-token';
 
 describe('token-request form', () => {
   test('service principal + RLS dataset + no identity shows EG0301 at the identities field', async () => {
@@ -169,6 +190,111 @@ describe('token-request form', () => {
     await again.close();
   });
 
+  test('an SSO token typed into an identity blob never reaches the URL', async () => {
+    const page = await open('index.html');
+    await page.getByTestId('add-identity').click();
+    await page.getByLabel('Identity blob (SSO access token)').fill(SSO_TOKEN);
+    assert.match(await page.locator('#preview-body').textContent(), /sso-secret-access-token/, 'the preview shows the real body');
+    const state = await hashText(page, 's');
+    assert.ok(!state.includes('sso-secret'), state);
+    assert.equal(JSON.parse(state).request.identities[0].identityBlob.value, '<SSO access token: not kept in links>');
+    // Nor the link to the checker.
+    await page.locator('#open-checker').click();
+    await page.waitForURL(/rls\.html#t=/);
+    await page.waitForSelector('body.ready');
+    assert.ok(!(await hashText(page, 't')).includes('sso-secret'));
+    assert.ok(!(await page.locator('#editor').inputValue()).includes('sso-secret'));
+    // Text typed into the checker is kept out of its link too, and not-JSON text naming a blob is not written at all.
+    const text = JSON.stringify({ ...JSON.parse(await page.locator('#editor').inputValue()), note: 'x' }, null, 2).replace(
+      '<SSO access token: not kept in links>',
+      SSO_TOKEN,
+    );
+    await page.locator('#editor').fill(text);
+    const t = await hashWith(page, 't', '"note": "x"');
+    assert.ok(t.includes('"note": "x"') && !t.includes('sso-secret'), t);
+    await page.locator('#editor').fill(`${text.slice(0, -2)} oops`);
+    await sleep(600);
+    assert.equal(await hashText(page, 't'), t, 'not-JSON text naming a blob leaves the last safe link');
+    await page.close();
+  });
+
+  test('a linked scenario the form cannot show opens the default, with a notice and a way to the checker', async () => {
+    for (const [scenario, where] of [
+      [{ caller: { principalType: 'App', objectId: 'x' }, endpoint: { kind: 'GenerateTokenV2' }, datasets: [{ id: 'd', roles: 'Customer' }] }, '/datasets/0/roles'],
+      [{ caller: { principalType: 'App' }, endpoint: { kind: 'toString' } }, '/endpoint/kind'],
+      [{ caller: { principalType: 'App' }, endpoint: { kind: 'GenerateTokenV2' }, reports: [null] }, '/reports/0'],
+    ]) {
+      const page = await open(`index.html#s=${b64url(JSON.stringify(scenario))}`);
+      const notice = page.locator('#form-notice');
+      await notice.waitFor();
+      assert.ok((await notice.textContent()).includes(where), await notice.textContent());
+      // The form works on the default scenario.
+      await inline(page, 'identities', 'EG0301').waitFor();
+      const href = await notice.locator('a').getAttribute('href');
+      await notice.locator('a').click();
+      await page.waitForURL(/rls\.html/);
+      await page.waitForSelector('body.ready');
+      assert.deepEqual(JSON.parse(await page.locator('#editor').inputValue()), scenario, href);
+      await page.close();
+    }
+  });
+
+  test('V2 settings survive a trip to a V1 endpoint; ids match the request case-insensitively', async () => {
+    const page = await open('index.html');
+    await page.getByLabel('Allow edit').check();
+    await page.getByLabel('XMLA permissions').selectOption('ReadOnly');
+    await page.getByTestId('add-identity').click();
+    await page.locator('#endpoint-kind').selectOption('Report');
+    await page.getByTestId('identity-0-username').fill('carol@contoso.com');
+    await page.locator('#endpoint-kind').selectOption('GenerateTokenV2');
+    const body = JSON.parse(await page.locator('#preview-body').textContent());
+    assert.deepEqual(body.reports, [{ id: 'e1e1e1e1-0000-4000-8000-000000000001', allowEdit: true }]);
+    assert.deepEqual(body.datasets, [{ id: 'd1d1d1d1-0000-4000-8000-000000000001', xmlaPermissions: 'ReadOnly' }]);
+    assert.equal(body.identities[0].username, 'carol@contoso.com', 'the identity edited on the V1 body is kept');
+    await page.close();
+    // The request and the identity name the dataset in capitals: renaming the dataset follows them.
+    const s = {
+      caller: { principalType: 'App', objectId: '6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01' },
+      endpoint: { kind: 'GenerateTokenV2' },
+      datasets: [{ id: 'd1d1d1d1-0000-4000-8000-000000000001', roles: ['Customer'] }],
+      request: {
+        datasets: [{ id: 'D1D1D1D1-0000-4000-8000-000000000001' }],
+        identities: [{ username: 'u', roles: ['Customer'], datasets: ['D1D1D1D1-0000-4000-8000-000000000001'] }],
+      },
+    };
+    const linked = await open(`index.html#s=${b64url(JSON.stringify(s))}`);
+    assert.ok(await linked.locator('[data-key="dataset-0-in-request"]').isChecked());
+    await linked.getByTestId('dataset-0-id').fill('d2d2d2d2-0000-4000-8000-000000000002');
+    const renamed = JSON.parse(await linked.locator('#preview-body').textContent());
+    assert.deepEqual(renamed.datasets, [{ id: 'd2d2d2d2-0000-4000-8000-000000000002' }]);
+    assert.deepEqual(renamed.identities[0].datasets, ['d2d2d2d2-0000-4000-8000-000000000002']);
+    assert.ok(await linked.locator('[data-key="dataset-0-in-request"]').isChecked());
+    await linked.close();
+  });
+
+  test('the focus stays on a control that rebuilds the form', async () => {
+    const page = await open('index.html');
+    await page.locator('#caller-sp').focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await focused(page), 'caller-profile');
+    assert.ok(await page.getByLabel('Profile ID').isVisible());
+    await page.locator('#endpoint-kind').focus();
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await focused(page), 'endpoint-kind');
+    assert.equal(await page.locator('#endpoint-kind').inputValue(), 'Report');
+    await page.locator('#endpoint-kind').selectOption('GenerateTokenV2');
+    await page.locator('[data-key="dataset-0-in-request"]').focus();
+    await page.keyboard.press('Space');
+    assert.equal(await focused(page), 'dataset-0-in-request');
+    assert.equal(await page.locator('[data-key="dataset-0-in-request"]').isChecked(), false);
+    // A second click on a copy button within its delay still restores its label.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(base).origin });
+    await page.locator('#share').click();
+    await page.locator('#share').click();
+    await page.waitForFunction(() => document.getElementById('share').textContent === 'Copy share link', null, { timeout: 3000 });
+    await page.close();
+  });
+
   test('a V1 endpoint previews its REST path', async () => {
     const page = await open('index.html');
     await page.locator('#endpoint-kind').selectOption('Report');
@@ -202,6 +328,28 @@ describe('RLS checker', () => {
     await card.locator('button.fix').click();
     await page.waitForFunction(() => !document.querySelector('#results [data-code="EG0301"]'));
     assert.match(await page.locator('#editor').inputValue(), /"identities"/);
+    await page.close();
+  });
+
+  test('another link in the same tab loads its text; an example loads only on its button; a fix moves the focus to the change', async () => {
+    const page = await open('rls.html');
+    const other = JSON.stringify({ caller: { principalType: 'User', upn: 'a@contoso.com' }, endpoint: { kind: 'GenerateTokenV2' } }, null, 2);
+    await page.evaluate((h) => (location.hash = h), `t=${b64url(other)}`);
+    await page.waitForFunction((t) => document.getElementById('editor').value === t, other);
+    // Arrow keys on the example list change nothing until Load.
+    await page.locator('#example').focus();
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.locator('#editor').inputValue(), other);
+    await page.locator('#load-example').click();
+    assert.match(await page.locator('#editor').inputValue(), /"principalType": "App"/);
+    const before = await page.locator('#editor').inputValue();
+    await page.locator('#results .diag[data-code="EG0301"] button.fix').click();
+    await page.waitForFunction(() => !document.querySelector('#results [data-code="EG0301"]'));
+    assert.equal(await focused(page), 'editor');
+    const after = await page.locator('#editor').inputValue();
+    let change = 0;
+    while (before[change] === after[change]) change++;
+    assert.equal(await page.evaluate(() => document.getElementById('editor').selectionStart), change);
     await page.close();
   });
 
@@ -269,5 +417,19 @@ describe('explain', () => {
     assert.match(await ex.locator('.ids').textContent(), /d1d1d1d1-0000-4000-8000-000000000001/);
     await shot(page, 'www-explain.png');
     await page.close();
+  });
+
+  test('explain and capabilities follow another link opened in the same tab', async () => {
+    const page = await open('explain.html');
+    const text = "Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 shouldn't have effective identity";
+    await page.evaluate((h) => (location.hash = h), `q=${b64url(text)}`);
+    await page.waitForFunction((t) => document.getElementById('error-text').value === t, text);
+    await page.locator('.explanation').first().waitFor();
+    await page.close();
+    const caps = await open('capabilities.html');
+    await caps.evaluate(() => (location.hash = 'caller=sp&type=rls%3ARdl'));
+    await caps.waitForFunction(() => document.querySelectorAll('#rls-table tbody tr').length === 1);
+    assert.equal(await caps.locator('#filter-caller').inputValue(), 'sp');
+    await caps.close();
   });
 });

@@ -28,10 +28,14 @@ export function start() {
   const typeSel = $('#filter-type') as HTMLSelectElement;
   for (const row of caps.rls) typeSel.append(h('option', { value: `rls:${row.rlsType}` }, row.name));
   for (const row of caps.datasetTypes) typeSel.append(h('option', { value: `model:${row.model}` }, `Dataset type: ${row.name}`));
-  callerSel.value = hash.read('caller') ?? 'all';
-  typeSel.value = hash.read('type') ?? 'all';
-  if (!callerSel.value) callerSel.value = 'all';
-  if (!typeSel.value) typeSel.value = 'all';
+  /** The filters from the URL hash (unknown values fall back to all). */
+  function fromHash() {
+    callerSel.value = hash.read('caller') ?? 'all';
+    typeSel.value = hash.read('type') ?? 'all';
+    if (!callerSel.value) callerSel.value = 'all';
+    if (!typeSel.value) typeSel.value = 'all';
+  }
+  fromHash();
 
   const ruleLinks = (codes: string[]) =>
     h(
@@ -144,5 +148,9 @@ export function start() {
   }
   callerSel.addEventListener('change', render);
   typeSel.addEventListener('change', render);
+  window.addEventListener('hashchange', () => {
+    fromHash();
+    render();
+  });
   render();
 }

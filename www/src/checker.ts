@@ -4,6 +4,7 @@ import { $, copy, debounce, h } from './dom';
 import { card, summary, verdictText } from './diag';
 import { defaultScenario } from './form';
 import * as hash from './hash';
+import { redact, redactText } from './secrets';
 import * as wasm from './wasm';
 import type { Scenario, TextSpan } from './wasm';
 
@@ -55,6 +56,14 @@ function renderGutter(text: string, marks: Map<number, string>) {
   }
   gutter.replaceChildren(frag);
   gutter.scrollTop = editor.scrollTop;
+}
+
+/** Puts the caret where `after` first differs from `before` (what a fix changed), in view. */
+function caretAtChange(before: string, after: string) {
+  let i = 0;
+  while (i < before.length && i < after.length && before.charCodeAt(i) === after.charCodeAt(i)) i++;
+  const line = lineCount(after.slice(0, i));
+  select({ start: i, end: i, line, column: 1, exact: true });
 }
 
 function select(span: TextSpan) {
@@ -155,7 +164,10 @@ function check() {
           onFix: d.fix
             ? () => {
                 try {
-                  setText(wasm.applyFixText(editor.value, d.fix!));
+                  const before = editor.value;
+                  setText(wasm.applyFixText(before, d.fix!));
+                  // The pressed button is gone with the old results: the focus goes to the change.
+                  caretAtChange(before, editor.value);
                 } catch (e) {
                   $('#status').textContent = `The fix could not be applied: ${(e as Error).message}`;
                 }
@@ -172,7 +184,15 @@ function check() {
   saveHash();
 }
 
-const saveHash = debounce(() => hash.write({ t: hash.encode(editor.value) }), 250);
+/** The editor text in the URL hash, secrets replaced (`false` when it cannot be made safe). */
+function writeHash(): boolean {
+  const safe = redactText(editor.value);
+  if (safe === undefined) return false;
+  hash.write({ t: hash.encode(safe) });
+  return true;
+}
+
+const saveHash = debounce(writeHash, 250);
 const announce = debounce((t: string) => {
   const s = $('#status');
   if (s.textContent !== t) s.textContent = t;
@@ -190,9 +210,15 @@ function loadFile(file: File) {
 export function start() {
   editor = $('#editor') as HTMLTextAreaElement;
   gutter = $('#gutter');
-  const fromHash = hash.read('t');
-  const text = fromHash ? hash.decode(fromHash) : undefined;
-  editor.value = text ?? JSON.stringify(defaultScenario(), null, 2);
+  const fromHash = () => {
+    const t = hash.read('t');
+    return t ? hash.decode(t) : undefined;
+  };
+  editor.value = fromHash() ?? JSON.stringify(defaultScenario(), null, 2);
+  window.addEventListener('hashchange', () => {
+    const text = fromHash();
+    if (text !== undefined && text !== editor.value && text !== redactText(editor.value)) setText(text);
+  });
 
   editor.addEventListener('input', check);
   editor.addEventListener('scroll', () => (gutter.scrollTop = editor.scrollTop));
@@ -220,12 +246,18 @@ export function start() {
   });
   const file = $('#file') as HTMLInputElement;
   file.addEventListener('change', () => file.files?.[0] && loadFile(file.files[0]));
+  $('#open-file').addEventListener('click', () => file.click());
+  // An example replaces the text only on the Load button: a select's `change` also fires on arrow keys.
   const examples = $('#example') as HTMLSelectElement;
   for (const name of Object.keys(EXAMPLES)) examples.append(h('option', { value: name }, name));
-  examples.addEventListener('change', () => {
+  $('#load-example').addEventListener('click', () => {
     const make = EXAMPLES[examples.value];
-    if (make) setText(JSON.stringify(make(), null, 2));
-    examples.value = '';
+    if (!make) {
+      $('#status').textContent = 'Choose an example first.';
+      return examples.focus();
+    }
+    setText(JSON.stringify(make(), null, 2));
+    editor.focus();
   });
   $('#format').addEventListener('click', () => {
     try {
@@ -235,13 +267,13 @@ export function start() {
     }
   });
   $('#share').addEventListener('click', (e) => {
-    hash.write({ t: hash.encode(editor.value) });
-    copy(hash.shareUrl(), e.currentTarget as HTMLElement);
+    if (writeHash()) copy(hash.shareUrl(), e.currentTarget as HTMLElement);
+    else $('#status').textContent = 'Not copied: the text is not JSON and names an identity blob, whose token must not go into a link.';
   });
   $('#open-form').addEventListener('click', () => {
     try {
       const v = JSON.parse(editor.value);
-      location.href = `index.html#s=${hash.encode(JSON.stringify(v))}`;
+      location.href = `index.html#s=${hash.encode(JSON.stringify(redact(v)))}`;
     } catch {
       $('#status').textContent = 'Cannot open in the form: the text is not JSON.';
     }

@@ -31,6 +31,8 @@ export function $(sel: string, root: ParentNode = document): HTMLElement {
 let uid = 0;
 export const nextId = (prefix: string) => `${prefix}-${++uid}`;
 
+const copiedTimers = new WeakMap<HTMLElement, ReturnType<typeof setTimeout>>();
+
 /** Copies text to the clipboard; falls back to a hidden textarea where the API is unavailable. */
 export async function copy(text: string, button: HTMLElement): Promise<void> {
   try {
@@ -41,14 +43,20 @@ export async function copy(text: string, button: HTMLElement): Promise<void> {
     ta.select();
     document.execCommand('copy');
     ta.remove();
+    button.focus();
   }
-  const old = button.textContent;
+  // The label is kept from the first click: a second click within the delay must not keep "Copied".
+  button.dataset.label ??= button.textContent ?? '';
   button.textContent = 'Copied';
   button.classList.add('copied');
-  setTimeout(() => {
-    button.textContent = old;
-    button.classList.remove('copied');
-  }, 1200);
+  clearTimeout(copiedTimers.get(button));
+  copiedTimers.set(
+    button,
+    setTimeout(() => {
+      button.textContent = button.dataset.label ?? '';
+      button.classList.remove('copied');
+    }, 1200),
+  );
 }
 
 export function debounce<A extends unknown[]>(fn: (...a: A) => void, ms: number): (...a: A) => void {

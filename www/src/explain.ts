@@ -21,13 +21,13 @@ export function start() {
     hash.write({ q: text ? hash.encode(text) : undefined });
     if (!text.trim()) {
       out.replaceChildren(h('p', { class: 'hint' }, 'Paste an error above, or pick a sample.'));
-      $('#status').textContent = '';
+      say('');
       return;
     }
     const found = wasm.explain(text);
     if (found.length === 0) {
       out.replaceChildren(h('p', { class: 'none' }, 'No known Power BI error matches this text.'));
-      $('#status').textContent = 'No match';
+      say('No match');
       return;
     }
     out.replaceChildren(
@@ -60,9 +60,19 @@ export function start() {
         ),
       ),
     );
-    $('#status').textContent = `${found.length} explanation${found.length === 1 ? '' : 's'}: ${found
-      .map((x) => `${x.id} (${x.rules.join(', ')})`)
-      .join('; ')}`;
+    say(`${found.length} explanation${found.length === 1 ? '' : 's'}: ${found.map((x) => `${x.id} (${x.rules.join(', ')})`).join('; ')}`);
+  }
+
+  /** Updates the live region only when its text changes (a rewrite is announced again). */
+  function say(text: string) {
+    const status = $('#status');
+    if (status.textContent !== text) status.textContent = text;
+  }
+
+  /** The text in the URL hash, when another link is opened in this tab. */
+  function fromHash() {
+    const q = hash.read('q');
+    return (q && hash.decode(q)) ?? '';
   }
 
   const samples = $('#samples');
@@ -71,8 +81,14 @@ export function start() {
       h('li', {}, h('button', { type: 'button', class: 'link sample', onclick: () => ((input.value = s), run()) }, s.length > 90 ? `${s.slice(0, 88)}…` : s)),
     );
   }
-  const q = hash.read('q');
-  input.value = (q && hash.decode(q)) ?? '';
+  input.value = fromHash();
   input.addEventListener('input', debounce(run, 150));
+  window.addEventListener('hashchange', () => {
+    const text = fromHash();
+    if (text !== input.value) {
+      input.value = text;
+      run();
+    }
+  });
   run();
 }

@@ -4,6 +4,7 @@
 import { $, copy, debounce, h, nextId } from './dom';
 import { card, rich, scenarioPointer, summary, verdictText } from './diag';
 import * as hash from './hash';
+import { redact, redactText } from './secrets';
 import * as wasm from './wasm';
 import type {
   Dataset,
@@ -188,18 +189,19 @@ function select<T extends string>(
   el.value = value ?? '';
   el.addEventListener('change', () => {
     onChange(el.value as T);
-    if (opts.structural) rerender();
+    if (opts.structural) rerender(el.id ? `#${el.id}` : undefined);
     else changed();
   });
   return el;
 }
 
-function checkbox(checked: boolean, onChange: (v: boolean) => void, structural = false) {
-  const el = h('input', { type: 'checkbox' });
+/** A checkbox; a `structural` one rebuilds the form and gets the focus back through its `key`. */
+function checkbox(checked: boolean, onChange: (v: boolean) => void, structural = false, key?: string) {
+  const el = h('input', { type: 'checkbox', 'data-key': key });
   el.checked = checked;
   el.addEventListener('change', () => {
     onChange(el.checked);
-    if (structural) rerender();
+    if (structural) rerender(key ? `[data-key="${key}"]` : undefined);
     else changed();
   });
   return el;
@@ -248,7 +250,7 @@ function callerSection(): HTMLElement {
       input.addEventListener('change', () => {
         if (!input.checked) return;
         setCallerMode(v);
-        rerender(`caller-${v}`);
+        rerender(`#caller-${v}`);
       });
       return h('label', { for: `caller-${v}`, class: 'seg' }, input, h('span', {}, label));
     }),
@@ -359,6 +361,9 @@ function endpointSection(): HTMLElement {
   return section('endpoint', 'Endpoint', null, null, grid, h('p', { class: 'path', id: 'endpoint-path' }));
 }
 
+/** The V2 body while a V1 endpoint is chosen: switching back to V2 restores it. */
+let parkedV2: Json | undefined;
+
 function setEndpointKind(kind: Kind) {
   const old = state.endpoint as unknown as Json;
   const wasV2 = isV2();
@@ -378,12 +383,20 @@ function setEndpointKind(kind: Kind) {
     const v1: Json = { accessLevel: kind === 'CreateReport' ? 'Create' : 'View' };
     if (kind === 'CreateReport' && state.datasets?.[0]) v1.datasetId = state.datasets[0].id;
     for (const k of ['identities', 'lifetimeInMinutes']) if (k in r) v1[k] = r[k];
+    parkedV2 = r;
     state.request = v1;
   } else if (!wasV2 && kind === 'GenerateTokenV2') {
-    const v2: GenerateTokenRequestV2 & Json = {};
-    if (state.reports?.length) v2.reports = state.reports.map((x) => ({ id: x.id }));
-    if (state.datasets?.length) v2.datasets = state.datasets.map((x) => ({ id: x.id }));
-    for (const k of ['identities', 'lifetimeInMinutes'] as const) if (k in r) (v2 as Json)[k] = r[k];
+    const v2: GenerateTokenRequestV2 & Json = parkedV2 ?? {};
+    if (!parkedV2) {
+      if (state.reports?.length) v2.reports = state.reports.map((x) => ({ id: x.id }));
+      if (state.datasets?.length) v2.datasets = state.datasets.map((x) => ({ id: x.id }));
+    }
+    // Identities and lifetime were edited on the V1 body meanwhile.
+    for (const k of ['identities', 'lifetimeInMinutes'] as const) {
+      if (k in r) (v2 as Json)[k] = r[k];
+      else delete (v2 as Json)[k];
+    }
+    parkedV2 = undefined;
     state.request = v2;
   }
 }
@@ -406,7 +419,7 @@ function toggleEntry(key: string, id: string, on: boolean) {
 function renameId(key: string, oldId: string, newId: string) {
   if (!isV2()) return;
   const list = req()[key];
-  if (Array.isArray(list)) for (const e of list as { id: string }[]) if (e?.id === oldId) e.id = newId;
+  if (Array.isArray(list)) for (const e of list as { id: string }[]) if (sameId(e?.id, oldId)) e.id = newId;
 }
 
 function workspacesSection(): HTMLElement {
@@ -441,7 +454,7 @@ function workspacesSection(): HTMLElement {
                 pointers: t >= 0 ? [`/request/targetWorkspaces/${t}`, `/request/targetWorkspaces/${t}/id`] : [],
                 wide: true,
               },
-              checkbox(t >= 0, (on) => toggleEntry('targetWorkspaces', w.id, on), true),
+              checkbox(t >= 0, (on) => toggleEntry('targetWorkspaces', w.id, on), true, `workspace-${i}-target`),
             )
           : null,
       ),
@@ -509,7 +522,7 @@ function datasetsSection(): HTMLElement {
         isV2()
           ? field(
               { label: 'In the token request', pointers: [] },
-              checkbox(e >= 0, (on) => toggleEntry('datasets', d.id, on), true),
+              checkbox(e >= 0, (on) => toggleEntry('datasets', d.id, on), true, `dataset-${i}-in-request`),
             )
           : null,
         entry
@@ -577,7 +590,7 @@ function reportsSection(): HTMLElement {
         ),
         field({ label: 'Report type', pointers: [`${p}/reportType`] }, select(REPORT_TYPES, r.reportType ?? 'PowerBIReport', (v) => (r.reportType = v))),
         isV2()
-          ? field({ label: 'In the token request', pointers: [] }, checkbox(e >= 0, (on) => toggleEntry('reports', r.id, on), true))
+          ? field({ label: 'In the token request', pointers: [] }, checkbox(e >= 0, (on) => toggleEntry('reports', r.id, on), true, `report-${i}-in-request`))
           : null,
         entry
           ? field(
@@ -615,7 +628,7 @@ function renameInIdentities(oldId: string, newId: string) {
   const ids = req().identities;
   if (!Array.isArray(ids)) return;
   for (const idn of ids as EffectiveIdentity[]) {
-    if (idn.datasets) idn.datasets = idn.datasets.map((x) => (x === oldId ? newId : x));
+    if (idn.datasets) idn.datasets = idn.datasets.map((x) => (sameId(x, oldId) ? newId : x));
   }
 }
 
@@ -649,7 +662,11 @@ function identitiesSection(): HTMLElement {
           text(idn.customData, (v) => setOpt(o, 'customData', v)),
         ),
         field(
-          { label: 'Identity blob (SSO access token)', pointers: [`${p}/identityBlob`, `${p}/identityBlob/value`] },
+          {
+            label: 'Identity blob (SSO access token)',
+            pointers: [`${p}/identityBlob`, `${p}/identityBlob/value`],
+            hint: 'A secret: kept out of the URL and shared links',
+          },
           text(idn.identityBlob?.value, (v) => (v.trim() ? (idn.identityBlob = { value: v }) : delete o.identityBlob)),
         ),
         field(
@@ -861,7 +878,7 @@ function changed() {
   $('#summary').replaceChildren(summary(report), list);
   announce(verdictText(report));
   preview();
-  hash.write({ s: hash.encode(JSON.stringify(state)) });
+  hash.write({ s: hash.encode(JSON.stringify(redact(state))) });
 }
 
 function preview() {
@@ -897,36 +914,119 @@ function preview() {
   }
 }
 
-/** Loads the scenario from the URL hash, if any. */
-function fromHash(): Scenario | undefined {
+const isObj = (x: unknown): x is Json => !!x && typeof x === 'object' && !Array.isArray(x);
+const isStr = (x: unknown) => x === undefined || x === null || typeof x === 'string';
+const isStrList = (x: unknown) => x === undefined || x === null || (Array.isArray(x) && x.every((y) => typeof y === 'string'));
+
+/** The first entry of an optional list of objects whose shape the form cannot show, or null. */
+function listProblem(x: unknown, at: string, strs: string[], lists: string[] = []): string | null {
+  if (x === undefined || x === null) return null;
+  if (!Array.isArray(x)) return at;
+  for (let i = 0; i < x.length; i++) {
+    const e = x[i];
+    if (!isObj(e)) return `${at}/${i}`;
+    for (const k of strs) if (!isStr(e[k])) return `${at}/${i}/${k}`;
+    for (const k of lists) if (!isStrList(e[k])) return `${at}/${i}/${k}`;
+    if (e.identityBlob != null && !(isObj(e.identityBlob) && isStr(e.identityBlob.value))) return `${at}/${i}/identityBlob`;
+  }
+  return null;
+}
+
+/**
+ * Where `v` has a shape the form's controls cannot show (a JSON Pointer; '' for the root), or
+ * null. The RLS checker takes anything; the form takes what it can edit without losing a value.
+ */
+export function formProblem(v: unknown): string | null {
+  if (!isObj(v)) return '';
+  const c = v.caller;
+  if (!isObj(c)) return '/caller';
+  for (const k of ['principalType', 'upn', 'objectId']) if (!isStr(c[k])) return `/caller/${k}`;
+  if (c.profile != null && !(isObj(c.profile) && isStr(c.profile.id) && isStr(c.profile.displayName))) return '/caller/profile';
+  const ep = v.endpoint;
+  if (!isObj(ep)) return '/endpoint';
+  if (typeof ep.kind !== 'string' || !Object.hasOwn(KIND_IDS, ep.kind)) return '/endpoint/kind';
+  for (const k of KIND_IDS[ep.kind as Kind]) if (!isStr(ep[k])) return `/endpoint/${k}`;
+  const problem =
+    listProblem(v.workspaces, '/workspaces', ['id', 'name', 'type', 'callerAccess']) ??
+    listProblem(v.datasets, '/datasets', ['id', 'name', 'workspaceId', 'model'], ['roles']) ??
+    listProblem(v.reports, '/reports', ['id', 'name', 'workspaceId', 'datasetId', 'reportType']);
+  if (problem !== null) return problem;
+  if (v.request === undefined || v.request === null) return null;
+  const r = v.request;
+  if (!isObj(r)) return '/request';
+  for (const k of ['accessLevel', 'datasetId']) if (!isStr(r[k])) return `/request/${k}`;
+  if (r.lifetimeInMinutes != null && typeof r.lifetimeInMinutes !== 'number') return '/request/lifetimeInMinutes';
+  return (
+    listProblem(r.reports, '/request/reports', ['id']) ??
+    listProblem(r.datasets, '/request/datasets', ['id', 'xmlaPermissions']) ??
+    listProblem(r.targetWorkspaces, '/request/targetWorkspaces', ['id']) ??
+    listProblem(r.identities, '/request/identities', ['username', 'customData'], ['roles', 'datasets', 'reports'])
+  );
+}
+
+/** The scenario in the URL hash: none, one the form can edit, or text it cannot (and where). */
+type Linked = undefined | { scenario: Scenario } | { text: string; problem: string };
+
+function fromHash(): Linked {
   const s = hash.read('s');
   if (!s) return undefined;
   const text = hash.decode(s);
-  if (!text) return undefined;
+  if (text === undefined) return { text: '', problem: 'the link is damaged (not base64url UTF-8)' };
+  let v: unknown;
   try {
-    const v = JSON.parse(text);
-    // The form edits what it can show: a caller and a known endpoint (the RLS checker takes anything).
-    if (v && typeof v === 'object' && v.caller && typeof v.caller === 'object' && v.endpoint?.kind in KIND_IDS) return v as Scenario;
-  } catch {}
-  return undefined;
+    v = JSON.parse(text);
+  } catch {
+    return { text, problem: 'it is not JSON' };
+  }
+  const at = formProblem(v);
+  if (at === null) return { scenario: v as Scenario };
+  return { text, problem: `the form cannot show the value at ${at === '' ? 'the root' : at}` };
+}
+
+/** Says why a linked scenario was not opened, with a way to see it in the RLS checker. */
+function showNotice(problem: string, text: string) {
+  const notice = $('#form-notice');
+  const safe = redactText(text);
+  notice.replaceChildren(h('p', {}, `The scenario in this link was not opened in the form: ${problem}. The form shows the default scenario.`));
+  if (safe) notice.append(h('a', { href: `rls.html#t=${hash.encode(safe)}` }, 'Open the linked text in the RLS checker'));
+  notice.hidden = false;
+}
+
+/** Replaces the whole state and rebuilds the form; a scenario it cannot render falls back to the default. */
+function load(s: Scenario, focus?: string) {
+  parkedV2 = undefined;
+  state = s;
+  try {
+    rerender(focus);
+  } catch (e) {
+    const text = JSON.stringify(redact(s), null, 2);
+    state = defaultScenario();
+    rerender(focus);
+    showNotice(`it could not be shown (${(e as Error).message})`, text);
+  }
+}
+
+function loadFromHash() {
+  const linked = fromHash();
+  $('#form-notice').hidden = true;
+  if (!linked) return load(defaultScenario());
+  if ('scenario' in linked) return load(linked.scenario);
+  load(defaultScenario());
+  showNotice(linked.problem, linked.text);
 }
 
 export function start() {
-  state = fromHash() ?? defaultScenario();
-  rerender();
+  loadFromHash();
   $('#share').addEventListener('click', (e) => copy(hash.shareUrl(), e.currentTarget as HTMLElement));
   $('#reset').addEventListener('click', () => {
-    state = defaultScenario();
-    rerender('#caller-sp');
+    $('#form-notice').hidden = true;
+    load(defaultScenario(), '#caller-sp');
   });
   $('#open-checker').addEventListener('click', () => {
-    location.href = `rls.html#t=${hash.encode(JSON.stringify(state, null, 2))}`;
+    location.href = `rls.html#t=${hash.encode(JSON.stringify(redact(state), null, 2))}`;
   });
   window.addEventListener('hashchange', () => {
-    const s = fromHash();
-    if (s && JSON.stringify(s) !== JSON.stringify(state)) {
-      state = s;
-      rerender();
-    }
+    const s = hash.read('s');
+    if (s && hash.decode(s) !== JSON.stringify(redact(state))) loadFromHash();
   });
 }
