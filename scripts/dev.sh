@@ -30,8 +30,10 @@ for port in "$EMU_PORT" "$EMBED_PORT" "$WORKER_PORT"; do
   fi
 done
 
-say "building the emulator and the worker (the first build takes several minutes)"
+say "building the emulator, the pages and the worker (the first build takes several minutes)"
 cargo build -q --release -p embedgate-emulator
+# The pages first: the worker serves www/dist, and build-worker.sh only builds it when it is missing.
+scripts/build-www.sh
 scripts/build-worker.sh
 if [ ! -f .dev.vars ]; then
   cp .dev.vars.example .dev.vars

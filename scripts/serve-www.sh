@@ -3,5 +3,10 @@
 #   scripts/serve-www.sh [--no-build] [--port N]     (PORT=N works too; default 8080)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${1:-}" = "--no-build" ]; then shift; else scripts/build-www.sh; fi
-exec node scripts/www-server.mjs "$@"
+build=1
+args=()
+for a in "$@"; do
+  if [ "$a" = --no-build ]; then build=; else args+=("$a"); fi
+done
+if [ -n "$build" ]; then scripts/build-www.sh; fi
+exec node scripts/www-server.mjs "${args[@]}"

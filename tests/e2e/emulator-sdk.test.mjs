@@ -112,7 +112,7 @@ before(async () => {
   await new Promise((r) => hostServer.listen(0, '127.0.0.1', r));
   hostUrl = `http://127.0.0.1:${hostServer.address().port}/`;
   browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--ignore-certificate-errors',

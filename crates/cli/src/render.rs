@@ -65,10 +65,17 @@ pub fn report(name: &str, src: &str, report: &Report) -> String {
         embedgate_core::Verdict::Invalid => "invalid",
     };
     out.push_str(&format!(
-        "{name}: {verdict} ({} errors, {} warnings, {} notes)\n",
-        report.errors, report.warnings, report.infos
+        "{name}: {verdict} ({}, {}, {})\n",
+        counted(report.errors, "error"),
+        counted(report.warnings, "warning"),
+        counted(report.infos, "note")
     ));
     out
+}
+
+/// "1 error", "2 errors".
+fn counted(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn syntax_error(name: &str, src: &str, e: &SyntaxError) -> String {

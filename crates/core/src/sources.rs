@@ -20,7 +20,8 @@ pub enum Document {
     /// Microsoft's Power BI REST swagger (`powerbi-rest-swagger.json`).
     #[serde(rename = "powerbi-rest-swagger")]
     Swagger,
-    /// Behaviour of the service documented by Microsoft and collected in `shared/NOTES.md`.
+    /// Behaviour of the service documented by Microsoft and collected in the project's notes
+    /// (`../shared/NOTES.md`, beside the repository).
     #[serde(rename = "service-behaviour")]
     ServiceBehaviour,
     /// Embedgate's own rule (no Power BI document says it; explained in the rule's doc).
