@@ -239,7 +239,7 @@ export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse }
     } catch (e) {
       await stopper(proc)();
       const text = out.join('');
-      if (attempt < 3 && /Address already in use/.test(text)) continue;
+      if (attempt < 3 && /address already in use|EADDRINUSE/i.test(text)) continue;
       // The reason first: a CI excerpt may keep only the start of the message.
       const reason = text.split('\n').filter((l) => /ERROR|Error:|Fatal/.test(l)).slice(-3).join('\n');
       throw new Error(`${e.message} on attempt ${attempt}\n${reason}\n--- wrangler output ---\n${text}`);

@@ -90,7 +90,7 @@ const b64url = (text) => Buffer.from(text).toString('base64url');
 const focused = (page) => page.evaluate(() => document.activeElement?.dataset.key || document.activeElement?.id || document.activeElement?.tagName);
 /** The decoded hash state once it contains `needle` (the checker writes it after a short debounce). */
 async function hashWith(page, key, needle) {
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 200; i++) {
     const t = await hashText(page, key);
     if (t?.includes(needle)) return t;
     await sleep(50);
@@ -291,7 +291,7 @@ describe('token-request form', () => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(base).origin });
     await page.locator('#share').click();
     await page.locator('#share').click();
-    await page.waitForFunction(() => document.getElementById('share').textContent === 'Copy share link', null, { timeout: 3000 });
+    await page.waitForFunction(() => document.getElementById('share').textContent === 'Copy share link', null, { timeout: 10000 });
     await page.close();
   });
 

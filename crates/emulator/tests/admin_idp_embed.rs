@@ -417,9 +417,10 @@ fn embed_listener_serves_the_iframe_and_checks_tokens() {
     assert_eq!(e["error"]["errorCode"], "403");
     let e = load(&format!("{contoso}A"), R_LEGACY);
     assert_eq!(e["error"]["message"], "LoadReportFailed");
-    let short = emu.admin_token(json!({"appId": APP, "expiresIn": 1}));
+    // Expiry counts whole seconds: 3 s leave the mint at least 2 s on a loaded machine.
+    let short = emu.admin_token(json!({"appId": APP, "expiresIn": 3}));
     let brief = legacy_token(&emu, &short, "Contoso", &["Customer"], None);
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3100));
     let e = load(&brief, R_LEGACY);
     assert_eq!(e["error"]["message"], "TokenExpired");
     assert_eq!(

@@ -188,13 +188,14 @@ fn bearer_is_required_and_verified() {
 fn token_lifetime_comes_from_the_fixture_and_expiry_is_honoured() {
     let emu = Emu::demo();
     let mut st = emu.get("/__emulator/state", &[]).json;
-    st["settings"]["entraTokenLifetimeSeconds"] = json!(2);
+    // Whole seconds: a 4 s token is still good for the first call on a loaded machine.
+    st["settings"]["entraTokenLifetimeSeconds"] = json!(4);
     assert_eq!(emu.post("/__emulator/state", st).status, 200);
     let r = form(&emu, TENANT, cc(APP, SECRET, SCOPE));
-    assert_eq!(r.json["expires_in"], 2);
+    assert_eq!(r.json["expires_in"], 4);
     let tok = r.json["access_token"].as_str().unwrap().to_string();
     assert_eq!(emu.pbi("GET", "/groups", &tok, None, None).status, 200);
-    std::thread::sleep(std::time::Duration::from_millis(2600));
+    std::thread::sleep(std::time::Duration::from_millis(4600));
     let r = emu.pbi("GET", "/groups", &tok, None, None);
     assert_eq!((r.status, r.code()), (403, "TokenExpired"));
 }

@@ -599,7 +599,8 @@ fn exp_of(r: &Value) -> i64 {
 fn token_lifetime_and_payload() {
     let e = env();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let near = |a: i64, b: i64| (a - b).abs() <= 3;
+    // Lifetimes are minutes; 10 s of slack covers five calls on a loaded machine.
+    let near = |a: i64, b: i64| (a - b).abs() <= 10;
     let body = |m: i64| json!({"reports": [{"id": rep(2)}], "lifetimeInMinutes": m});
     assert!(near(exp_of(&ok(&e.v2(&e.sp, body(5)))), now + 300));
     assert!(near(exp_of(&ok(&e.v2(&e.sp, body(0)))), now + 3600));
