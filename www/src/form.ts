@@ -936,7 +936,7 @@ function listProblem(x: unknown, at: string, strs: string[], lists: string[] = [
  * Where `v` has a shape the form's controls cannot show (a JSON Pointer; '' for the root), or
  * null. The RLS checker takes anything; the form takes what it can edit without losing a value.
  */
-export function formProblem(v: unknown): string | null {
+function formProblem(v: unknown): string | null {
   if (!isObj(v)) return '';
   const c = v.caller;
   if (!isObj(c)) return '/caller';

@@ -4,28 +4,26 @@
 
 export const BLOB_PLACEHOLDER = '<SSO access token: not kept in links>';
 
-/** Whether `v` holds an `identityBlob.value` other than the placeholder, at any depth. */
+/** Whether member `k` with value `x` is an identity blob whose value is a token (not the placeholder). */
+function secretBlob(k: string, x: unknown): x is Record<string, unknown> {
+  if (k !== 'identityBlob' || !x || typeof x !== 'object') return false;
+  const value = (x as Record<string, unknown>).value;
+  return value !== undefined && value !== null && value !== '' && value !== BLOB_PLACEHOLDER;
+}
+
+/** Whether `v` holds a secret blob at any depth. */
 function hasBlob(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(hasBlob);
   if (!v || typeof v !== 'object') return false;
-  for (const [k, x] of Object.entries(v)) {
-    if (k === 'identityBlob' && x && typeof x === 'object' && isSecret((x as Record<string, unknown>).value)) return true;
-    if (hasBlob(x)) return true;
-  }
-  return false;
+  return Object.entries(v).some(([k, x]) => secretBlob(k, x) || hasBlob(x));
 }
-
-const isSecret = (value: unknown) => value !== undefined && value !== null && value !== '' && value !== BLOB_PLACEHOLDER;
 
 function replaced(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(replaced);
   if (!v || typeof v !== 'object') return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
-    out[k] =
-      k === 'identityBlob' && x && typeof x === 'object' && isSecret((x as Record<string, unknown>).value)
-        ? { ...(x as Record<string, unknown>), value: BLOB_PLACEHOLDER }
-        : replaced(x);
+    out[k] = secretBlob(k, x) ? { ...x, value: BLOB_PLACEHOLDER } : replaced(x);
   }
   return out;
 }
@@ -47,12 +45,13 @@ export function redactText(text: string): string | undefined {
     return /identityBlob/.test(text) ? undefined : text;
   }
   if (!hasBlob(v)) return text;
+  const safe = replaced(v);
   const kept = text.replace(
     /("identityBlob"\s*:\s*\{\s*"value"\s*:\s*)"(?:[^"\\]|\\.)*"/g,
     (_, head: string) => `${head}${JSON.stringify(BLOB_PLACEHOLDER)}`,
   );
   try {
-    if (JSON.stringify(JSON.parse(kept)) === JSON.stringify(replaced(v))) return kept;
+    if (JSON.stringify(JSON.parse(kept)) === JSON.stringify(safe)) return kept;
   } catch {}
-  return JSON.stringify(replaced(v), null, 2);
+  return JSON.stringify(safe, null, 2);
 }

@@ -192,14 +192,18 @@ impl<'a> Ctx<'a> {
             .and_then(|b| b.identities.as_deref())
             .or_else(|| v2.and_then(|b| b.identities.as_deref()))
             .unwrap_or(&[]);
+        let request_items = v2.map_or(1, |b| {
+            let n = |l: Option<usize>| l.unwrap_or(0);
+            n(b.reports.as_ref().map(Vec::len)) + n(b.datasets.as_ref().map(Vec::len))
+        });
         let mut ctx = Ctx {
             scenario,
             parsed,
             v1,
             v2,
             identities,
-            items: Vec::new(),
-            datasets: Vec::new(),
+            items: Vec::with_capacity(request_items),
+            datasets: Vec::with_capacity(request_items),
             places: Vec::new(),
             described: scenario.datasets.iter().map(describe).collect(),
             access: scenario
@@ -212,16 +216,9 @@ impl<'a> Ctx<'a> {
             workspace_ix: IdIndex::new(scenario.workspaces.iter().map(|w| w.id.as_str())),
             identity_datasets: Vec::new(),
             identity_start: Vec::new(),
-            embedded_ix: IdIndex::default(),
+            embedded_ix: IdIndex::with_capacity(request_items),
             identity_of: Vec::new(),
         };
-        let request_items = v2.map_or(1, |b| {
-            let n = |l: Option<usize>| l.unwrap_or(0);
-            n(b.reports.as_ref().map(Vec::len)) + n(b.datasets.as_ref().map(Vec::len))
-        });
-        ctx.items.reserve(request_items);
-        ctx.datasets.reserve(request_items);
-        ctx.embedded_ix = IdIndex::with_capacity(request_items);
         ctx.index();
         ctx.resolve_identities();
         ctx.place();
