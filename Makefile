@@ -48,10 +48,12 @@ docs:
 	$(CARGO) run --quiet -p embedgate-cli -- docs
 	@bash scripts/update-www-types.sh
 
-# Benchmarks (figures go to docs/benchmarks.md): core criterion, browser WASM, worker load, fuzzing.
+# Benchmarks (figures go to docs/benchmarks.md): core criterion, browser WASM speed and size floor,
+# worker load, fuzzing.
 bench: setup
 	$(CARGO) bench -p embedgate-core --bench validate
 	@bash scripts/build-www.sh && node scripts/bench-www.mjs --write
+	@bash scripts/wasm-size-floor.sh
 	@bash scripts/bench-worker.sh
 	@bash scripts/fuzz.sh 300
 
@@ -61,3 +63,4 @@ fuzz:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --exclude embedgate-worker --all-targets --quiet -- -D warnings
+	$(CARGO) clippy -p embedgate-wasm --features only-validate --quiet -- -D warnings

@@ -7,6 +7,9 @@
 //! The TypeScript types of everything that crosses are generated from the Rust types (see
 //! `www/README.md`) and inserted into the wasm-bindgen `.d.ts` from `ts/types.d.ts`.
 
+// `only-validate` (size measurement, scripts/wasm-size-floor.sh) leaves the other exports' helpers unused.
+#![cfg_attr(feature = "only-validate", allow(dead_code, unused_imports))]
+
 use embedgate_core::{json, locate as core_locate, parse, Fix};
 use js_sys::JsString;
 use serde::Serialize;
@@ -165,6 +168,7 @@ pub fn validate(
 
 /// Validates scenario JSON text for an editor: the report plus, for each diagnostic, where its
 /// pointer lands in the text; or the position of a JSON syntax error. Never throws.
+#[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(js_name = checkText, unchecked_return_type = "Checked")]
 pub fn check_text(text: JsString) -> Result<JsValue, JsError> {
     let text = utf8(&text);
@@ -214,18 +218,21 @@ pub fn checked(text: &str) -> Checked {
 }
 
 /// The capability tables of seeds 003 and 004.
+#[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(unchecked_return_type = "Capabilities")]
 pub fn capabilities() -> Result<JsValue, JsError> {
     per_call(embedgate_core::capabilities, to_js)
 }
 
 /// The rule catalog.
+#[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(unchecked_return_type = "Rule[]")]
 pub fn rules() -> Result<JsValue, JsError> {
     to_js(embedgate_core::CATALOG)
 }
 
 /// The known errors a Power BI error message matches, with the rules that catch them.
+#[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(unchecked_return_type = "Explanation[]")]
 pub fn explain(text: JsString) -> Result<JsValue, JsError> {
     let text = utf8(&text);
@@ -233,6 +240,7 @@ pub fn explain(text: JsString) -> Result<JsValue, JsError> {
 }
 
 /// The scenario JSON Schema, as an object.
+#[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(unchecked_return_type = "Record<string, unknown>")]
 pub fn schema() -> Result<JsValue, JsError> {
     js_sys::JSON::parse(SCENARIO_SCHEMA).map_err(|_| JsError::new("embedded schema is not JSON"))
@@ -240,6 +248,7 @@ pub fn schema() -> Result<JsValue, JsError> {
 
 /// Applies a diagnostic's fix to a scenario. Returns a new scenario of the same kind as given:
 /// an object for an object, pretty JSON text for text. Throws when the patch does not apply.
+#[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(js_name = applyFix, unchecked_return_type = "Scenario | string")]
 pub fn apply_fix(
     #[wasm_bindgen(unchecked_param_type = "Scenario | string")] scenario: JsValue,
@@ -270,6 +279,7 @@ fn fixed(text: &str, fix_text: &str) -> Result<Value, String> {
 
 /// Where an RFC 6901 pointer lands in JSON text (its nearest existing ancestor when the target is
 /// missing); `undefined` when the text is not JSON enough to find it.
+#[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(unchecked_return_type = "TextSpan | undefined")]
 pub fn locate(text: JsString, pointer: &str) -> Result<JsValue, JsError> {
     let text = utf8(&text);
@@ -285,6 +295,7 @@ pub fn locate(text: JsString, pointer: &str) -> Result<JsValue, JsError> {
 /// The HTTP call a scenario describes: method, URL, headers and the exact body, plus a ready
 /// `curl` command (bearer token as a `$TOKEN` placeholder; the profile header when the caller is
 /// a service principal profile).
+#[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(js_name = requestPreview, unchecked_return_type = "RequestPreview")]
 pub fn request_preview(
     #[wasm_bindgen(unchecked_param_type = "Scenario | string")] scenario: JsValue,
