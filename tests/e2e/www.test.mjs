@@ -4,7 +4,7 @@
 //   node --test tests/e2e/www.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -218,6 +218,29 @@ describe('token-request form', () => {
     await page.close();
   });
 
+  test('an SSO token under a misspelt or misshaped identity blob stays out of the URL too', async () => {
+    const page = await open('rls.html');
+    const base = JSON.parse(await page.locator('#editor').inputValue());
+    const blobs = [{ IdentityBlob: { value: SSO_TOKEN } }, { identityblob: { Value: SSO_TOKEN } }, { identityBlob: SSO_TOKEN }];
+    for (const [i, blob] of blobs.entries()) {
+      const s = structuredClone(base);
+      s.request.identities = [{ username: `user${i}`, roles: ['Customer'], datasets: [s.datasets[0].id], ...blob }];
+      await page.locator('#editor').fill(JSON.stringify(s, null, 2));
+      const t = await hashWith(page, 't', `"username": "user${i}"`);
+      assert.ok(!t.includes('sso-secret'), t);
+      assert.ok(t.includes('<SSO access token: not kept in links>'), t);
+    }
+    // Nor does the way to the form, nor the form's notice link back to the checker.
+    await page.locator('#open-form').click();
+    await page.waitForURL(/index\.html#s=/);
+    await page.waitForSelector('body.ready');
+    assert.ok(!(await hashText(page, 's')).includes('sso-secret'));
+    const back = await page.locator('#form-notice a').getAttribute('href');
+    const linked = Buffer.from(new URLSearchParams(back.split('#')[1]).get('t'), 'base64url').toString();
+    assert.ok(linked.includes('"identityBlob"') && !linked.includes('sso-secret'), linked);
+    await page.close();
+  });
+
   test('a linked scenario the form cannot show opens the default, with a notice and a way to the checker', async () => {
     for (const [scenario, where] of [
       [{ caller: { principalType: 'App', objectId: 'x' }, endpoint: { kind: 'GenerateTokenV2' }, datasets: [{ id: 'd', roles: 'Customer' }] }, '/datasets/0/roles'],
@@ -295,6 +318,72 @@ describe('token-request form', () => {
     await page.close();
   });
 
+  test('a renamed item is renamed everywhere; a new item never takes an id in use', async () => {
+    const page = await open('index.html');
+    await page.getByTestId('add-identity').click();
+    await page.getByTestId('identity-0-username').fill('alice@contoso.com');
+    await page.getByTestId('identity-0-roles').fill('Customer');
+    // Cleared first, then typed: the rename starts from the empty id.
+    const id = page.getByTestId('dataset-0-id');
+    await id.fill('');
+    await id.pressSequentially('d2d2d2d2-0000-4000-8000-000000000002');
+    const body = JSON.parse(await page.locator('#preview-body').textContent());
+    assert.deepEqual(body.datasets, [{ id: 'd2d2d2d2-0000-4000-8000-000000000002' }]);
+    assert.deepEqual(body.identities[0].datasets, ['d2d2d2d2-0000-4000-8000-000000000002']);
+    // The fields that show the dataset's id show the new one; editing one of them keeps it.
+    assert.equal(await page.getByTestId('identity-0-datasets').inputValue(), 'd2d2d2d2-0000-4000-8000-000000000002');
+    assert.equal(await page.getByTestId('report-0-dataset').inputValue(), 'd2d2d2d2-0000-4000-8000-000000000002');
+    await page.getByTestId('identity-0-datasets').press('End');
+    await page.getByTestId('identity-0-datasets').press('Space');
+    assert.deepEqual(JSON.parse(await page.locator('#preview-body').textContent()).identities[0].datasets, ['d2d2d2d2-0000-4000-8000-000000000002']);
+    assert.equal(await verdict(page), 'Valid: 0 errors, 0 warnings, 0 notes');
+    // A workspace's new id follows into the items and the endpoint path.
+    await page.locator('#endpoint-kind').selectOption('Report');
+    await page.getByTestId('workspace-0-id').fill('a2a2a2a2-0000-4000-8000-000000000002');
+    assert.equal(await page.getByTestId('dataset-0-workspace').inputValue(), 'a2a2a2a2-0000-4000-8000-000000000002');
+    assert.match(await page.locator('#preview-url').textContent(), /groups\/a2a2a2a2-0000-4000-8000-000000000002\/reports\//);
+    await page.locator('#endpoint-kind').selectOption('GenerateTokenV2');
+    // Add, remove the first, add again: two different ids.
+    await page.getByTestId('add-dataset').click();
+    await page.getByRole('button', { name: 'Remove dataset 1' }).click();
+    await page.getByTestId('add-dataset').click();
+    const ids = [await page.getByTestId('dataset-0-id').inputValue(), await page.getByTestId('dataset-1-id').inputValue()];
+    assert.notEqual(ids[0].toLowerCase(), ids[1].toLowerCase(), ids.join(' '));
+    await page.locator('[data-key="dataset-1-in-request"]').uncheck();
+    assert.ok(await page.locator('[data-key="dataset-0-in-request"]').isChecked(), 'unticking one row leaves the other');
+    await page.close();
+  });
+
+  test('a fix moves to the field it wrote, not to a Remove button; a missing request member shows at its field', async () => {
+    const page = await open('index.html');
+    await inline(page, 'identities', 'EG0301').locator('button.fix').click();
+    await page.getByTestId('identity-0-username').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'identity-0-username');
+    await page.close();
+    const linked = await open(`index.html#s=${b64url(readFileSync(join(root, 'examples/permissions-create-without-dataset.json'), 'utf8'))}`);
+    const at = linked.locator('.field:has([data-testid="request-datasetId"]) .inline-diag[data-code="EG0503"]');
+    await at.waitFor();
+    assert.equal(await linked.locator('#identities .inline-diag').count(), 0, 'nothing lands under the identities');
+    await at.locator('button.fix').click();
+    assert.equal(await linked.evaluate(() => document.activeElement?.dataset.testid), 'request-datasetId');
+    assert.equal(await linked.getByTestId('request-datasetId').inputValue(), 'd1d1d1d1-0000-4000-8000-000000000001');
+    await linked.close();
+  });
+
+  test('switching between V1 endpoints keeps only what the new one accepts', async () => {
+    const page = await open('index.html');
+    const body = async () => JSON.parse(await page.locator('#preview-body').textContent());
+    await page.locator('#endpoint-kind').selectOption('Report');
+    await page.getByLabel('Allow Save As').check();
+    await page.locator('#endpoint-kind').selectOption('CreateReport');
+    assert.deepEqual(await body(), { accessLevel: 'Create', datasetId: 'd1d1d1d1-0000-4000-8000-000000000001', allowSaveAs: true });
+    await page.locator('#endpoint-kind').selectOption('Report');
+    assert.deepEqual(await body(), { accessLevel: 'View', allowSaveAs: true });
+    await page.locator('#endpoint-kind').selectOption('Dashboard');
+    assert.deepEqual(await body(), { accessLevel: 'View' });
+    await page.close();
+  });
+
   test('a V1 endpoint previews its REST path', async () => {
     const page = await open('index.html');
     await page.locator('#endpoint-kind').selectOption('Report');
@@ -353,6 +442,35 @@ describe('RLS checker', () => {
     await page.close();
   });
 
+  test('Tab indents the selected lines and undo takes it back; the gutter follows lines removed and added', async () => {
+    const page = await open('rls.html');
+    const editor = page.locator('#editor');
+    const before = await editor.inputValue();
+    const lines = before.split('\n');
+    // Select lines 2 to 4 and press Tab.
+    const from = lines[0].length + 1;
+    const to = from + lines.slice(1, 4).join('\n').length;
+    await editor.evaluate((ed, [a, b]) => {
+      ed.focus();
+      ed.setSelectionRange(a, b);
+    }, [from, to]);
+    await page.keyboard.press('Tab');
+    const indented = await editor.inputValue();
+    assert.deepEqual(indented.split('\n').slice(1, 4), lines.slice(1, 4).map((l) => `  ${l}`));
+    assert.deepEqual(indented.split('\n').slice(4), lines.slice(4), 'the other lines are untouched');
+    await page.keyboard.press('Control+z');
+    assert.equal(await editor.inputValue(), before);
+    // Remove the first half of the lines, then put them back: the mark stays on the request's line.
+    const requestLine = lines.findIndex((l) => l.includes('"request"')) + 1;
+    await editor.fill(`{\n${lines.slice(requestLine - 1).join('\n')}`);
+    await page.waitForFunction((n) => document.querySelectorAll('#gutter .ln').length === n, lines.length - requestLine + 2);
+    await editor.fill(before);
+    await page.waitForFunction((n) => document.querySelectorAll('#gutter .ln').length === n, lines.length);
+    assert.equal(await page.locator(`#gutter .ln[data-line="${requestLine}"]`).getAttribute('class'), 'ln mark-error');
+    assert.equal(await page.locator('#gutter .ln.mark-error').count(), 1);
+    await page.close();
+  });
+
   test('a syntax error is marked at its line', async () => {
     const page = await open('rls.html');
     await page.locator('#editor').fill('{\n  "caller": {\n    "principalType": "App",\n  }\n}');
@@ -371,6 +489,22 @@ describe('RLS checker', () => {
     const card = page.locator('#results .diag[data-code="EG0301"]');
     await card.waitFor();
     assert.match(await card.textContent(), /d2d2d2d2-0000-4000-8000-000000000002/);
+    // A GET report response: its workspace comes from the embed URL, so no "workspace not known" note.
+    const ws = 'a3a3a3a3-0000-4000-8000-000000000003';
+    await page.locator('#editor').fill(
+      JSON.stringify({
+        id: 'e3e3e3e3-0000-4000-8000-000000000003',
+        reportType: 'PowerBIReport',
+        name: 'Sales',
+        embedUrl: `https://app.powerbi.com/reportEmbed?reportId=e3e3e3e3-0000-4000-8000-000000000003&groupId=${ws}`,
+        datasetId: 'd3d3d3d3-0000-4000-8000-000000000003',
+        datasetWorkspaceId: ws,
+      }),
+    );
+    await page.locator('#wrap-metadata').click();
+    await page.locator('#results .diag[data-code="EG0702"]').waitFor();
+    assert.equal(await page.locator('#results .diag[data-code="EG0407"]').count(), 0, await page.locator('#results').textContent());
+    assert.deepEqual(JSON.parse(await page.locator('#editor').inputValue()).workspaces, [{ id: ws, type: 'Workspace' }]);
     await page.close();
   });
 });
@@ -425,6 +559,11 @@ describe('explain', () => {
     await page.evaluate((h) => (location.hash = h), `q=${b64url(text)}`);
     await page.waitForFunction((t) => document.getElementById('error-text').value === t, text);
     await page.locator('.explanation').first().waitFor();
+    // As pasted from chat or mail: a typographic apostrophe.
+    await page.locator('#error-text').fill('nothing known');
+    await page.waitForFunction(() => !document.querySelector('.explanation'));
+    await page.locator('#error-text').fill(text.replace("'", '\u2019'));
+    await page.locator('.explanation[data-id="identity-not-allowed"]').waitFor();
     await page.close();
     const caps = await open('capabilities.html');
     await caps.evaluate(() => (location.hash = 'caller=sp&type=rls%3ARdl'));

@@ -46,15 +46,35 @@ function lineCount(text: string) {
   return n;
 }
 
-/** Line numbers, with a marker on each line a diagnostic points at. */
+/** The marks the gutter shows now, by line. */
+let shownMarks = new Map<number, string>();
+
+/**
+ * Line numbers, with a marker on each line a diagnostic points at. Only what changed is touched:
+ * lines added or removed at the end, and the lines whose mark changed (a file of thousands of
+ * lines would otherwise rebuild thousands of elements on every keystroke).
+ */
 function renderGutter(text: string, marks: Map<number, string>) {
   const n = lineCount(text);
-  const frag = document.createDocumentFragment();
-  for (let i = 1; i <= n; i++) {
-    const sev = marks.get(i);
-    frag.append(h('div', { class: sev ? `ln mark-${sev}` : 'ln', 'data-line': i }, String(i)));
+  const lines = gutter.children;
+  if (lines.length > n) {
+    // One range for the whole tail: removing thousands of lines one by one takes seconds.
+    const tail = document.createRange();
+    tail.setStartBefore(lines[n]);
+    tail.setEndAfter(gutter.lastChild!);
+    tail.deleteContents();
+    for (const line of [...shownMarks.keys()]) if (line > n) shownMarks.delete(line);
+  } else if (lines.length < n) {
+    const frag = document.createDocumentFragment();
+    for (let i = lines.length + 1; i <= n; i++) frag.append(h('div', { class: 'ln', 'data-line': i }, String(i)));
+    gutter.append(frag);
   }
-  gutter.replaceChildren(frag);
+  const mark = (line: number, sev: string | undefined) => {
+    if (line <= n) lines[line - 1].className = sev ? `ln mark-${sev}` : 'ln';
+  };
+  for (const line of shownMarks.keys()) if (!marks.has(line)) mark(line, undefined);
+  for (const [line, sev] of marks) if (shownMarks.get(line) !== sev) mark(line, sev);
+  shownMarks = marks;
   gutter.scrollTop = editor.scrollTop;
 }
 
@@ -99,17 +119,40 @@ function wrap(items: { datasets: Record<string, unknown>[]; reports: Record<stri
   const ids = new Set<string>();
   for (const r of items.reports) if (typeof r.datasetId === 'string') ids.add(r.datasetId);
   for (const d of items.datasets) ids.add(d.id as string);
+  // Where the items live, from what Power BI's JSON tells: a report's embedUrl names its workspace
+  // (groupId), and datasetWorkspaceId its dataset's. The caller's access in them stays unknown.
+  const workspaces = new Set<string>();
+  const reports = items.reports.map((r) => {
+    const group = groupOf(r.embedUrl);
+    if (group) workspaces.add(group);
+    if (typeof r.datasetWorkspaceId === 'string') workspaces.add(r.datasetWorkspaceId);
+    return group && !r.workspaceId ? { ...r, workspaceId: group } : r;
+  });
+  const datasets = items.datasets.map((d) => {
+    const home = items.reports.find((r) => r.datasetId === d.id && typeof r.datasetWorkspaceId === 'string')?.datasetWorkspaceId;
+    return home && !d.workspaceId ? { ...d, workspaceId: home } : d;
+  });
   return {
     caller: callerObj,
     endpoint: { kind: 'GenerateTokenV2' },
-    workspaces: [],
-    datasets: items.datasets as unknown as Scenario['datasets'],
-    reports: items.reports as unknown as Scenario['reports'],
+    workspaces: [...workspaces].map((id) => ({ id, type: 'Workspace' })),
+    datasets: datasets as unknown as Scenario['datasets'],
+    reports: reports as unknown as Scenario['reports'],
     request: {
       ...(items.reports.length ? { reports: items.reports.map((r) => ({ id: r.id })) } : {}),
       ...(ids.size ? { datasets: [...ids].map((id) => ({ id })) } : {}),
     },
   };
+}
+
+/** The `groupId` of an embed URL, if it has one. */
+function groupOf(url: unknown): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  try {
+    return new URL(url).searchParams.get('groupId') ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function check() {
@@ -220,15 +263,15 @@ export function start() {
     if (text !== undefined && text !== editor.value && text !== redactText(editor.value)) setText(text);
   });
 
-  editor.addEventListener('input', check);
+  // Long texts are checked once typing pauses: a check of a large file takes longer than a keystroke.
+  const checkSoon = debounce(check, 200);
+  editor.addEventListener('input', () => (editor.value.length > LONG_TEXT ? checkSoon() : check()));
   editor.addEventListener('scroll', () => (gutter.scrollTop = editor.scrollTop));
   editor.addEventListener('keydown', (e) => {
     // Tab indents (two spaces); Escape then Tab leaves the editor, as usual for code editors.
     if (e.key === 'Tab' && !e.shiftKey && !tabEscapes) {
       e.preventDefault();
-      const { selectionStart: s, selectionEnd: t } = editor;
-      editor.setRangeText('  ', s, t, 'end');
-      check();
+      indent();
     }
     tabEscapes = e.key === 'Escape';
   });
@@ -282,3 +325,34 @@ export function start() {
 }
 
 let tabEscapes = false;
+
+/** Characters past which the editor is checked when typing pauses rather than on every keystroke. */
+const LONG_TEXT = 100_000;
+
+/**
+ * Tab: two spaces at the caret; with lines selected, two spaces before each of them, the lines
+ * staying selected. Through `insertText`, so that undo takes it back (it fires `input`, which checks).
+ */
+function indent() {
+  const { selectionStart: s, selectionEnd: t, value } = editor;
+  const selected = value.slice(s, t);
+  if (!selected.includes('\n')) {
+    insert('  ', s, t);
+    return;
+  }
+  const from = value.lastIndexOf('\n', s - 1) + 1;
+  // A selection that ends at the start of a line leaves that line alone.
+  const to = value[t - 1] === '\n' ? t - 1 : t;
+  const block = value.slice(from, to).replace(/^/gm, '  ');
+  insert(block, from, to);
+  editor.setSelectionRange(from, from + block.length);
+}
+
+function insert(text: string, from: number, to: number) {
+  editor.setSelectionRange(from, to);
+  // execCommand is deprecated but still the only way to edit a textarea with the undo stack kept.
+  if (!document.execCommand('insertText', false, text)) {
+    editor.setRangeText(text, from, to, 'end');
+    check();
+  }
+}

@@ -120,6 +120,8 @@ const dropEmptyList = (key: string) => {
   if (Array.isArray(r[key]) && (r[key] as unknown[]).length === 0) delete r[key];
 };
 const sameId = (a?: string | null, b?: string | null) => !!a && !!b && a.toLowerCase() === b.toLowerCase();
+/** The id a rename starts from: empty matches empty (a field cleared, then typed into again). */
+const renamedFrom = (x: string | null | undefined, old: string) => (x ?? '').toLowerCase() === old.toLowerCase();
 const splitList = (s: string) =>
   s
     .split(',')
@@ -345,7 +347,7 @@ function endpointSection(): HTMLElement {
       grid.append(
         field(
           { label: 'Dataset ID (for the new report)', pointers: ['/request/datasetId'] },
-          text(r.datasetId as string, (v) => setOpt(r, 'datasetId', v)),
+          text(r.datasetId as string, (v) => setOpt(r, 'datasetId', v), { list: 'dataset-ids', 'data-testid': 'request-datasetId' }),
         ),
       );
     }
@@ -398,6 +400,16 @@ function setEndpointKind(kind: Kind) {
     }
     parkedV2 = undefined;
     state.request = v2;
+  } else if (!wasV2 && kind !== 'GenerateTokenV2') {
+    // Another V1 item: the body keeps only what the new endpoint accepts.
+    if (kind === 'CreateReport') {
+      r.accessLevel = 'Create';
+      if (!r.datasetId && state.datasets?.[0]) r.datasetId = state.datasets[0].id;
+    } else {
+      if (r.accessLevel === 'Create' || (r.accessLevel === 'Edit' && kind !== 'Report')) r.accessLevel = 'View';
+      delete r.datasetId;
+    }
+    if (kind !== 'Report' && kind !== 'CreateReport') delete r.allowSaveAs;
   }
 }
 
@@ -415,11 +427,70 @@ function toggleEntry(key: string, id: string, on: boolean) {
   dropEmptyList(key);
 }
 
-/** Renames an item everywhere the request names it. */
-function renameId(key: string, oldId: string, newId: string) {
-  if (!isV2()) return;
-  const list = req()[key];
-  if (Array.isArray(list)) for (const e of list as { id: string }[]) if (sameId(e?.id, oldId)) e.id = newId;
+/**
+ * Renames an item of `kind` everywhere the scenario names it (the request's lists, the identities,
+ * other items, the endpoint), then shows the new id in the fields that display those references.
+ */
+function renameId(kind: 'workspace' | 'dataset' | 'report', oldId: string, newId: string) {
+  const swap = (o: Json, key: string) => {
+    if (typeof o[key] === 'string' && renamedFrom(o[key] as string, oldId)) o[key] = newId;
+  };
+  const swapAll = (list: unknown) => {
+    if (Array.isArray(list)) for (const e of list) if (e && typeof e === 'object') swap(e as Json, 'id');
+  };
+  const swapIds = (o: Json, key: string) => {
+    if (Array.isArray(o[key])) o[key] = (o[key] as unknown[]).map((x) => (typeof x === 'string' && renamedFrom(x, oldId) ? newId : x));
+  };
+  // Another item still has the old id (the new one passed through it while being typed): the
+  // references may be that item's, so they stay.
+  const items = { workspace: state.workspaces, dataset: state.datasets, report: state.reports }[kind] ?? [];
+  if (items.some((x) => renamedFrom(x.id, oldId))) return showReferences();
+  const r = req();
+  // The V2 body's lists, also while a V1 endpoint is chosen and the V2 body is parked.
+  const v2 = isV2() ? r : (parkedV2 ?? {});
+  const identities = Array.isArray(r.identities) ? (r.identities as Json[]) : [];
+  const ep = state.endpoint as unknown as Json;
+  if (kind === 'workspace') {
+    swapAll(v2.targetWorkspaces);
+    for (const d of state.datasets ?? []) swap(d as unknown as Json, 'workspaceId');
+    for (const x of state.reports ?? []) for (const k of ['workspaceId', 'datasetWorkspaceId']) swap(x as unknown as Json, k);
+    for (const x of state.dashboards ?? []) swap(x as unknown as Json, 'workspaceId');
+    swap(ep, 'groupId');
+  } else if (kind === 'dataset') {
+    swapAll(v2.datasets);
+    for (const idn of identities) swapIds(idn, 'datasets');
+    for (const x of state.reports ?? []) swap(x as unknown as Json, 'datasetId');
+    swap(ep, 'datasetId');
+    if (!isV2()) swap(r, 'datasetId');
+  } else {
+    swapAll(v2.reports);
+    for (const idn of identities) swapIds(idn, 'reports');
+    swap(ep, 'reportId');
+  }
+  showReferences();
+}
+
+/** Fields that display other items' ids, set again from the state (after a rename). */
+function showReferences() {
+  const show = (selector: string, value: string) => {
+    const el = document.querySelector<HTMLInputElement>(selector);
+    if (el && el.value !== value) el.value = value;
+  };
+  const r = req();
+  const identities = Array.isArray(r.identities) ? (r.identities as EffectiveIdentity[]) : [];
+  identities.forEach((idn, i) => {
+    show(`[data-testid="identity-${i}-datasets"]`, (idn.datasets ?? []).join(', '));
+    show(`[data-testid="identity-${i}-reports"]`, (idn.reports ?? []).join(', '));
+  });
+  (state.datasets ?? []).forEach((d, i) => show(`[data-testid="dataset-${i}-workspace"]`, d.workspaceId ?? ''));
+  (state.reports ?? []).forEach((x, i) => {
+    show(`[data-testid="report-${i}-workspace"]`, x.workspaceId ?? '');
+    show(`[data-testid="report-${i}-dataset"]`, x.datasetId ?? '');
+  });
+  const ep = state.endpoint as unknown as Json;
+  for (const key of KIND_IDS[state.endpoint.kind]) show(`#endpoint-${key}`, (ep[key] as string) ?? '');
+  if (!isV2()) show('[data-testid="request-datasetId"]', (r.datasetId as string) ?? '');
+  $('#form').querySelector(':scope > [hidden]')?.replaceWith(datalists());
 }
 
 function workspacesSection(): HTMLElement {
@@ -437,8 +508,9 @@ function workspacesSection(): HTMLElement {
         field(
           { label: 'ID', id: true, pointers: [p, `${p}/id`] },
           text(w.id, (v) => {
-            renameId('targetWorkspaces', w.id, v);
+            const old = w.id;
             w.id = v;
+            renameId('workspace', old, v);
           }, { 'data-testid': `workspace-${i}-id` }),
         ),
         field({ label: 'Name', pointers: [`${p}/name`] }, text(w.name, (v) => setOpt(w as unknown as Json, 'name', v))),
@@ -475,9 +547,10 @@ function workspacesSection(): HTMLElement {
 }
 
 function addWorkspace() {
-  const n = (state.workspaces ??= []).length + 1;
-  state.workspaces.push({ id: fakeId('a1a1a1a1', n), name: `Workspace ${n}`, type: 'Workspace', callerAccess: 'Admin' });
-  rerender(`[data-row="/workspaces/${n - 1}"] input`);
+  const list = (state.workspaces ??= []);
+  const [id, n] = freshId('a1a1a1a1', list);
+  list.push({ id, name: `Workspace ${n}`, type: 'Workspace', callerAccess: 'Admin' });
+  rerender(`[data-row="/workspaces/${list.length - 1}"] .grid input`);
 }
 
 function datasetsSection(): HTMLElement {
@@ -497,15 +570,15 @@ function datasetsSection(): HTMLElement {
         field(
           { label: 'ID', id: true, pointers: [p, `${p}/id`, ...(e >= 0 ? [ep, `${ep}/id`] : [])] },
           text(d.id, (v) => {
-            renameId('datasets', d.id, v);
-            renameInIdentities(d.id, v);
+            const old = d.id;
             d.id = v;
+            renameId('dataset', old, v);
           }, { 'data-testid': `dataset-${i}-id` }),
         ),
         field({ label: 'Name', pointers: [`${p}/name`] }, text(d.name, (v) => setOpt(d as unknown as Json, 'name', v))),
         field(
           { label: 'Workspace', id: true, pointers: [`${p}/workspaceId`] },
-          text(d.workspaceId, (v) => setOpt(d as unknown as Json, 'workspaceId', v), { list: 'workspace-ids' }),
+          text(d.workspaceId, (v) => setOpt(d as unknown as Json, 'workspaceId', v), { list: 'workspace-ids', 'data-testid': `dataset-${i}-workspace` }),
         ),
         field(
           { label: 'Model (dataset type)', pointers: [`${p}/model`, `${p}/datasources`] },
@@ -551,11 +624,11 @@ function datasetsSection(): HTMLElement {
 }
 
 function addDataset() {
-  const n = (state.datasets ??= []).length + 1;
-  const id = fakeId('d1d1d1d1', n);
-  state.datasets.push({ id, name: `Dataset ${n}`, workspaceId: state.workspaces?.[0]?.id ?? WS_ID, model: 'Import', roles: [] });
+  const list = (state.datasets ??= []);
+  const [id, n] = freshId('d1d1d1d1', list);
+  list.push({ id, name: `Dataset ${n}`, workspaceId: state.workspaces?.[0]?.id ?? WS_ID, model: 'Import', roles: [] });
   if (isV2()) toggleEntry('datasets', id, true);
-  rerender(`[data-row="/datasets/${n - 1}"] input`);
+  rerender(`[data-row="/datasets/${list.length - 1}"] .grid input`);
 }
 
 function reportsSection(): HTMLElement {
@@ -575,18 +648,19 @@ function reportsSection(): HTMLElement {
         field(
           { label: 'ID', id: true, pointers: [p, `${p}/id`, ...(e >= 0 ? [ep, `${ep}/id`] : [])] },
           text(r.id, (v) => {
-            renameId('reports', r.id, v);
+            const old = r.id;
             r.id = v;
-          }),
+            renameId('report', old, v);
+          }, { 'data-testid': `report-${i}-id` }),
         ),
         field({ label: 'Name', pointers: [`${p}/name`] }, text(r.name, (v) => setOpt(r as unknown as Json, 'name', v))),
         field(
           { label: 'Workspace', id: true, pointers: [`${p}/workspaceId`] },
-          text(r.workspaceId, (v) => setOpt(r as unknown as Json, 'workspaceId', v), { list: 'workspace-ids' }),
+          text(r.workspaceId, (v) => setOpt(r as unknown as Json, 'workspaceId', v), { list: 'workspace-ids', 'data-testid': `report-${i}-workspace` }),
         ),
         field(
           { label: 'Dataset', id: true, pointers: [`${p}/datasetId`, `${p}/datasetWorkspaceId`] },
-          text(r.datasetId, (v) => setOpt(r as unknown as Json, 'datasetId', v), { list: 'dataset-ids' }),
+          text(r.datasetId, (v) => setOpt(r as unknown as Json, 'datasetId', v), { list: 'dataset-ids', 'data-testid': `report-${i}-dataset` }),
         ),
         field({ label: 'Report type', pointers: [`${p}/reportType`] }, select(REPORT_TYPES, r.reportType ?? 'PowerBIReport', (v) => (r.reportType = v))),
         isV2()
@@ -609,10 +683,10 @@ function reportsSection(): HTMLElement {
 }
 
 function addReport() {
-  const n = (state.reports ??= []).length + 1;
-  const id = fakeId('e1e1e1e1', n);
+  const list = (state.reports ??= []);
+  const [id, n] = freshId('e1e1e1e1', list);
   const ws = state.workspaces?.[0]?.id ?? WS_ID;
-  state.reports.push({
+  list.push({
     id,
     name: `Report ${n}`,
     workspaceId: ws,
@@ -621,15 +695,7 @@ function addReport() {
     embedUrl: `https://app.powerbi.com/reportEmbed?reportId=${id}&groupId=${ws}`,
   });
   if (isV2()) toggleEntry('reports', id, true);
-  rerender(`[data-row="/reports/${n - 1}"] input`);
-}
-
-function renameInIdentities(oldId: string, newId: string) {
-  const ids = req().identities;
-  if (!Array.isArray(ids)) return;
-  for (const idn of ids as EffectiveIdentity[]) {
-    if (idn.datasets) idn.datasets = idn.datasets.map((x) => (sameId(x, oldId) ? newId : x));
-  }
+  rerender(`[data-row="/reports/${list.length - 1}"] .grid input`);
 }
 
 function identitiesSection(): HTMLElement {
@@ -671,7 +737,7 @@ function identitiesSection(): HTMLElement {
         ),
         field(
           { label: 'Paginated reports', pointers: [`${p}/reports`], hint: 'Comma-separated report IDs (RDL only)' },
-          text((idn.reports ?? []).join(', '), (v) => listOpt(o, 'reports', v)),
+          text((idn.reports ?? []).join(', '), (v) => listOpt(o, 'reports', v), { 'data-testid': `identity-${i}-reports` }),
         ),
       ),
     );
@@ -744,6 +810,14 @@ function fakeId(prefix: string, n: number) {
   return `${prefix}-0000-4000-8000-${String(n).padStart(12, '0')}`;
 }
 
+/** A placeholder id no item of `list` has yet (after a removal, the next number may be taken), with its number. */
+function freshId(prefix: string, list: { id: string }[]): [string, number] {
+  for (let n = list.length + 1; ; n++) {
+    const id = fakeId(prefix, n);
+    if (!list.some((x) => sameId(x.id, id))) return [id, n];
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rendering, validation, preview
 
@@ -770,8 +844,9 @@ function rerender(focus?: string) {
     optionsSection(),
     datalists(),
   );
-  // The request body as a whole.
-  fields.set('/request', $('#identities'));
+  // The request body as a whole (and members the form has no control for, such as V2's
+  // accessLevel): the endpoint decides which body is sent.
+  fields.set('/request', $('#endpoint'));
   changed();
   if (focus) (form.querySelector<HTMLElement>(focus) ?? document.querySelector<HTMLElement>(focus))?.focus();
 }
@@ -787,17 +862,37 @@ function fieldFor(pointer: string): HTMLElement | undefined {
   }
 }
 
+/**
+ * Where a diagnostic is shown: its pointer's own field. When that is only a whole section, or only
+ * an ancestor has a field (a missing member), the field its fix writes, if the form has one
+ * (EG0503 points at `/request`; its fix adds `/request/datasetId`).
+ */
+function placeFor(d: Diagnostic): HTMLElement | undefined {
+  const p = scenarioPointer(d);
+  const own = fields.get(p);
+  if (own && !own.matches('section')) return own;
+  for (const op of d.fix?.patch ?? []) {
+    const f = op.op === 'remove' ? undefined : fields.get(op.path.replace(/\/-$/, ''));
+    if (f && !f.matches('section')) return f;
+  }
+  return own ?? fieldFor(p);
+}
+
 function fieldLabel(wrap: HTMLElement): string {
-  const label = wrap.querySelector('label')?.textContent ?? wrap.querySelector('h2, h3')?.textContent ?? '';
+  // A row (an identity, a dataset) is named by its heading, not by its first field.
+  const own = wrap.matches('.row, section') ? null : wrap.querySelector('label')?.textContent;
+  const label = own ?? wrap.querySelector('h2, h3')?.textContent ?? '';
   const row = wrap.closest('.row')?.querySelector('h3')?.textContent;
   const sec = wrap.closest('section')?.querySelector('h2')?.textContent;
   return [sec, row && row !== label ? row : null, label !== sec ? label : null].filter(Boolean).join(' › ');
 }
 
+/** Moves to a field: its first control; for a row or a section, the first one that edits (not a Remove button). */
 function focusField(wrap: HTMLElement) {
   const control = wrap.matches('input, select, textarea, button')
     ? wrap
-    : wrap.querySelector<HTMLElement>('input, select, textarea, button');
+    : (wrap.querySelector<HTMLElement>('.grid input, .grid select, .grid textarea') ??
+      wrap.querySelector<HTMLElement>('input, select, textarea, button'));
   wrap.scrollIntoView({ block: 'center', behavior: 'smooth' });
   control?.focus({ preventScroll: true });
 }
@@ -819,9 +914,8 @@ function applyDiagnosticFix(d: Diagnostic) {
     $('#status').textContent = `The fix could not be applied: ${(e as Error).message}`;
     return;
   }
-  const target = scenarioPointer(d);
   rerender();
-  const wrap = fieldFor(target.replace(/\/-$/, ''));
+  const wrap = placeFor(d);
   if (wrap) focusField(wrap);
 }
 
@@ -842,7 +936,7 @@ function changed() {
   const list = h('div', { class: 'diag-list' });
   for (const d of report.diagnostics) {
     const p = scenarioPointer(d);
-    const wrap = fieldFor(p);
+    const wrap = placeFor(d);
     const where = wrap ? fieldLabel(wrap) : p;
     const onFix = d.fix ? () => applyDiagnosticFix(d) : undefined;
     list.append(card(d, { where, onGoto: wrap ? () => focusField(wrap) : undefined, onFix }));

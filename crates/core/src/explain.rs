@@ -141,8 +141,7 @@ static PATTERNS: &[Pattern] = &[
 
 /// Explains an error text (a raw message or the service's JSON error body).
 pub fn explain(text: &str) -> Vec<Explanation> {
-    // Power BI's error texts are ASCII; ASCII folding keeps Unicode case tables out of the wasm.
-    let haystack = flatten_error(text).to_ascii_lowercase();
+    let haystack = normalized(&flatten_error(text));
     let ids = guids(text);
     PATTERNS
         .iter()
@@ -156,6 +155,29 @@ pub fn explain(text: &str) -> Vec<Explanation> {
             ids: ids.clone(),
         })
         .collect()
+}
+
+/// The text as the needles are written: lower case, ASCII apostrophes and quotes, single spaces.
+/// Messages pasted from chat, mail or the docs come with typographic apostrophes (`shouldn’t`),
+/// no-break spaces and line breaks. Power BI's own texts are ASCII, so ASCII case folding is
+/// enough (and keeps Unicode case tables out of the wasm).
+fn normalized(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_space = false;
+    for c in text.chars() {
+        let c = match c {
+            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' => '\'',
+            '\u{201C}' | '\u{201D}' => '"',
+            c if c.is_whitespace() => ' ',
+            c => c.to_ascii_lowercase(),
+        };
+        if c == ' ' && after_space {
+            continue;
+        }
+        after_space = c == ' ';
+        out.push(c);
+    }
+    out
 }
 
 /// Pulls the code and message out of `{"error":{"code","message"}}` or Entra's `{"error","error_description"}`.

@@ -982,6 +982,15 @@ fn explain_covers_the_service_errors() {
             .any(|e| e.id == "throttled")
     );
     assert!(embedgate_core::explain("something unrelated").is_empty());
+    // As pasted from chat, mail or the docs: typographic apostrophes, no-break spaces, a line break.
+    for (text, code) in [
+        ("Creating embed token for accessing dataset X shouldn\u{2019}t have effective identity", "EG0204"),
+        ("requires effective identity username to be identical to the caller\u{2019}s principal name", "EG0303"),
+        ("Creating embed token for accessing dataset X requires\u{a0}effective identity to be\n  provided", "EG0301"),
+    ] {
+        let x = embedgate_core::explain(text);
+        assert!(x.iter().any(|e| e.rules.contains(&code)), "{text} -> {x:#?}");
+    }
 }
 
 /// EG0505's fix for `accessLevel` in a V2 body depends on the value the body carries (kept on the
