@@ -384,6 +384,46 @@ describe('token-request form', () => {
     await page.close();
   });
 
+  test('blank choices leave the member out; the lifetime goes in as typed; a cleared UPN stays cleared', async () => {
+    const page = await open('index.html');
+    const state = async () => JSON.parse(await hashText(page, 's'));
+    await page.getByLabel('Caller’s access').selectOption('');
+    await page.getByLabel('Model (dataset type)').selectOption('');
+    await inline(page, 'identities', 'EG0301').waitFor();
+    assert.equal(await page.locator('.inline-diag[data-code="EG0002"]').count(), 0);
+    await page.waitForFunction(() => !atob(new URLSearchParams(location.hash.slice(1)).get('s').replace(/-/g, '+').replace(/_/g, '/')).includes('callerAccess'));
+    const s = await state();
+    assert.equal(s.workspaces[0].callerAccess, undefined);
+    assert.equal(s.datasets[0].model, undefined);
+    // What the number field used to drop or round reaches the body as typed, and the core says why it is wrong.
+    for (const typed of ['1e', '9007199254740993']) {
+      await page.locator('#lifetime').fill(typed);
+      assert.equal(JSON.parse(await page.locator('#preview-body').textContent()).lifetimeInMinutes, typed);
+      await page.locator('.field:has(#lifetime) .inline-diag[data-code="EG0002"]').waitFor();
+    }
+    await page.locator('#lifetime').fill('30');
+    assert.equal(JSON.parse(await page.locator('#preview-body').textContent()).lifetimeInMinutes, 30);
+    await page.locator('#caller-user').check();
+    await page.locator('#caller-upn').fill('');
+    await page.locator('#caller-sp').check();
+    await page.locator('#caller-user').check();
+    assert.equal(await page.locator('#caller-upn').inputValue(), '');
+    await page.close();
+  });
+
+  test('a V1 endpoint whose workspace is not the item’s is an error, with the fix', async () => {
+    const page = await open('index.html');
+    await page.getByTestId('add-workspace').click();
+    await page.locator('#endpoint-kind').selectOption('Report');
+    await page.locator('#endpoint-groupId').fill('a1a1a1a1-0000-4000-8000-000000000002');
+    const d = page.locator('.field:has(#endpoint-groupId) .inline-diag[data-code="EG0408"]');
+    await d.waitFor();
+    await d.locator('button.fix').click();
+    assert.equal(await page.locator('#endpoint-groupId').inputValue(), 'a1a1a1a1-0000-4000-8000-000000000001');
+    assert.equal(await page.locator('.inline-diag[data-code="EG0408"]').count(), 0);
+    await page.close();
+  });
+
   test('a V1 endpoint previews its REST path', async () => {
     const page = await open('index.html');
     await page.locator('#endpoint-kind').selectOption('Report');
@@ -553,6 +593,16 @@ describe('explain', () => {
     await page.close();
   });
 
+  test('on a phone-sized screen every page link is in view', async () => {
+    const page = await open('explain.html');
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const link of await page.locator('.top nav a').all()) {
+      const box = await link.boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${await link.textContent()}: ${JSON.stringify(box)}`);
+    }
+    await page.close();
+  });
+
   test('explain and capabilities follow another link opened in the same tab', async () => {
     const page = await open('explain.html');
     const text = "Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 shouldn't have effective identity";
@@ -564,6 +614,17 @@ describe('explain', () => {
     await page.waitForFunction(() => !document.querySelector('.explanation'));
     await page.locator('#error-text').fill(text.replace("'", '\u2019'));
     await page.locator('.explanation[data-id="identity-not-allowed"]').waitFor();
+    // Entra's unauthorized_client is an unknown app: one explanation, and no empty rules heading.
+    await page
+      .locator('#error-text')
+      .fill('{"error":"unauthorized_client","error_description":"AADSTS700016: Application with identifier \'abc\' was not found in the directory"}');
+    await page.locator('.explanation[data-id="entra-app-not-found"]').waitFor();
+    assert.equal(await page.locator('.explanation').count(), 1);
+    assert.equal(await page.locator('.explanation h3', { hasText: 'Rules that catch it' }).count(), 0);
+    // A long paste stays out of the URL.
+    await page.locator('#error-text').fill(`${text} ${'x'.repeat(20000)}`);
+    await sleep(600);
+    assert.equal(await hashText(page, 'q'), null);
     await page.close();
     const caps = await open('capabilities.html');
     await caps.evaluate(() => (location.hash = 'caller=sp&type=rls%3ARdl'));

@@ -11,6 +11,9 @@ const SAMPLES = [
   '{"message":"TokenExpired","detailedMessage":"Access token has expired, resubmit with a new access token","errorCode":"403"}',
 ];
 
+/** The longest error text kept in the URL. */
+const MAX_LINKED = 16_000;
+
 export function start() {
   const input = $('#error-text') as HTMLTextAreaElement;
   const out = $('#explanations');
@@ -18,7 +21,8 @@ export function start() {
 
   function run() {
     const text = input.value;
-    hash.write({ q: text ? hash.encode(text) : undefined });
+    // A long paste stays out of the URL (browsers cap URLs at about 2 MB; links this long are not shared).
+    hash.write({ q: text && text.length <= MAX_LINKED ? hash.encode(text) : undefined });
     if (!text.trim()) {
       out.replaceChildren(h('p', { class: 'hint' }, 'Paste an error above, or pick a sample.'));
       say('');
@@ -41,8 +45,9 @@ export function start() {
           h('h3', {}, 'Fix'),
           h('p', { class: 'fix-text' }, x.fix),
           x.ids.length ? h('p', { class: 'ids' }, 'IDs in the message: ', x.ids.map((id) => h('code', {}, id))) : null,
-          h('h3', {}, 'Rules that catch it before the call'),
-          h(
+          // Entra ID's errors have no rule: no heading over an empty list.
+          x.rules.length ? h('h3', {}, 'Rules that catch it before the call') : null,
+          x.rules.length ? h(
             'ul',
             { class: 'rule-list' },
             x.rules.map((code) => {
@@ -56,7 +61,7 @@ export function start() {
                 r ? h('span', { class: 'rule-name' }, ` (${r.name})`) : null,
               );
             }),
-          ),
+          ) : null,
         ),
       ),
     );

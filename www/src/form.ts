@@ -296,8 +296,9 @@ const remembered: { upn?: string | null; objectId?: string | null; profileId?: s
 
 function setCallerMode(mode: 'user' | 'sp' | 'profile') {
   const c = state.caller;
-  if (c.upn) remembered.upn = c.upn;
-  if (c.objectId) remembered.objectId = c.objectId;
+  // What the mode being left holds, also when the user emptied it (a cleared UPN stays cleared).
+  if (c.principalType === 'User') remembered.upn = c.upn ?? '';
+  else remembered.objectId = c.objectId ?? '';
   if (c.profile) {
     remembered.profileId = c.profile.id;
     remembered.profileName = c.profile.displayName;
@@ -517,7 +518,7 @@ function workspacesSection(): HTMLElement {
         field({ label: 'Type', pointers: [`${p}/type`] }, select(WS_TYPES, w.type, (v) => (w.type = v))),
         field(
           { label: 'Caller’s access', pointers: [`${p}/callerAccess`, `${p}/users`] },
-          select(ACCESS.map((a) => [a, a]), w.callerAccess, (v) => (w.callerAccess = v), { blank: '(unknown)' }),
+          select(ACCESS.map((a) => [a, a]), w.callerAccess, (v) => setOpt(w as unknown as Json, 'callerAccess', v), { blank: '(unknown)' }),
         ),
         isV2()
           ? field(
@@ -582,7 +583,7 @@ function datasetsSection(): HTMLElement {
         ),
         field(
           { label: 'Model (dataset type)', pointers: [`${p}/model`, `${p}/datasources`] },
-          select(MODELS, d.model, (v) => (d.model = v), { blank: '(infer)' }),
+          select(MODELS, d.model, (v) => setOpt(d as unknown as Json, 'model', v), { blank: '(infer)' }),
         ),
         field(
           {
@@ -786,11 +787,15 @@ function removeAt(key: 'workspaces' | 'datasets' | 'reports', i: number, reqKey:
 
 function optionsSection(): HTMLElement {
   const r = req();
-  const life = h('input', { type: 'number', min: '0', step: '1', inputmode: 'numeric', id: 'lifetime' });
-  life.value = r.lifetimeInMinutes === undefined ? '' : String(r.lifetimeInMinutes);
+  // A text field: a number field reads "1e" as empty and rounds past 2^53, so the body would lose
+  // or change what was typed. A whole number JS holds exactly goes in as a number; anything else
+  // goes in as typed, and the core reports it at this field.
+  const life = h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'off', spellcheck: 'false', id: 'lifetime' });
+  life.value = r.lifetimeInMinutes == null ? '' : String(r.lifetimeInMinutes);
   life.addEventListener('input', () => {
-    if (life.value.trim() === '') delete r.lifetimeInMinutes;
-    else r.lifetimeInMinutes = Number(life.value);
+    const t = life.value.trim();
+    if (t === '') delete r.lifetimeInMinutes;
+    else r.lifetimeInMinutes = /^-?\d+$/.test(t) && Number.isSafeInteger(Number(t)) ? Number(t) : t;
     changed();
   });
   return section(
@@ -1049,7 +1054,8 @@ function formProblem(v: unknown): string | null {
   const r = v.request;
   if (!isObj(r)) return '/request';
   for (const k of ['accessLevel', 'datasetId']) if (!isStr(r[k])) return `/request/${k}`;
-  if (r.lifetimeInMinutes != null && typeof r.lifetimeInMinutes !== 'number') return '/request/lifetimeInMinutes';
+  if (r.lifetimeInMinutes != null && typeof r.lifetimeInMinutes !== 'number' && typeof r.lifetimeInMinutes !== 'string')
+    return '/request/lifetimeInMinutes';
   return (
     listProblem(r.reports, '/request/reports', ['id']) ??
     listProblem(r.datasets, '/request/datasets', ['id', 'xmlaPermissions']) ??

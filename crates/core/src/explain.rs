@@ -145,7 +145,7 @@ pub fn explain(text: &str) -> Vec<Explanation> {
     let ids = guids(text);
     PATTERNS
         .iter()
-        .filter(|p| p.needles.iter().any(|n| haystack.contains(n)))
+        .filter(|p| p.needles.iter().any(|n| contains_words(&haystack, n)))
         .map(|p| Explanation {
             id: p.id,
             reason: p.reason,
@@ -155,6 +155,16 @@ pub fn explain(text: &str) -> Vec<Explanation> {
             ids: ids.clone(),
         })
         .collect()
+}
+
+/// Whether `needle` occurs in `haystack` as whole words: `unauthorized` is not Entra's
+/// `unauthorized_client` (an unknown app, not a Power BI permission).
+fn contains_words(haystack: &str, needle: &str) -> bool {
+    let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    let h = haystack.as_bytes();
+    haystack.match_indices(needle).any(|(at, _)| {
+        !word(at.checked_sub(1).and_then(|i| h.get(i))) && !word(h.get(at + needle.len()))
+    })
 }
 
 /// The text as the needles are written: lower case, ASCII apostrophes and quotes, single spaces.

@@ -578,6 +578,26 @@ fn cases() -> Vec<Case> {
             neg: base,
         },
         Case {
+            code: "EG0408",
+            pos: || {
+                with(base(), |v| {
+                    v1_report(
+                        v,
+                        json!({"accessLevel": "View", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    );
+                    set(v, "/endpoint/groupId", json!(WS2));
+                })
+            },
+            neg: || {
+                with(base(), |v| {
+                    v1_report(
+                        v,
+                        json!({"accessLevel": "View", "identities": [{"username": "a", "roles": ["Customer"], "datasets": [DS]}]}),
+                    );
+                })
+            },
+        },
+        Case {
             code: "EG0501",
             pos: || {
                 with(base(), |v| {
@@ -982,6 +1002,19 @@ fn explain_covers_the_service_errors() {
             .any(|e| e.id == "throttled")
     );
     assert!(embedgate_core::explain("something unrelated").is_empty());
+    // Entra's `unauthorized_client` is an unknown app, not a Power BI permission.
+    let x = embedgate_core::explain(
+        r#"{"error":"unauthorized_client","error_description":"AADSTS700016: Application with identifier 'abc' was not found in the directory"}"#,
+    );
+    assert_eq!(
+        x.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ["entra-app-not-found"]
+    );
+    assert!(
+        embedgate_core::explain("Operation returned an invalid status code 'Unauthorized'")
+            .iter()
+            .any(|e| e.id == "not-authorized")
+    );
     // As pasted from chat, mail or the docs: typographic apostrophes, no-break spaces, a line break.
     for (text, code) in [
         ("Creating embed token for accessing dataset X shouldn\u{2019}t have effective identity", "EG0204"),
@@ -1014,4 +1047,42 @@ fn v2_access_level_fix_follows_its_value() {
         "{view:?}"
     );
     assert!(!view.iter().any(|t| t.contains("allowEdit")));
+}
+
+/// `Create` sent to the report endpoint is EG0502's finding alone: EG0503's fix (add `datasetId`)
+/// would only lead to EG0506 there.
+#[test]
+fn create_on_the_report_endpoint_is_not_a_missing_dataset() {
+    let v = with(base(), |v| v1_report(v, json!({"accessLevel": "Create"})));
+    let found = codes(&v);
+    assert!(found.contains(&"EG0502"), "{found:?}");
+    assert!(!found.contains(&"EG0503"), "{found:?}");
+}
+
+/// Removing the last identity removes the list: `"identities": []` is not "no identities".
+#[test]
+fn removing_the_last_identity_removes_the_list() {
+    let v = with(base(), |v| {
+        set(v, "/datasets/0/roles", json!([]));
+        set(
+            v,
+            "/request/identities",
+            json!([{"username": "a", "datasets": [DS]}]),
+        );
+    });
+    let report = check_value(&v);
+    let d = report
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "EG0204")
+        .expect("EG0204");
+    let mut fixed = v.clone();
+    apply_fix(&mut fixed, d.fix.as_ref().expect("a fix")).expect("applies");
+    assert_eq!(
+        fixed["request"].get("identities"),
+        None,
+        "{}",
+        fixed["request"]
+    );
+    assert!(!codes(&fixed).contains(&"EG0204"));
 }

@@ -9,13 +9,25 @@ use crate::sources::{cite, Document};
 use crate::text::closest;
 
 /// A fix that takes dataset `j` out of identity `i` (or drops the identity if it was its only one).
-pub(super) fn drop_dataset_from_identity(i: usize, j: usize, id: &EffectiveIdentity) -> Fix {
+pub(super) fn drop_dataset_from_identity(
+    ctx: &Ctx,
+    i: usize,
+    j: usize,
+    id: &EffectiveIdentity,
+) -> Fix {
     if id.datasets.as_ref().map_or(0, Vec::len) <= 1
         && id.reports.as_ref().is_none_or(Vec::is_empty)
     {
+        // The last identity takes the list with it: the service reads `"identities": []` as a
+        // request for identities and none given.
+        let path = if ctx.identities.len() == 1 {
+            "/request/identities".to_string()
+        } else {
+            format!("/request/identities/{i}")
+        };
         Fix {
             title: "remove this identity".into(),
-            patch: vec![PatchOp::remove(format!("/request/identities/{i}"))],
+            patch: vec![PatchOp::remove(path)],
         }
     } else {
         Fix {
@@ -88,7 +100,7 @@ pub const IDENTITY_DATASET_NOT_EMBEDDED: Rule = Rule {
                     Some(c) => f.help(format!("did you mean `{c}`?")),
                     None => f,
                 };
-                f.fix(drop_dataset_from_identity(i, j, id));
+                f.fix(drop_dataset_from_identity(ctx, i, j, id));
             }
         }
     },
@@ -143,7 +155,7 @@ pub const IDENTITY_NOT_ALLOWED: Rule = Rule {
             let Some(meta) = r.described else { continue };
             if meta.rls == RlsType::None {
                 e.report(Location::Request, format!("/identities/{i}/datasets/{j}"), format!("dataset `{d}` has no row-level security, so it shouldn't have an effective identity"))
-                    .fix(drop_dataset_from_identity(i, j, id));
+                    .fix(drop_dataset_from_identity(ctx, i, j, id));
             }
         }
     },

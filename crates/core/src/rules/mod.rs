@@ -169,6 +169,7 @@ pub static CATALOG: &[Rule] = &[
     workspace::NEW_AT_LEAST_MEMBER,
     workspace::V2_NEW_WORKSPACES_ONLY,
     workspace::WORKSPACE_UNKNOWN,
+    workspace::ITEM_IN_ENDPOINT_WORKSPACE,
     permissions::EDIT_ONLY_REPORTS,
     permissions::CREATE_ONLY_CREATE_ENDPOINT,
     permissions::CREATE_NEEDS_DATASET,

@@ -78,11 +78,11 @@ pub const CREATE_NEEDS_DATASET: Rule = Rule {
         "Access Level",
         "For report creation, you must also supply the datasetId parameter.",
     ),
+    // Only on the create endpoint: `Create` sent to another endpoint is EG0502's finding, and adding
+    // a datasetId there would only raise EG0506.
     check: |ctx, e| {
         let Some(b) = ctx.v1 else { return };
-        let wants_create =
-            is_create_endpoint(ctx) || b.access_level == Some(TokenAccessLevel::Create);
-        if wants_create && b.dataset_id.as_deref().is_none_or(str::is_empty) {
+        if is_create_endpoint(ctx) && b.dataset_id.as_deref().is_none_or(str::is_empty) {
             let f = e.report(Location::Request, "", "report creation needs `datasetId`");
             if let [d] = ctx.scenario.datasets.as_slice() {
                 f.fix(Fix {

@@ -1,11 +1,13 @@
 //! Workspace rules (seed 004): classic, new and My workspace, and the caller's access right.
 
+use serde_json::json;
+
 use super::{Ctx, Family, Place, Ptr, Rule};
-use crate::diag::{Location, Severity};
+use crate::diag::{Fix, Location, PatchOp, Severity};
 use crate::powerbi::{
     GenerateTokenRequestV2TargetWorkspace as TargetWorkspace, GroupUserAccessRight, WorkspaceType,
 };
-use crate::scenario::Workspace;
+use crate::scenario::{Endpoint, Workspace};
 use crate::sources::{cite, Document};
 
 /// The places (one per described workspace) whose workspace is of type `kind`.
@@ -247,5 +249,59 @@ pub const WORKSPACE_UNKNOWN: Rule = Rule {
                 _ => {}
             }
         }
+    },
+};
+
+/// The workspace the scenario says the item `id` lives in.
+fn home_of<'a>(
+    id: &str,
+    mut items: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+) -> Option<&'a str> {
+    items
+        .find(|(i, _)| i.eq_ignore_ascii_case(id))
+        .and_then(|(_, w)| w)
+}
+
+pub const ITEM_IN_ENDPOINT_WORKSPACE: Rule = Rule {
+    code: "EG0408",
+    name: "item-in-endpoint-workspace",
+    family: Family::Workspace,
+    severity: Severity::Error,
+    title: "A V1 endpoint finds its item only in the workspace its path names",
+    doc: "`POST /groups/{groupId}/reports/{reportId}/GenerateToken` (and the dataset, dashboard and tile \
+          endpoints) looks the item up in that workspace: an item that lives in another workspace is not found \
+          (404, PowerBIEntityNotFound). Checked when the scenario says where the item lives.",
+    source: cite(
+        Document::Swagger,
+        "Reports_GenerateTokenInGroup",
+        "Generates an embed token to view or edit the specified report from the specified workspace.",
+    ),
+    check: |ctx, e| {
+        let s = ctx.scenario;
+        let (what, id, group, lives) = match &s.endpoint {
+            Endpoint::Report { group_id, report_id } => {
+                let it = s.reports.iter().map(|r| (r.id.as_str(), r.workspace_id.as_deref()));
+                ("report", report_id, group_id, home_of(report_id, it))
+            }
+            Endpoint::Dataset { group_id, dataset_id } => {
+                let it = s.datasets.iter().map(|d| (d.id.as_str(), d.workspace_id.as_deref()));
+                ("dataset", dataset_id, group_id, home_of(dataset_id, it))
+            }
+            Endpoint::Dashboard { group_id, dashboard_id } | Endpoint::Tile { group_id, dashboard_id, .. } => {
+                let it = s.dashboards.iter().map(|d| (d.id.as_str(), d.workspace_id.as_deref()));
+                ("dashboard", dashboard_id, group_id, home_of(dashboard_id, it))
+            }
+            Endpoint::GenerateTokenV2 | Endpoint::CreateReport { .. } => return,
+        };
+        let Some(lives) = lives.filter(|w| !w.is_empty() && !w.eq_ignore_ascii_case(group)) else { return };
+        e.report(
+            Location::Scenario,
+            "/endpoint/groupId",
+            format!("{what} `{id}` lives in workspace `{lives}`, not in `{group}` that the endpoint names: Power BI answers 404 (not found)"),
+        )
+        .fix(Fix {
+            title: format!("call the endpoint of workspace {lives}"),
+            patch: vec![PatchOp::replace("/endpoint/groupId", json!(lives))],
+        });
     },
 };
