@@ -1,6 +1,6 @@
 // RLS configuration checker: a scenario (or Power BI GET dataset / report JSON) in an editor pane,
 // checked on every keystroke; diagnostics listed and marked at their lines.
-import { $, copy, debounce, h } from './dom';
+import { $, copy, debounce, h, say } from './dom';
 import { card, summary, verdictText } from './diag';
 import { defaultScenario } from './form';
 import * as hash from './hash';
@@ -236,10 +236,7 @@ function writeHash(): boolean {
 }
 
 const saveHash = debounce(writeHash, 250);
-const announce = debounce((t: string) => {
-  const s = $('#status');
-  if (s.textContent !== t) s.textContent = t;
-}, 400);
+const announce = debounce(say, 400);
 
 function setText(text: string) {
   editor.value = text;

@@ -28,6 +28,12 @@ export function $(sel: string, root: ParentNode = document): HTMLElement {
   return el;
 }
 
+/** Writes the page's `aria-live` status only when its text changes (a rewrite is announced again). */
+export function say(text: string) {
+  const status = $('#status');
+  if (status.textContent !== text) status.textContent = text;
+}
+
 let uid = 0;
 export const nextId = (prefix: string) => `${prefix}-${++uid}`;
 

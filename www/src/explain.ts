@@ -1,5 +1,5 @@
 // Explain: a Power BI error message in, the rule, the reason and the fix out.
-import { $, debounce, h } from './dom';
+import { $, debounce, h, say } from './dom';
 import * as hash from './hash';
 import * as wasm from './wasm';
 import type { Rule } from './wasm';
@@ -66,12 +66,6 @@ export function start() {
       ),
     );
     say(`${found.length} explanation${found.length === 1 ? '' : 's'}: ${found.map((x) => `${x.id} (${x.rules.join(', ')})`).join('; ')}`);
-  }
-
-  /** Updates the live region only when its text changes (a rewrite is announced again). */
-  function say(text: string) {
-    const status = $('#status');
-    if (status.textContent !== text) status.textContent = text;
   }
 
   /** The text in the URL hash, when another link is opened in this tab. */

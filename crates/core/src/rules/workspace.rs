@@ -252,16 +252,6 @@ pub const WORKSPACE_UNKNOWN: Rule = Rule {
     },
 };
 
-/// The workspace the scenario says the item `id` lives in.
-fn home_of<'a>(
-    id: &str,
-    mut items: impl Iterator<Item = (&'a str, Option<&'a str>)>,
-) -> Option<&'a str> {
-    items
-        .find(|(i, _)| i.eq_ignore_ascii_case(id))
-        .and_then(|(_, w)| w)
-}
-
 pub const ITEM_IN_ENDPOINT_WORKSPACE: Rule = Rule {
     code: "EG0408",
     name: "item-in-endpoint-workspace",
@@ -277,19 +267,19 @@ pub const ITEM_IN_ENDPOINT_WORKSPACE: Rule = Rule {
         "Generates an embed token to view or edit the specified report from the specified workspace.",
     ),
     check: |ctx, e| {
-        let s = ctx.scenario;
-        let (what, id, group, lives) = match &s.endpoint {
+        // Where the scenario says the item lives.
+        let (what, id, group, lives) = match &ctx.scenario.endpoint {
             Endpoint::Report { group_id, report_id } => {
-                let it = s.reports.iter().map(|r| (r.id.as_str(), r.workspace_id.as_deref()));
-                ("report", report_id, group_id, home_of(report_id, it))
+                let home = ctx.report(report_id).and_then(|r| r.workspace_id.as_deref());
+                ("report", report_id, group_id, home)
             }
             Endpoint::Dataset { group_id, dataset_id } => {
-                let it = s.datasets.iter().map(|d| (d.id.as_str(), d.workspace_id.as_deref()));
-                ("dataset", dataset_id, group_id, home_of(dataset_id, it))
+                let home = ctx.dataset(dataset_id).and_then(|d| d.meta.workspace_id.as_deref());
+                ("dataset", dataset_id, group_id, home)
             }
             Endpoint::Dashboard { group_id, dashboard_id } | Endpoint::Tile { group_id, dashboard_id, .. } => {
-                let it = s.dashboards.iter().map(|d| (d.id.as_str(), d.workspace_id.as_deref()));
-                ("dashboard", dashboard_id, group_id, home_of(dashboard_id, it))
+                let home = ctx.dashboard(dashboard_id).and_then(|d| d.workspace_id.as_deref());
+                ("dashboard", dashboard_id, group_id, home)
             }
             Endpoint::GenerateTokenV2 | Endpoint::CreateReport { .. } => return,
         };
