@@ -1086,3 +1086,127 @@ fn removing_the_last_identity_removes_the_list() {
     );
     assert!(!codes(&fixed).contains(&"EG0204"));
 }
+
+// Three gaps found by trying requests as a user would (issue 12).
+
+/// Seed 003: "At least one role must be defined in the model." A role named against a model that
+/// defines none must not pass just because the list to compare with is empty.
+#[test]
+fn a_role_against_a_model_without_roles_is_an_error() {
+    let v = with(base(), |v| {
+        set(v, "/datasets/0/roles", json!([]));
+        set(v, "/datasets/0/isEffectiveIdentityRequired", json!(true));
+    });
+    let r = check_value(&v);
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "EG0207")
+        .unwrap_or_else(|| {
+            panic!(
+                "{:?}",
+                r.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(d.pointer, "/identities/0/roles/0");
+    assert!(d.message.contains("defines no roles"), "{}", d.message);
+    assert_eq!(r.verdict, embedgate_core::Verdict::Invalid);
+}
+
+/// Seed 004, SSO and cloud RLS: "You must provide ... Explicit (SSO) identity in the identity blob
+/// property ...; Effective (RLS) identity (username)". A master user's blob and roles without a
+/// username are not enough.
+#[test]
+fn sso_with_cloud_rls_needs_the_username_too() {
+    let v = with(base(), |v| {
+        master_user(v);
+        model(v, "DirectQueryAzureSqlSso", json!(["Customer"]));
+        set(
+            v,
+            "/request/identities/0/identityBlob",
+            json!({"value": "tok"}),
+        );
+        del(v, "/request/identities/0/username");
+    });
+    let r = check_value(&v);
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "EG0307")
+        .unwrap_or_else(|| {
+            panic!(
+                "{:?}",
+                r.diagnostics
+                    .iter()
+                    .map(|d| (d.code, &d.pointer))
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(d.pointer, "/identities/0/username");
+    assert_eq!(d.severity, embedgate_core::Severity::Error);
+    // SSO without cloud RLS: a master user's blob-only identity stays valid (EG0205).
+    let v = with(base(), |v| {
+        master_user(v);
+        model(v, "DirectQueryAzureSqlSso", json!([]));
+        set(
+            v,
+            "/request/identities/0/identityBlob",
+            json!({"value": "tok"}),
+        );
+        del(v, "/request/identities/0/username");
+        del(v, "/request/identities/0/roles");
+    });
+    assert!(!codes(&v).contains(&"EG0307"), "{:?}", codes(&v));
+}
+
+/// A finding about a missing member points at the member itself (as EG0301 does for
+/// `/identities`), so an editor marks the place to add it. Checked for every finding whose fix
+/// adds one member that the document lacks, over every rule case and every example.
+#[test]
+fn missing_member_findings_point_at_the_member() {
+    let mut docs: Vec<(String, Value)> = Vec::new();
+    for c in cases() {
+        docs.push((format!("{} pos", c.code), (c.pos)()));
+        docs.push((format!("{} neg", c.code), (c.neg)()));
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        docs.push((p.display().to_string(), v));
+    }
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (name, v) in &docs {
+        for d in check_value(v).diagnostics {
+            let Some(fix) = &d.fix else { continue };
+            let [op] = fix.patch.as_slice() else { continue };
+            let op = serde_json::to_value(op).unwrap();
+            let path = op["path"].as_str().unwrap_or("");
+            if op["op"] != "add" || path.ends_with("/-") || v.pointer(path).is_some() {
+                continue;
+            }
+            // Only a member of an object the document has (adding a whole missing parent is
+            // reported at that parent, which is then the missing member).
+            let parent = path.rsplit_once('/').map(|p| p.0).unwrap_or("");
+            if !v.pointer(parent).is_some_and(Value::is_object) {
+                continue;
+            }
+            checked += 1;
+            if d.scenario_pointer() != path {
+                wrong.push(format!(
+                    "{name}: {} points at {} but is about missing {path}",
+                    d.code,
+                    d.scenario_pointer()
+                ));
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} missing-member findings seen");
+    // Findings without a fix follow the same rule.
+    let v = with(base(), |v| del(v, "/request/identities/0/username"));
+    let r = check_value(&v);
+    let d = r.diagnostics.iter().find(|d| d.code == "EG0205").unwrap();
+    assert_eq!(d.pointer, "/identities/0/username");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -606,7 +606,13 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             return Err(ApiError::invalid(format!("{pre}shouldn't have customData; CustomData is not supported for SQL Server Analysis Services")));
         }
         let Some(username) = &id.username else {
-            if ds.kind == DatasetKind::AzureSqlDirectQuerySso && id.blob && !c.is_app() {
+            // A master user's blob-only identity is enough for SSO alone; seed 004's "SSO and cloud
+            // RLS" row also asks for the effective (RLS) identity, the username.
+            if ds.kind == DatasetKind::AzureSqlDirectQuerySso
+                && id.blob
+                && !c.is_app()
+                && ds.roles.is_empty()
+            {
                 continue;
             }
             return Err(ApiError::invalid(format!(

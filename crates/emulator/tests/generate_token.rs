@@ -207,12 +207,20 @@ fn sso_azure_sql_rules() {
             pre(4)
         ),
     );
-    // master user: may omit the identity, or give only the blob
+    // master user: may omit the identity; with SSO and cloud RLS (this dataset has roles) a blob
+    // alone is not enough (seed 004: the blob and the RLS username), but blob, username and roles are
     ok(&e.v2(&e.user, json!({"reports": [{"id": rep(4)}]})));
-    ok(&e.v2(
-        &e.user,
-        json!({"reports": [{"id": rep(4)}], "identities": [blob(None, &[])]}),
-    ));
+    invalid(
+        &e.v2(
+            &e.user,
+            json!({"reports": [{"id": rep(4)}], "identities": [blob(None, &["Customer"])]}),
+        ),
+        &format!(
+            "{}requires effective identity username to be provided",
+            pre(4)
+        ),
+    );
+    ok(&e.v2(&e.user, json!({"reports": [{"id": rep(4)}], "identities": [blob(Some("alice@contoso.com"), &["Customer"])]})));
     // a username is otherwise required, and the blob must have a value
     invalid(&e.v2(&e.user, json!({"reports": [{"id": rep(1)}], "identities": [{"roles": ["Customer"], "datasets": [ds(1)]}]})),
             "Effective identity username must be provided");

@@ -58,7 +58,7 @@ pub const IDENTITY_DATASETS_REQUIRED: Rule = Rule {
             if no_datasets && no_reports {
                 let f = e.report(
                     Location::Request,
-                    format!("/identities/{i}"),
+                    format!("/identities/{i}/datasets"),
                     "this identity lists no datasets",
                 );
                 if let [d] = ctx.datasets.as_slice() {
@@ -161,8 +161,9 @@ pub const IDENTITY_NOT_ALLOWED: Rule = Rule {
     },
 };
 
-/// Master users may send only an identity blob for SSO models (seed 003).
-fn username_optional(ctx: &Ctx, i: usize) -> bool {
+/// Master users may send only an identity blob for SSO models (seed 003); with cloud RLS too, EG0307
+/// asks for the username.
+pub(crate) fn username_optional(ctx: &Ctx, i: usize) -> bool {
     ctx.scenario.caller.is_master_user()
         && ctx.identities[i].identity_blob.is_some()
         && ctx.identity_datasets(i).all(|d| {
@@ -190,8 +191,7 @@ pub const USERNAME_REQUIRED: Rule = Rule {
         for (i, id) in ctx.identities.iter().enumerate() {
             let empty = id.username.as_deref().is_none_or(|u| u.trim().is_empty());
             if empty && !username_optional(ctx, i) {
-                let ptr = if id.username.is_some() { format!("/identities/{i}/username") } else { format!("/identities/{i}") };
-                e.report(Location::Request, ptr, "the effective identity has no username")
+                e.report(Location::Request, format!("/identities/{i}/username"), "the effective identity has no username")
                     .help("set `username` to the signed-in user of your app (it is what USERNAME() returns)");
             }
         }
@@ -223,8 +223,7 @@ pub const ROLES_REQUIRED: Rule = Rule {
                 if !needs {
                     continue;
                 }
-                let ptr = if id.roles.is_some() { format!("/identities/{i}/roles") } else { format!("/identities/{i}") };
-                let f = e.report(Location::Request, ptr, format!("dataset `{d}` requires roles to be included in the effective identity"));
+                let f = e.report(Location::Request, format!("/identities/{i}/roles"), format!("dataset `{d}` requires roles to be included in the effective identity"));
                 if let Some(roles) = meta.model_roles().filter(|r| !r.is_empty()) {
                     let title = match roles {
                         [r] => format!("add role `{r}`"),
@@ -244,7 +243,9 @@ pub const ROLE_NOT_IN_MODEL: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "Roles in the identity are roles the model defines",
-    doc: "Checked when the scenario lists the model's roles. A role the model does not define filters nothing or fails.",
+    doc: "Checked when the scenario lists the model's roles. A role the model does not define filters nothing or fails. \
+          A model that defines no roles at all (`roles: []`) has no role to name: seed 003 says \"At least one role must be \
+          defined in the model\" for every model kind that takes an identity, so any role named against it is an error too.",
     source: cite(Document::EffectiveIdentity, "Set effective identity", "Roles: (Optional) List of role names."),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
@@ -255,7 +256,12 @@ pub const ROLE_NOT_IN_MODEL: Rule = Rule {
                 for r in ctx.identity_datasets(i) {
                     let d = r.id;
                     let Some(model) = r.described.and_then(|m| m.meta.model_roles()) else { continue };
-                    if model.is_empty() || model.iter().any(|r| r == role) {
+                    if model.is_empty() {
+                        e.report(Location::Request, format!("/identities/{i}/roles/{j}"), format!("dataset `{d}` defines no roles, so role `{role}` cannot apply (at least one role must be defined in the model)"))
+                            .help("define the role in the model (Power BI Desktop: Modeling > Manage roles) and republish, or list the model's roles in the scenario");
+                        break;
+                    }
+                    if model.iter().any(|r| r == role) {
                         continue;
                     }
                     let f = e.report(Location::Request, format!("/identities/{i}/roles/{j}"), format!("dataset `{d}` defines no role `{role}` (it defines: {})", model.join(", ")));

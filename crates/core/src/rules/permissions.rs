@@ -58,7 +58,7 @@ pub const CREATE_ONLY_CREATE_ENDPOINT: Rule = Rule {
         } else if !create && is_create_endpoint(ctx) {
             let (ptr, op) = match b.access_level {
                 Some(_) => ("/accessLevel", PatchOp::replace("/request/accessLevel", json!("Create"))),
-                None => ("", PatchOp::add("/request/accessLevel", json!("Create"))),
+                None => ("/accessLevel", PatchOp::add("/request/accessLevel", json!("Create"))),
             };
             e.report(Location::Request, ptr, "the create-report endpoint needs accessLevel `Create`")
                 .fix(Fix { title: "set accessLevel Create".into(), patch: vec![op] });
@@ -83,7 +83,11 @@ pub const CREATE_NEEDS_DATASET: Rule = Rule {
     check: |ctx, e| {
         let Some(b) = ctx.v1 else { return };
         if is_create_endpoint(ctx) && b.dataset_id.as_deref().is_none_or(str::is_empty) {
-            let f = e.report(Location::Request, "", "report creation needs `datasetId`");
+            let f = e.report(
+                Location::Request,
+                "/datasetId",
+                "report creation needs `datasetId`",
+            );
             if let [d] = ctx.scenario.datasets.as_slice() {
                 f.fix(Fix {
                     title: format!("use dataset {}", d.id),

@@ -238,7 +238,8 @@ pub const SSO_IDENTITY_BLOB: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "SSO datasets get an explicit identity blob (and, with cloud RLS, a username too)",
-    doc: "SSO + cloud RLS needs both the identity blob and the RLS username (error). SSO alone without a blob is a \
+    doc: "SSO + cloud RLS needs both the identity blob and the RLS username (error), from a master user too: the \
+          blob-only identity EG0205 allows a master user is for SSO without cloud RLS. SSO alone without a blob is a \
           warning: the data source then cannot apply the end user's permissions.",
     source: cite(
         Document::TokenConsiderations,
@@ -253,6 +254,13 @@ pub const SSO_IDENTITY_BLOB: Rule = Rule {
             }
             for (i, id) in ctx.identities_for(d) {
                 if id.identity_blob.is_some() {
+                    // Cloud RLS filters on the username too. A missing one is EG0205's finding unless
+                    // EG0205 lets this identity go without it (a master user's blob-only identity).
+                    let no_user = id.username.as_deref().is_none_or(|u| u.trim().is_empty());
+                    if rls == RlsType::SsoCloudRls && no_user && super::identity::username_optional(ctx, i) {
+                        e.report(Location::Request, format!("/identities/{i}/username"), format!("dataset `{}` uses SSO with cloud RLS: the identity needs a username as well as the identityBlob", d.id))
+                            .help("set `username` to the signed-in user of your app: the model's roles filter on it");
+                    }
                     continue;
                 }
                 let sev = if rls == RlsType::SsoCloudRls { Severity::Error } else { Severity::Warning };
