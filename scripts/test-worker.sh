@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests the edge worker: native unit tests of the pure edge module (crates/core/src/edge) and the worker's
+# Tests the edge worker: native unit tests of the pure edge and client crates (crates/edge, crates/client) and the worker's
 # signature checks, then the end-to-end suites (tests/e2e/worker*.test.mjs) against real workerd
 # (wrangler dev, local D1/KV in throwaway directories) and the real emulator binary. Builds what it needs.
 # Extra arguments go to `node --test` (e.g. --test-name-pattern=CORS).
@@ -14,8 +14,8 @@ if [ ! -x node_modules/.bin/wrangler ] || ! command -v worker-build >/dev/null; 
   scripts/setup.sh
 fi
 
-echo "test-worker: unit tests (edge module, worker crypto)" >&2
-cargo test -q -p embedgate-core --lib edge:: 2>&1 | grep -E "^test result|FAILED|panicked" >&2
+echo "test-worker: unit tests (edge, client, worker crypto)" >&2
+cargo test -q -p embedgate-edge -p embedgate-client --lib 2>&1 | grep -E "^test result|FAILED|panicked" >&2
 cargo test -q -p embedgate-worker 2>&1 | grep -E "^test result|FAILED|panicked" >&2
 
 echo "test-worker: building the emulator and the worker" >&2

@@ -16,7 +16,6 @@
 pub mod capabilities;
 pub mod diag;
 pub mod docs;
-pub mod edge;
 pub mod explain;
 pub use embedgate_scan::json;
 pub mod locate;

@@ -10,9 +10,9 @@
 //! | `POST /api/admin/cache/invalidate`      | `{"customerId"?, "entra"?, "jwks"?}`                      |
 //! | `GET /api/admin/audit`                  | `?customerId=&before=&limit=` newest first                |
 
-use embedgate_core::edge::customer::{valid_customer_id, Customer};
-use embedgate_core::edge::request::{self, unknown_field, wrong_type};
-use embedgate_core::edge::EdgeError;
+use embedgate_edge::customer::{valid_customer_id, Customer};
+use embedgate_edge::request::{self, unknown_field, wrong_type};
+use embedgate_edge::EdgeError;
 use serde_json::{json, Value};
 use worker::{Method, Request, Response};
 

@@ -6,15 +6,15 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use embedgate_core::edge::identity::Principal;
-use embedgate_core::edge::jwt::{self, Alg, ClaimPolicy, KeyLookup};
-use embedgate_core::edge::EdgeError;
+use embedgate_edge::identity::Principal;
+use embedgate_edge::jwt::{self, Alg, ClaimPolicy, KeyLookup};
+use embedgate_edge::EdgeError;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use worker::{Method, Request};
+use worker::Request;
 
 use crate::crypto::{self, PublicKey};
-use crate::http::{self, Call};
+use crate::http;
 use crate::{log, now_ms, now_secs, Ctx};
 
 /// Shortest HS256 secret accepted (RFC 7518 §3.2: at least the hash size).
@@ -73,8 +73,10 @@ fn bearer(req: &Request) -> Option<String> {
 }
 
 async fn fetch_jwks(ctx: &Ctx, url: &str) -> Result<Rc<Value>, EdgeError> {
-    let call = Call {
-        method: Method::Get,
+    // The portal's identity provider, not Power BI: a plain GET through the same retrying driver.
+    let call = embedgate_client::Request {
+        name: "idp.jwks",
+        method: embedgate_client::Method::Get,
         url: url.to_string(),
         headers: vec![("accept", "application/json".into())],
         body: None,
@@ -87,9 +89,7 @@ async fn fetch_jwks(ctx: &Ctx, url: &str) -> Result<Rc<Value>, EdgeError> {
         )
         .retry_after(5)
     };
-    let body = http::send(ctx, "idp.jwks", &call)
-        .await
-        .map_err(|_| unavailable())?;
+    let body = http::send(ctx, &call).await.map_err(|_| unavailable())?;
     let doc: Value = serde_json::from_str(&body).map_err(|_| unavailable())?;
     if !doc.get("keys").is_some_and(Value::is_array) {
         return Err(unavailable());

@@ -1,8 +1,8 @@
 //! Signature verification for the portal user's JWT (RustCrypto, pure Rust, no I/O), constant-time secret
 //! comparison, and randomness. Which key may verify which algorithm is decided in
-//! `embedgate_core::edge::jwt` (no `none`, no HS/RS confusion); this module only does the math.
+//! `embedgate_edge::jwt` (no `none`, no HS/RS confusion); this module only does the math.
 
-use embedgate_core::edge::jwt::{ec_components, rsa_components, Alg};
+use embedgate_edge::jwt::{ec_components, rsa_components, Alg};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -95,7 +95,7 @@ pub fn request_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use embedgate_core::edge::jwt::{b64url_encode, decode, pick_jwk, KeyLookup};
+    use embedgate_edge::jwt::{b64url_encode, decode, pick_jwk, KeyLookup};
     use serde_json::json;
 
     fn sign_rs256(key: &rsa::RsaPrivateKey, input: &str) -> Vec<u8> {

@@ -6,12 +6,12 @@
 
 use std::cell::RefCell;
 
-use embedgate_core::edge::upstream::{map_failure, parse_entra_token, EntraToken, Failure, Stage};
-use embedgate_core::edge::EdgeError;
+use embedgate_client::entra::{parse_token, EntraToken};
+use embedgate_client::{map_failure, Failure, Stage};
+use embedgate_edge::EdgeError;
 use serde_json::json;
-use worker::Method;
 
-use crate::http::{self, Call};
+use crate::http;
 use crate::{log, now_secs, Ctx};
 
 thread_local! {
@@ -78,7 +78,7 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
         ctx,
         "entra",
         || from_memory(ctx, rejected),
-        || map_failure(Stage::Entra, &Failure::Timeout),
+        || map_failure(Stage::Entra, &Failure::Timeout).into(),
     )
     .await?
     {
@@ -96,20 +96,12 @@ async fn refresh(ctx: &Ctx, kv: &worker::KvStore) -> Result<String, EdgeError> {
     let secret = ctx.secret("CLIENT_SECRET").ok_or_else(|| {
         EdgeError::new(503, "misconfigured", "The secret CLIENT_SECRET is not set.")
     })?;
-    let call = Call {
-        method: Method::Post,
-        url: ctx.cfg.entra_token_url(),
-        headers: vec![
-            ("content-type", "application/x-www-form-urlencoded".into()),
-            ("accept", "application/json".into()),
-        ],
-        body: Some(ctx.cfg.entra_form(&secret)),
-    };
+    let call = ctx.cfg.entra().client_credentials(&secret);
     drop(secret);
-    let body = http::send(ctx, "entra.token", &call)
+    let body = http::send(ctx, &call)
         .await
-        .map_err(|f| map_failure(Stage::Entra, &f))?;
-    let fresh = parse_entra_token(&body, now_secs())?;
+        .map_err(|f| EdgeError::from(map_failure(Stage::Entra, &f)))?;
+    let fresh = parse_token(&body, now_secs())?;
     log(
         ctx,
         "entra_token_refreshed",

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use embedgate_core::edge::EdgeError;
+use embedgate_edge::EdgeError;
 use worker::Delay;
 
 use crate::{now_ms, Ctx};

@@ -1,14 +1,14 @@
-//! Request bodies with a size limit, and upstream calls with per-attempt timeouts and the retry policy of
-//! `embedgate_core::edge::upstream` inside the request's overall deadline.
+//! Request bodies with a size limit, and the `fetch` driver of `embedgate_client`: per-attempt timeouts
+//! and the client's retry state machine inside the request's overall deadline.
 
 use std::time::Duration;
 
-use embedgate_core::edge::upstream::{parse_retry_after, Attempt, Failure, Next, RetryPolicy};
-use embedgate_core::edge::EdgeError;
+use embedgate_client::retry::Outcome;
+use embedgate_client::{Exchange, Failure, Method, Request, Response, RetryPolicy, Step};
+use embedgate_edge::EdgeError;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
-use wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Delay, Fetch, Headers, RequestInit};
 
 use crate::{crypto, now_ms, Ctx};
 
@@ -21,7 +21,7 @@ fn too_large(limit: usize) -> EdgeError {
 }
 
 /// Refuses a declared `Content-Length` over the limit before reading anything.
-pub fn check_declared_length(req: &Request, limit: usize) -> Result<(), EdgeError> {
+pub fn check_declared_length(req: &worker::Request, limit: usize) -> Result<(), EdgeError> {
     let declared = req
         .headers()
         .get("content-length")
@@ -35,7 +35,7 @@ pub fn check_declared_length(req: &Request, limit: usize) -> Result<(), EdgeErro
 }
 
 /// Reads the body, stopping (413) as soon as it exceeds `limit` bytes, whatever Content-Length said.
-pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, EdgeError> {
+pub async fn read_body(req: &mut worker::Request, limit: usize) -> Result<Vec<u8>, EdgeError> {
     check_declared_length(req, limit)?;
     let Ok(mut stream) = req.stream() else {
         return Ok(Vec::new());
@@ -67,37 +67,31 @@ async fn drain(stream: &mut worker::ByteStream, mut read: usize) {
     }
 }
 
-/// One upstream request, described so it can be re-sent on retry.
-pub struct Call<'a> {
-    pub method: Method,
-    pub url: String,
-    pub headers: Vec<(&'a str, String)>,
-    pub body: Option<String>,
-}
-
-/// A finished upstream answer.
-pub struct Answer {
-    pub status: u16,
-    pub retry_after: Option<String>,
-    pub body: String,
-}
-
-fn build(call: &Call) -> worker::Result<Request> {
+fn build(call: &Request) -> worker::Result<worker::Request> {
     let headers = Headers::new();
     for (k, v) in &call.headers {
         headers.set(k, v)?;
     }
     let mut init = RequestInit::new();
-    init.with_method(call.method.clone()).with_headers(headers);
+    let method = match call.method {
+        Method::Get => worker::Method::Get,
+        Method::Post => worker::Method::Post,
+        Method::Put => worker::Method::Put,
+        Method::Patch => worker::Method::Patch,
+        Method::Delete => worker::Method::Delete,
+    };
+    init.with_method(method).with_headers(headers);
     if let Some(b) = &call.body {
-        init.with_body(Some(JsValue::from_str(b)));
+        init.with_body(Some(js_sys::Uint8Array::from(b.as_slice()).into()));
     }
-    Request::new_with_init(&call.url, &init)
+    worker::Request::new_with_init(&call.url, &init)
 }
 
 /// Sends once; the whole exchange (headers and body) must finish within `timeout_ms`.
-pub async fn send_once(call: &Call<'_>, timeout_ms: u64) -> Result<Answer, Attempt> {
-    let req = build(call).map_err(|_| Attempt::Network)?;
+async fn send_once(call: &Request, timeout_ms: u64) -> Outcome {
+    let Ok(req) = build(call) else {
+        return Outcome::Network;
+    };
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {
@@ -105,7 +99,7 @@ pub async fn send_once(call: &Call<'_>, timeout_ms: u64) -> Result<Answer, Attem
         let status = resp.status_code();
         let retry_after = resp.headers().get("retry-after").ok().flatten();
         let body = resp.text().await?;
-        Ok::<_, worker::Error>(Answer {
+        Ok::<_, worker::Error>(Response {
             status,
             retry_after,
             body,
@@ -115,11 +109,11 @@ pub async fn send_once(call: &Call<'_>, timeout_ms: u64) -> Result<Answer, Attem
     let exchange = std::pin::pin!(exchange);
     let timer = std::pin::pin!(timer);
     match select(exchange, timer).await {
-        Either::Left((Ok(a), _)) => Ok(a),
-        Either::Left((Err(_), _)) => Err(Attempt::Network),
+        Either::Left((Ok(a), _)) => Outcome::Answer(a),
+        Either::Left((Err(_), _)) => Outcome::Network,
         Either::Right(_) => {
             controller.abort();
-            Err(Attempt::Timeout)
+            Outcome::Timeout
         }
     }
 }
@@ -134,56 +128,39 @@ pub fn policy(ctx: &Ctx) -> RetryPolicy {
     }
 }
 
-/// Sends with bounded, jittered retries inside the request's deadline. Ok is a 2xx answer's body.
-pub async fn send(ctx: &Ctx, what: &str, call: &Call<'_>) -> Result<String, Failure> {
-    let policy = policy(ctx);
-    let mut attempt = 0u32;
+/// Drives the client's retry state machine over `fetch` inside the request's deadline. Ok is the 2xx
+/// answer's body.
+pub async fn send(ctx: &Ctx, call: &Request) -> Result<String, Failure> {
+    let mut x = Exchange::new(policy(ctx));
     loop {
-        attempt += 1;
-        let Some(timeout) = policy.attempt_timeout(ctx.elapsed_ms()) else {
+        let Some(timeout) = x.next_timeout(ctx.elapsed_ms()) else {
             return Err(Failure::Timeout);
         };
         let outcome = send_once(call, timeout).await;
-        let (kind, retry_after_ms, failure) = match outcome {
-            Ok(a) if (200..300).contains(&a.status) => return Ok(a.body),
-            Ok(a) => {
-                let ra = a
-                    .retry_after
-                    .as_deref()
-                    .and_then(|v| parse_retry_after(v, now_ms() as u64));
-                (
-                    Attempt::Status(a.status),
-                    ra,
-                    Failure::Status {
-                        status: a.status,
-                        body: a.body,
-                        retry_after_ms: ra,
-                    },
-                )
-            }
-            Err(Attempt::Timeout) => (Attempt::Timeout, None, Failure::Timeout),
-            Err(other) => (other, None, Failure::Network),
+        let kind = match &outcome {
+            Outcome::Answer(a) => format!("Status({})", a.status),
+            other => format!("{other:?}"),
         };
-        match policy.next(
-            attempt,
-            kind,
-            retry_after_ms,
+        match x.on_outcome(
+            outcome,
             ctx.elapsed_ms(),
+            now_ms() as u64,
             crypto::random_u32(),
         ) {
-            Next::RetryIn(ms) => {
+            Step::Done(a) => return Ok(a.body),
+            Step::Wait(ms) => {
                 crate::warn(
                     ctx,
                     "upstream_retry",
-                    serde_json::json!({"call": what, "attempt": attempt, "outcome": format!("{kind:?}"), "waitMs": ms}),
+                    serde_json::json!({"call": call.name, "attempt": x.attempts(), "outcome": kind, "waitMs": ms}),
                 );
                 Delay::from(Duration::from_millis(ms)).await;
             }
-            Next::GiveUp => {
+            Step::Fail(failure) => {
                 crate::warn(
                     ctx,
                     "upstream_failed",
-                    serde_json::json!({"call": what, "attempts": attempt, "outcome": format!("{kind:?}")}),
+                    serde_json::json!({"call": call.name, "attempts": x.attempts(), "outcome": kind}),
                 );
                 return Err(failure);
             }

@@ -2,7 +2,7 @@
 //! principal profile. See README.md for routes, configuration, status codes and the security model.
 //!
 //! This crate only does I/O (routing, fetch, D1, KV, crypto glue); every decision lives in
-//! `embedgate_core::edge` and is unit-tested natively.
+//! `embedgate_edge` and is unit-tested natively.
 
 mod admin;
 mod auth;
@@ -17,8 +17,8 @@ mod token;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use embedgate_core::edge::config::{Config, LogLevel};
-use embedgate_core::edge::{cors, EdgeError};
+use embedgate_edge::config::{Config, LogLevel};
+use embedgate_edge::{cors, EdgeError};
 use serde_json::{json, Value};
 use worker::{event, Context, Env, Method, Request, Response};
 

@@ -5,16 +5,18 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use embedgate_core::edge::config::path_segment;
-use embedgate_core::edge::customer::PlannedItem;
-use embedgate_core::edge::upstream::{map_failure, parse_embed_token, Failure, Stage};
-use embedgate_core::edge::EdgeError;
+use embedgate_client::powerbi::{
+    bad_metadata, dataset_with_sources, read_embed_token, read_object, report_dataset,
+    workspace_with_users, As,
+};
+use embedgate_client::{map_failure, Failure, Request, Stage};
 use embedgate_core::powerbi::{EmbedToken, GenerateTokenRequestV2};
+use embedgate_edge::customer::PlannedItem;
+use embedgate_edge::EdgeError;
 use futures_util::future::{join, try_join_all};
 use serde_json::{json, Value};
-use worker::Method;
 
-use crate::http::{self, Call};
+use crate::http;
 use crate::{entra, now_ms, Ctx};
 
 /// Whose eyes the calls are made through, and the cache generation that scopes cached metadata.
@@ -34,115 +36,64 @@ impl Scope<'_> {
     }
 }
 
-fn needs_refresh(f: &Failure) -> bool {
-    match f {
-        Failure::Status { status: 401, .. } => true,
-        Failure::Status {
-            status: 403, body, ..
-        } => body.contains("TokenExpired"),
-        _ => false,
-    }
-}
-
-/// One Power BI call with retries; a refused Entra token is refreshed once.
+/// One Power BI call with retries; a refused Entra token is refreshed once. `make` builds the request
+/// for a given token (the client crate formats every URL and header).
 async fn call(
     ctx: &Ctx,
     stage: Stage,
-    what: &str,
-    method: Method,
-    path: &str,
     profile: Option<&str>,
-    body: Option<String>,
+    make: impl Fn(As<'_>) -> Request,
 ) -> Result<String, EdgeError> {
     let mut token = entra::token(ctx, None).await?;
     let mut refreshed = false;
     loop {
-        let mut headers = vec![
-            ("authorization", format!("Bearer {token}")),
-            ("accept", "application/json".to_string()),
-        ];
-        if let Some(p) = profile {
-            headers.push(("x-powerbi-profile-id", p.to_string()));
-        }
-        if body.is_some() {
-            headers.push(("content-type", "application/json".to_string()));
-        }
-        let c = Call {
-            method: method.clone(),
-            url: format!("{}{path}", ctx.cfg.pbi_api_base),
-            headers,
-            body: body.clone(),
-        };
-        match http::send(ctx, what, &c).await {
+        let req = make(As {
+            token: &token,
+            profile,
+        });
+        match http::send(ctx, &req).await {
             Ok(b) => return Ok(b),
-            Err(f) if needs_refresh(&f) && !refreshed => {
-                crate::warn(ctx, "entra_token_refused", json!({"call": what}));
+            Err(f) if f.token_refused() && !refreshed => {
+                crate::warn(ctx, "entra_token_refused", json!({"call": req.name}));
                 token = entra::token(ctx, Some(&token)).await?;
                 refreshed = true;
             }
-            Err(f) => return Err(map_failure(stage, &f)),
+            Err(f) => return Err(map_failure(stage, &f).into()),
         }
     }
 }
 
-async fn get_json(
+async fn get(
     ctx: &Ctx,
-    what: &str,
-    path: &str,
     profile: Option<&str>,
-) -> Result<Value, EdgeError> {
-    let body = call(ctx, Stage::Metadata, what, Method::Get, path, profile, None).await?;
-    let v: Value =
-        serde_json::from_str(&body).map_err(|_| map_failure(Stage::Metadata, &Failure::BadBody))?;
-    if !v.is_object() {
-        return Err(map_failure(Stage::Metadata, &Failure::BadBody));
-    }
-    Ok(v)
+    make: impl Fn(As<'_>) -> Request,
+) -> Result<String, EdgeError> {
+    call(ctx, Stage::Metadata, profile, make).await
 }
 
-fn group_path(ws: &str) -> String {
-    format!("/v1.0/myorg/groups/{}", path_segment(ws))
+fn bad(_: Failure) -> EdgeError {
+    bad_metadata().into()
 }
 
 /// `GET group` with `users` from `GET group users` (best effort: without them workspace access stays unknown).
 async fn workspace(ctx: &Ctx, ws: &str, profile: Option<&str>) -> Result<Value, EdgeError> {
-    let path = group_path(ws);
-    let users_path = format!("{path}/users");
+    let api = ctx.cfg.api();
     let (group, users) = join(
-        get_json(ctx, "powerbi.getGroup", &path, profile),
-        get_json(ctx, "powerbi.getGroupUsers", &users_path, profile),
+        get(ctx, profile, |who| api.get_group(who, ws)),
+        get(ctx, profile, |who| api.get_group_users(who, ws)),
     )
     .await;
-    let mut group = group?;
-    strip_odata(&mut group);
-    if let Ok(u) = users {
-        if let Some(list) = u.get("value").filter(|v| v.is_array()) {
-            group["users"] = list.clone();
-        }
-    }
-    Ok(group)
+    workspace_with_users(&group?, users.ok().as_deref()).map_err(bad)
 }
 
 async fn dataset(ctx: &Ctx, ws: &str, id: &str, profile: Option<&str>) -> Result<Value, EdgeError> {
-    let path = format!("{}/datasets/{}", group_path(ws), path_segment(id));
-    let sources_path = format!("{path}/datasources");
+    let api = ctx.cfg.api();
     let (ds, sources) = join(
-        get_json(ctx, "powerbi.getDataset", &path, profile),
-        get_json(ctx, "powerbi.getDatasources", &sources_path, profile),
+        get(ctx, profile, |who| api.get_dataset(who, ws, id)),
+        get(ctx, profile, |who| api.get_datasources(who, ws, id)),
     )
     .await;
-    let mut ds = ds?;
-    strip_odata(&mut ds);
-    if let Some(list) = sources?.get("value").filter(|v| v.is_array()) {
-        ds["datasources"] = list.clone();
-    }
-    Ok(ds)
-}
-
-fn strip_odata(v: &mut Value) {
-    if let Some(o) = v.as_object_mut() {
-        o.retain(|k, _| !k.starts_with("@odata"));
-    }
+    dataset_with_sources(&ds?, &sources?).map_err(bad)
 }
 
 thread_local! {
@@ -190,7 +141,7 @@ where
         })
     };
     let lead = match crate::flight::join(ctx, &key, in_memory, || {
-        map_failure(Stage::Metadata, &Failure::Timeout)
+        map_failure(Stage::Metadata, &Failure::Timeout).into()
     })
     .await?
     {
@@ -234,23 +185,17 @@ pub async fn report_bundle(
         ctx,
         scope.key(&format!("report:{}:{}", item.workspace_id, item.id)),
         || async {
-            let path = format!(
-                "{}/reports/{}",
-                group_path(&item.workspace_id),
-                path_segment(&item.id)
-            );
-            let mut report = get_json(ctx, "powerbi.getReport", &path, scope.profile).await?;
-            strip_odata(&mut report);
-            let ds_id = report
-                .get("datasetId")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
-            let ds_ws = report
-                .get("datasetWorkspaceId")
-                .and_then(Value::as_str)
-                .unwrap_or(&item.workspace_id)
-                .to_ascii_lowercase();
+            let api = ctx.cfg.api();
+            let report = get(ctx, scope.profile, |who| {
+                api.get_report(who, &item.workspace_id, &item.id)
+            })
+            .await?;
+            let report = read_object(&report).map_err(bad)?;
+            let ds = report_dataset(&report, &item.workspace_id);
+            let (ds_id, ds_ws) = match &ds {
+                Some((d, w)) => (Some(d.clone()), w.clone()),
+                None => (None, String::new()),
+            };
             let mut spaces = vec![item.workspace_id.clone()];
             if ds_id.is_some() && !spaces.contains(&ds_ws) {
                 spaces.push(ds_ws.clone());
@@ -263,7 +208,7 @@ pub async fn report_bundle(
                 }
                 None => (ws_fut.await?, None),
             };
-            Ok(json!({"report": report, "dataset": dataset, "workspaces": workspaces}))
+            Ok(json!({"report": Value::Object(report), "dataset": dataset, "workspaces": workspaces}))
         },
     )
     .await
@@ -302,17 +247,10 @@ pub async fn generate_token(
     profile: Option<&str>,
     body: &GenerateTokenRequestV2,
 ) -> Result<EmbedToken, EdgeError> {
-    let json = serde_json::to_string(body)
-        .map_err(|_| EdgeError::new(503, "internal", "Could not encode the request."))?;
-    let answer = call(
-        ctx,
-        Stage::GenerateToken,
-        "powerbi.generateToken",
-        Method::Post,
-        "/v1.0/myorg/GenerateToken",
-        profile,
-        Some(json),
-    )
+    let api = ctx.cfg.api();
+    let answer = call(ctx, Stage::GenerateToken, profile, |who| {
+        api.generate_token(who, body)
+    })
     .await?;
-    parse_embed_token(&answer)
+    Ok(read_embed_token(&answer)?)
 }

@@ -1,7 +1,7 @@
 //! D1: customers (configuration documents), rate-limit counters and the audit log. Schema in `migrations/`.
 
-use embedgate_core::edge::customer::Customer;
-use embedgate_core::edge::{ratelimit, upstream, EdgeError};
+use embedgate_edge::customer::Customer;
+use embedgate_edge::{ratelimit, upstream, EdgeError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;

@@ -1,9 +1,9 @@
 //! `POST /api/token`, `GET /api/reports`, `POST /api/validate`.
 
-use embedgate_core::edge::customer::{Customer, Plan};
-use embedgate_core::edge::identity::{self, Principal};
-use embedgate_core::edge::scenario::{self, CallerInfo, Metadata};
-use embedgate_core::edge::{audit, ratelimit, request, same_id, EdgeError};
+use embedgate_edge::customer::{Customer, Plan};
+use embedgate_edge::identity::{self, Principal};
+use embedgate_edge::scenario::{self, CallerInfo, Metadata};
+use embedgate_edge::{audit, ratelimit, request, same_id, EdgeError};
 use futures_util::future::{join_all, try_join_all};
 use serde_json::{json, Value};
 use worker::{Request, Response};
@@ -193,7 +193,7 @@ pub async fn reports(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError
     let items: Vec<_> = c
         .reports
         .iter()
-        .map(|r| embedgate_core::edge::customer::PlannedItem {
+        .map(|r| embedgate_edge::customer::PlannedItem {
             id: r.id.clone(),
             workspace_id: r.workspace_id.clone(),
             allow_edit: false,

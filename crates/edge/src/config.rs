@@ -2,6 +2,9 @@
 //! function so it is testable without a runtime. Secrets (`CLIENT_SECRET`, `JWT_HS256_SECRET`, `ADMIN_KEY`)
 //! are not part of this struct: the worker reads them where it uses them and never prints them.
 
+use embedgate_client::entra::Entra;
+use embedgate_client::powerbi::Api;
+
 use super::EdgeError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,52 +156,22 @@ impl Config {
         Ok(cfg)
     }
 
-    /// `{authority}/{tenant}/oauth2/v2.0/token`.
-    pub fn entra_token_url(&self) -> String {
-        format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.entra_authority, self.tenant_id
-        )
-    }
-
-    /// The client-credentials form body. The secret is passed in and only ends up in the returned string.
-    pub fn entra_form(&self, client_secret: &str) -> String {
-        format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}&scope={}",
-            form_encode(&self.client_id),
-            form_encode(client_secret),
-            form_encode(&self.pbi_scope)
-        )
-    }
-}
-
-/// `application/x-www-form-urlencoded` value encoding.
-pub fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
+    /// Who asks Entra ID for the service principal's tokens.
+    pub fn entra(&self) -> Entra {
+        Entra {
+            authority: self.entra_authority.clone(),
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            scope: self.pbi_scope.clone(),
         }
     }
-    out
-}
 
-/// Percent-encodes one URL path segment.
-pub fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
+    /// Power BI's REST root.
+    pub fn api(&self) -> Api {
+        Api {
+            base: self.pbi_api_base.clone(),
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -224,7 +197,7 @@ mod tests {
         let c = build(&base()).unwrap();
         assert_eq!(c.pbi_api_base, "https://api.powerbi.com");
         assert_eq!(
-            c.entra_token_url(),
+            c.entra().token_url(),
             "https://login.microsoftonline.com/t/oauth2/v2.0/token"
         );
         assert_eq!(c.customer_claim, "customer");
@@ -266,14 +239,5 @@ mod tests {
         let mut m = base();
         m.remove("TENANT_ID");
         assert_eq!(build(&m).unwrap_err().status, 503);
-    }
-
-    #[test]
-    fn form_body_encodes_secret() {
-        let c = build(&base()).unwrap();
-        let f = c.entra_form("a+b&c=d e");
-        assert!(f.contains("client_secret=a%2Bb%26c%3Dd+e"));
-        assert!(f.contains("scope=https%3A%2F%2Fanalysis.windows.net%2Fpowerbi%2Fapi%2F.default"));
-        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
     }
 }

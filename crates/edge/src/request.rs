@@ -14,8 +14,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{pointer_push, EdgeError};
-use crate::powerbi::XmlaPermissions;
-use crate::text::is_guid;
+use embedgate_core::powerbi::XmlaPermissions;
+use embedgate_core::text::is_guid;
 
 /// Power BI's limit per list in a V2 request.
 pub const MAX_ITEMS: usize = 50;

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::customer::{Customer, Source};
 use super::jwt::{claim_string, claim_strings};
 use super::EdgeError;
-use crate::powerbi::EffectiveIdentity;
+use embedgate_core::powerbi::EffectiveIdentity;
 
 /// Who is asking, after the bearer token was verified.
 #[derive(Debug, Clone, PartialEq)]

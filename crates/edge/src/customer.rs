@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 
 use super::request::{wrong_type, TokenRequest};
 use super::{pointer_push, same_id, EdgeError};
-use crate::powerbi::XmlaPermissions;
-use crate::text::is_guid;
+use embedgate_core::powerbi::XmlaPermissions;
+use embedgate_core::text::is_guid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -583,7 +583,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edge::request::parse_token_request;
+    use crate::request::parse_token_request;
 
     const WS: &str = "c0c0c0c0-0000-4000-8000-00000000a001";
     const R1: &str = "c0c0c0c0-0000-4000-8000-00000000b001";

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::customer::Plan;
-use crate::powerbi::EffectiveIdentity;
+use embedgate_core::powerbi::EffectiveIdentity;
 
 /// `[{username, roles, datasets, reports, customData}]` of the identities sent.
 pub fn identity_summary(identities: &[EffectiveIdentity]) -> Value {
@@ -44,7 +44,7 @@ mod tests {
             username: Some("Contoso".into()),
             roles: Some(vec!["Customer".into()]),
             datasets: Some(vec!["d".into()]),
-            identity_blob: Some(crate::powerbi::IdentityBlob {
+            identity_blob: Some(embedgate_core::powerbi::IdentityBlob {
                 value: "secret-access-token".into(),
             }),
             ..Default::default()

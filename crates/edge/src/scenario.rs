@@ -6,12 +6,12 @@ use serde_json::{json, Value};
 use super::customer::Plan;
 use super::identity::DatasetRls;
 use super::{same_id, EdgeError};
-use crate::powerbi::{
+use embedgate_core::powerbi::{
     EffectiveIdentity, GenerateTokenRequestV2, GenerateTokenRequestV2Dataset,
     GenerateTokenRequestV2Report, GenerateTokenRequestV2TargetWorkspace, PrincipalType,
     ServicePrincipalProfile,
 };
-use crate::scenario::{Caller, Dataset, Endpoint, Report, Scenario, Workspace};
+use embedgate_core::scenario::{Caller, Dataset, Endpoint, Report, Scenario, Workspace};
 
 /// Metadata as fetched (and cached) by the worker, each object as Power BI returned it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -225,9 +225,9 @@ pub fn answer_reports(plan: &Plan, reports: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edge::customer::Customer;
-    use crate::edge::identity::{self, Principal};
-    use crate::edge::request::parse_token_request;
+    use crate::customer::Customer;
+    use crate::identity::{self, Principal};
+    use crate::request::parse_token_request;
 
     const SP: &str = "33333333-3333-4333-8333-333333333333";
     const PROFILE: &str = "c0c0c0c0-0000-4000-8000-000000000001";
@@ -271,7 +271,7 @@ mod tests {
         c: &Customer,
         m: &Metadata,
         caller: &CallerInfo,
-    ) -> (GenerateTokenRequestV2, crate::Report) {
+    ) -> (GenerateTokenRequestV2, embedgate_core::Report) {
         let mut plan = c
             .authorize(
                 &parse_token_request(format!(r#"{{"reports": ["{R1}"]}}"#).as_bytes()).unwrap(),
@@ -297,7 +297,7 @@ mod tests {
         .unwrap();
         let body = v2_body(&plan, ids);
         let s = build(&plan, m, caller, &body).unwrap();
-        (body, crate::check_scenario(&s))
+        (body, embedgate_core::check_scenario(&s))
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The edge token service's pure logic (the Cloudflare Worker in `crates/worker` does the I/O).
+//! The edge token service's pure logic (the Cloudflare Worker in `crates/worker` does the I/O; the
+//! Power BI and Entra calls are built and read by `embedgate_client`).
 //!
 //! Everything here is deterministic and testable natively: the caller passes in the time, random numbers,
 //! the verified claims, the customer's configuration and the Power BI metadata it fetched. Nothing here
@@ -9,8 +10,9 @@
 //! - [`request`]: the `/api/token` body, refused when it carries any identity field, errors with a JSON Pointer.
 //! - [`customer`]: a customer's configuration (D1 row), its validation, and what a request may embed.
 //! - [`identity`]: the effective identity, built from verified claims and configuration only.
-//! - [`scenario`]: the core [`crate::Scenario`] and the GenerateToken V2 body from Power BI metadata.
-//! - [`upstream`]: retry/backoff math, `Retry-After`, Entra token refresh timing, upstream error mapping.
+//! - [`scenario`]: the core [`embedgate_core::Scenario`] and the GenerateToken V2 body from Power BI metadata.
+//! - [`upstream`]: the client's upstream failures as error bodies (the calls, retries and mapping are
+//!   `embedgate_client`'s).
 //! - [`ratelimit`], [`cors`], [`audit`], [`config`]: the rest of the edge's decisions.
 
 pub mod audit;
@@ -34,5 +36,8 @@ pub fn same_id(a: &str, b: &str) -> bool {
 
 /// Appends one reference token to a JSON Pointer.
 pub fn pointer_push(base: &str, token: impl std::fmt::Display) -> String {
-    format!("{base}/{}", crate::diag::escape_token(&token.to_string()))
+    format!(
+        "{base}/{}",
+        embedgate_core::diag::escape_token(&token.to_string())
+    )
 }
