@@ -102,9 +102,12 @@ pub const SAVE_AS_ONLY_REPORTS: Rule = Rule {
     code: "EG0504",
     name: "save-as-only-reports",
     family: Family::Permissions,
-    severity: Severity::Warning,
+    severity: Severity::Error,
     title: "allowSaveAs only applies to report embedding",
-    doc: "Elsewhere it is ignored.",
+    doc: "Seed 004 says allowSaveAs \"is only applicable when generating an embed token for a report\", the same \
+          wording as for `Edit` and `Create` (\"only applies when ...\"), which EG0501 and EG0502 treat as errors. \
+          `allowSaveAs: true` elsewhere is therefore an error too, as it is in the emulator (found by the generated \
+          differential test; it was a warning before). `allowSaveAs: false` asks for nothing and stays a warning.",
     source: cite(
         Document::TokenConsiderations,
         "Saving a copy of the report",
@@ -112,16 +115,20 @@ pub const SAVE_AS_ONLY_REPORTS: Rule = Rule {
     ),
     check: |ctx, e| {
         let Some(b) = ctx.v1 else { return };
-        if b.allow_save_as.is_some() && !is_report_endpoint(ctx) {
-            e.report(
-                Location::Request,
-                "/allowSaveAs",
-                "allowSaveAs is ignored outside the report endpoint",
-            )
-            .fix(Fix {
-                title: "remove allowSaveAs".into(),
-                patch: vec![PatchOp::remove("/request/allowSaveAs")],
-            });
+        let Some(save_as) = b.allow_save_as else { return };
+        if is_report_endpoint(ctx) {
+            return;
+        }
+        let fix = Fix {
+            title: "remove allowSaveAs".into(),
+            patch: vec![PatchOp::remove("/request/allowSaveAs")],
+        };
+        if save_as {
+            e.report(Location::Request, "/allowSaveAs", "allowSaveAs only applies when generating an embed token for a report")
+                .fix(fix);
+        } else {
+            e.report_as(Severity::Warning, Location::Request, "/allowSaveAs", "allowSaveAs has no effect outside the report endpoint")
+                .fix(fix);
         }
     },
 };
