@@ -12,7 +12,7 @@ cargo test -q -p embedgate-emulator --test differential --no-run 2>/dev/null
 echo "| seed | cases | compared | disagreements (first 20 kept) |"
 echo "|---|---|---|---|"
 for seed in "${seeds[@]}"; do
-  out=$(DIFF_SEED=$seed DIFF_CASES=$cases cargo test -q -p embedgate-emulator --test differential generated -- --ignored --nocapture 2>&1 || true)
+  out=$(DIFF_SEED=$seed DIFF_CASES=$cases cargo test -q -p embedgate-emulator --test differential generated -- --nocapture 2>&1 || true)
   line=$(grep -o "generated differential: .*" <<<"$out" | head -1)
   c=$(sed -E 's/.*: ([0-9]+) cases, ([0-9]+) compared, ([0-9]+) disagreements.*/\1 | \2 | \3/' <<<"$line")
   echo "| $seed | $c |"

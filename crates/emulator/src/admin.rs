@@ -146,6 +146,16 @@ pub async fn embed_render(State(app): State<Shared>, body: Bytes) -> Response {
     .into_response()
 }
 
+/// `POST /__emulator/embed/query` {"token","datasetId"}: what a query with a dataset token returns (for tests).
+pub async fn embed_query(State(app): State<Shared>, body: Bytes) -> Response {
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let (token, dataset) = (
+        v["token"].as_str().unwrap_or(""),
+        v["datasetId"].as_str().unwrap_or(""),
+    );
+    axum::Json(crate::embed::query(&app, token, dataset)).into_response()
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Portal identity provider
 

@@ -16,33 +16,188 @@ fn ierror(message: &str, detailed: String, code: &str) -> Value {
     json!({"ok": false, "error": {"message": message, "detailedMessage": detailed, "errorCode": code, "level": 6}})
 }
 
-/// Checks an embed token for a report and renders the rows its identity may see.
-pub fn render(app: &Shared, token: &str, report_id: &str, group_id: Option<&str>) -> Value {
+type Query = (
+    Vec<String>,
+    Vec<Map<String, Value>>,
+    String,
+    String,
+    Vec<String>,
+    bool,
+);
+
+fn contains(v: &Value, key: &str, id: &str) -> bool {
+    v[key].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(id)))
+    })
+}
+
+/// The rows of a dataset that the token's identity for it may see, or the service's query error.
+fn query_dataset(
+    ds: &Dataset,
+    identities: &[&Value],
+    default_user: String,
+) -> Result<Query, Value> {
+    let ident = identities.iter().find(|i| contains(i, "datasets", &ds.id));
+    Ok(match ident {
+        None => (
+            ds.column_names(),
+            ds.rows.clone(),
+            default_user,
+            String::new(),
+            Vec::new(),
+            false,
+        ),
+        Some(i) => {
+            let username = i["username"].as_str().unwrap_or(&default_user).to_string();
+            let custom = i["customData"].as_str().unwrap_or("").to_string();
+            let mut roles: Vec<String> = i["roles"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if roles.is_empty() && ds.kind.is_analysis_services() {
+                // Analysis Services: the roles assigned to the effective username apply.
+                roles = ds
+                    .roles
+                    .iter()
+                    .filter(|r| r.members.iter().any(|m| m.eq_ignore_ascii_case(&username)))
+                    .map(|r| r.name.clone())
+                    .collect();
+            }
+            // The service resolves role names when the report queries the model: an unknown role fails the load.
+            if let Some(r) = roles
+                .iter()
+                .find(|n| !ds.roles.iter().any(|m| m.name.eq_ignore_ascii_case(n)))
+            {
+                return Err(ierror("QueryUserError", format!("The role '{r}' specified in the effective identity doesn't exist in the model of dataset {}", ds.id), "400"));
+            }
+            let ctx = rls::Ctx {
+                username: username.clone(),
+                custom_data: custom.clone(),
+            };
+            let filters: Vec<rls::Expr> = ds
+                .roles
+                .iter()
+                .filter(|r| roles.iter().any(|n| n.eq_ignore_ascii_case(&r.name)))
+                .filter_map(|r| rls::parse(&r.filter).ok())
+                .collect();
+            let rows = if ds.roles.is_empty() {
+                ds.rows.clone()
+            } else {
+                // several roles: the user sees the union of what each grants
+                ds.rows
+                    .iter()
+                    .filter(|r| filters.iter().any(|f| rls::eval(f, r, &ctx)))
+                    .cloned()
+                    .collect()
+            };
+            (
+                ds.column_names(),
+                rows,
+                username,
+                custom,
+                roles,
+                !ds.roles.is_empty(),
+            )
+        }
+    })
+}
+
+/// Without an identity for a dataset, the caller itself is the user (a profile by its name).
+fn default_user(payload: &Value) -> String {
+    let c = &payload["caller"];
+    c["profileName"]
+        .as_str()
+        .or(c["upn"].as_str())
+        .or(c["objectId"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The payload of a valid, unexpired embed token, or the iframe's error for it.
+fn verified(app: &Shared, token: &str) -> Result<Value, Value> {
     let payload = match crypto::embed_verify(&app.embed_key, token) {
         Ok(p) => p,
         Err(TokenError::BadSignature) => {
-            return ierror(
+            return Err(ierror(
                 "LoadReportFailed",
                 "The embed token's signature is invalid".into(),
                 "403",
-            )
+            ))
         }
         Err(TokenError::Malformed) => {
-            return ierror(
+            return Err(ierror(
                 "LoadReportFailed",
                 "The embed token is malformed".into(),
                 "403",
-            )
+            ))
         }
     };
     let exp = payload["exp"].as_i64().unwrap_or(0);
     if exp <= now() {
-        return ierror(
+        return Err(ierror(
             "TokenExpired",
             "Access token has expired, resubmit with a new access token".into(),
             "403",
+        ));
+    }
+    Ok(payload)
+}
+
+/// What a query against a dataset with this token returns (Q&A, or a report created from a dataset token):
+/// the rows its identity may see, or the service's error. Unknown roles fail here as in a report load.
+pub fn query(app: &Shared, token: &str, dataset_id: &str) -> Value {
+    let payload = match verified(app, token) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let st = app.state.lock().unwrap().clone();
+    let Some(ds) = st.dataset(dataset_id) else {
+        return ierror(
+            "PowerBIEntityNotFound",
+            format!("Dataset {dataset_id} was not found"),
+            "404",
+        );
+    };
+    let granted = payload["datasets"].as_array().is_some_and(|a| {
+        a.iter().any(|d| {
+            d["id"]
+                .as_str()
+                .is_some_and(|x| x.eq_ignore_ascii_case(&ds.id))
+        })
+    }) || payload["createForDataset"]
+        .as_str()
+        .is_some_and(|d| d.eq_ignore_ascii_case(&ds.id));
+    if !granted {
+        return ierror(
+            "QueryUserError",
+            format!("The embed token doesn't grant access to dataset {}", ds.id),
+            "403",
         );
     }
+    let identities: Vec<&Value> = payload["identities"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    match query_dataset(ds, &identities, default_user(&payload)) {
+        Ok((columns, rows, username, _, roles, rls_applied)) => json!({
+            "ok": true, "dataset": ds.id, "columns": columns, "rowCount": rows.len(),
+            "username": username, "roles": roles, "rlsApplied": rls_applied,
+        }),
+        Err(e) => e,
+    }
+}
+
+/// Checks an embed token for a report and renders the rows its identity may see.
+pub fn render(app: &Shared, token: &str, report_id: &str, group_id: Option<&str>) -> Value {
+    let payload = match verified(app, token) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
     let st = app.state.lock().unwrap().clone();
     let Some(report) = st.report(report_id) else {
         return ierror(
@@ -78,127 +233,51 @@ pub fn render(app: &Shared, token: &str, report_id: &str, group_id: Option<&str>
             "403",
         );
     }
-    let caller = &payload["caller"];
-    let default_user = caller["profileName"]
-        .as_str()
-        .or(caller["upn"].as_str())
-        .or(caller["objectId"].as_str())
-        .unwrap_or("")
-        .to_string();
+    let default_user = default_user(&payload);
     let identities: Vec<&Value> = payload["identities"]
         .as_array()
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    let contains = |v: &Value, key: &str, id: &str| {
-        v[key].as_array().is_some_and(|a| {
-            a.iter()
-                .any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(id)))
-        })
-    };
-    let (columns, rows, username, custom_data, roles, rls_applied) = if report.report_type
-        == ReportType::PaginatedReport
-    {
-        let ident = identities
-            .iter()
-            .find(|i| contains(i, "reports", &report.id));
-        let username = ident
-            .and_then(|i| i["username"].as_str())
-            .unwrap_or(&default_user)
-            .to_string();
-        let ctx = rls::Ctx {
-            username: username.clone(),
-            custom_data: String::new(),
-        };
-        let filter = report.filter.as_deref().and_then(|f| rls::parse(f).ok());
-        let rows: Vec<&Map<String, Value>> = report
-            .rows
-            .iter()
-            .filter(|r| filter.as_ref().is_none_or(|f| rls::eval(f, r, &ctx)))
-            .collect();
-        (
-            columns_of(&report.rows),
-            rows.into_iter().cloned().collect::<Vec<_>>(),
-            username,
-            String::new(),
-            Vec::new(),
-            filter.is_some(),
-        )
-    } else {
-        let Some(ds) = report.dataset_id.as_deref().and_then(|d| st.dataset(d)) else {
-            return ierror(
-                "LoadReportFailed",
-                format!("The dataset of report {} was not found", report.id),
-                "404",
-            );
-        };
-        let ident = identities.iter().find(|i| contains(i, "datasets", &ds.id));
-        match ident {
-            None => (
-                ds.column_names(),
-                ds.rows.clone(),
-                default_user,
+    let (columns, rows, username, custom_data, roles, rls_applied) =
+        if report.report_type == ReportType::PaginatedReport {
+            let ident = identities
+                .iter()
+                .find(|i| contains(i, "reports", &report.id));
+            let username = ident
+                .and_then(|i| i["username"].as_str())
+                .unwrap_or(&default_user)
+                .to_string();
+            let ctx = rls::Ctx {
+                username: username.clone(),
+                custom_data: String::new(),
+            };
+            let filter = report.filter.as_deref().and_then(|f| rls::parse(f).ok());
+            let rows: Vec<&Map<String, Value>> = report
+                .rows
+                .iter()
+                .filter(|r| filter.as_ref().is_none_or(|f| rls::eval(f, r, &ctx)))
+                .collect();
+            (
+                columns_of(&report.rows),
+                rows.into_iter().cloned().collect::<Vec<_>>(),
+                username,
                 String::new(),
                 Vec::new(),
-                false,
-            ),
-            Some(i) => {
-                let username = i["username"].as_str().unwrap_or(&default_user).to_string();
-                let custom = i["customData"].as_str().unwrap_or("").to_string();
-                let mut roles: Vec<String> = i["roles"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|r| r.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if roles.is_empty() && ds.kind.is_analysis_services() {
-                    // Analysis Services: the roles assigned to the effective username apply.
-                    roles = ds
-                        .roles
-                        .iter()
-                        .filter(|r| r.members.iter().any(|m| m.eq_ignore_ascii_case(&username)))
-                        .map(|r| r.name.clone())
-                        .collect();
-                }
-                // The service resolves role names when the report queries the model: an unknown role fails the load.
-                if let Some(r) = roles
-                    .iter()
-                    .find(|n| !ds.roles.iter().any(|m| m.name.eq_ignore_ascii_case(n)))
-                {
-                    return ierror("QueryUserError", format!("The role '{r}' specified in the effective identity doesn't exist in the model of dataset {}", ds.id), "400");
-                }
-                let ctx = rls::Ctx {
-                    username: username.clone(),
-                    custom_data: custom.clone(),
-                };
-                let filters: Vec<rls::Expr> = ds
-                    .roles
-                    .iter()
-                    .filter(|r| roles.iter().any(|n| n.eq_ignore_ascii_case(&r.name)))
-                    .filter_map(|r| rls::parse(&r.filter).ok())
-                    .collect();
-                let rows = if ds.roles.is_empty() {
-                    ds.rows.clone()
-                } else {
-                    // several roles: the user sees the union of what each grants
-                    ds.rows
-                        .iter()
-                        .filter(|r| filters.iter().any(|f| rls::eval(f, r, &ctx)))
-                        .cloned()
-                        .collect()
-                };
-                (
-                    ds.column_names(),
-                    rows,
-                    username,
-                    custom,
-                    roles,
-                    !ds.roles.is_empty(),
-                )
+                filter.is_some(),
+            )
+        } else {
+            let Some(ds) = report.dataset_id.as_deref().and_then(|d| st.dataset(d)) else {
+                return ierror(
+                    "LoadReportFailed",
+                    format!("The dataset of report {} was not found", report.id),
+                    "404",
+                );
+            };
+            match query_dataset(ds, &identities, default_user) {
+                Ok(q) => q,
+                Err(e) => return e,
             }
-        }
-    };
+        };
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -234,7 +313,7 @@ pub fn render(app: &Shared, token: &str, report_id: &str, group_id: Option<&str>
         "ok": true,
         "report": {"id": report.id, "name": report.name, "reportType": report.report_type},
         "pages": pages, "username": username, "customData": custom_data, "roles": roles, "rlsApplied": rls_applied,
-        "columns": columns, "rows": table, "expiresInMs": (exp - now()) * 1000, "tokenId": payload["tokenId"],
+        "columns": columns, "rows": table, "expiresInMs": (payload["exp"].as_i64().unwrap_or(0) - now()) * 1000, "tokenId": payload["tokenId"],
         "allowEdit": edit,
     })
 }

@@ -442,7 +442,13 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
                     json!({"id": r.id, "workspaceId": r.workspace_id, "allowEdit": allow_edit,
                                          "reportType": r.report_type}),
                 );
-                if let Some(ds) = &r.dataset_id {
+                // "A paginated report doesn't require a Power BI semantic model as a data source ... you cannot
+                // rely on the datasetId property" (Embed a paginated report): its models are listed in `datasets`.
+                if let Some(ds) = r
+                    .dataset_id
+                    .as_ref()
+                    .filter(|_| r.report_type != ReportType::PaginatedReport)
+                {
                     let d = st
                         .dataset(ds)
                         .ok_or_else(|| ApiError::not_found("Dataset", ds))?;
@@ -468,15 +474,21 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
                 .report(report)
                 .filter(|r| r.workspace_id.eq_ignore_ascii_case(group))
                 .ok_or_else(|| ApiError::not_found("Report", report))?;
-            if r.report_type == ReportType::PaginatedReport {
-                return Err(ApiError::invalid(format!(
-                    "Paginated report {} can only be embedded with the multi-resource GenerateToken API (POST /v1.0/myorg/GenerateToken)", r.id)));
-            }
-            let ds = r.dataset_id.clone().unwrap_or_default();
-            let d = v1_dataset(st, c, group, kind, &ds)?;
             plan.reports.push(json!({"id": r.id, "workspaceId": r.workspace_id, "allowEdit": req.access == Access::Edit,
                                      "reportType": r.report_type}));
-            plan.add_dataset(&d, "Off");
+            // The V1 report endpoint embeds paginated reports too (its documented example "Generate a paginated
+            // report embed token using an effective identity"); as on V2, a service principal only.
+            if r.report_type == ReportType::PaginatedReport {
+                if !c.is_app() {
+                    return Err(ApiError::invalid(format!(
+                        "Creating embed token for paginated report {} is not supported with a master user; use a service principal", r.id)));
+                }
+                plan.paginated.push(r.id.clone());
+            } else {
+                let ds = r.dataset_id.clone().unwrap_or_default();
+                let d = v1_dataset(st, c, group, kind, &ds)?;
+                plan.add_dataset(&d, "Off");
+            }
         }
         Endpoint::Create { group } => {
             let kind = check_workspace(st, c, group, false)?;
@@ -548,9 +560,16 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
 }
 
 /// Allowed characters of an on-premises (SSAS) effective username.
+/// Seed 003: "The username must be a Windows account, using UPN or DOMAIN\\username format."
 fn on_prem_username_ok(u: &str) -> bool {
-    u.chars()
-        .all(|c| c.is_ascii_alphanumeric() || ".-_!#^~\\@".contains(c))
+    let windows = match (u.split_once('@'), u.split_once('\\')) {
+        (Some((name, domain)), None) => !name.is_empty() && !domain.is_empty(),
+        (None, Some((domain, name))) => !name.is_empty() && !domain.is_empty(),
+        _ => false,
+    };
+    windows
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_!#^~\\@".contains(c))
 }
 
 /// Effective identity rules per dataset kind and caller kind (seeds 003 and 004, NOTES).
@@ -560,6 +579,18 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             if !plan.paginated.iter().any(|p| p.eq_ignore_ascii_case(r)) {
                 return Err(ApiError::invalid(format!(
                     "Effective identity reports are only supported for paginated reports included in the token; {r} is not one")));
+            }
+        }
+        // Identities are for the token's datasets; one naming another dataset would leave the meant one without.
+        for d in &id.datasets {
+            if !plan
+                .datasets
+                .iter()
+                .any(|(ds, _)| ds.id.eq_ignore_ascii_case(d))
+            {
+                return Err(ApiError::invalid(format!(
+                    "Effective identity datasets must be included in the token; dataset {d} is not"
+                )));
             }
         }
     }
@@ -625,7 +656,7 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             DatasetKind::SqlServerAnalysisServicesLive => {
                 if !on_prem_username_ok(username) {
                     return Err(ApiError::invalid(format!(
-                        "{pre}requires an on-premises effective identity username made of alphanumerics and . - _ ! # ^ ~ \\ @")));
+                        "{pre}requires a Windows account as the on-premises effective identity username (user@domain or DOMAIN\\user, made of alphanumerics and . - _ ! # ^ ~ \\ @)")));
                 }
                 let allowed = ds.gateway.as_ref().is_some_and(|g| {
                     c.ids().iter().any(|i| {

@@ -97,6 +97,7 @@ fn api_router(app: Arc<App>) -> Router {
         .route("/entra/token", post(entra::admin_token))
         .route("/embed/inspect", post(admin::inspect_embed))
         .route("/embed/render", post(admin::embed_render))
+        .route("/embed/query", post(admin::embed_query))
         .route("/embed/cert.pem", get(admin::embed_cert))
         .route("/idp/jwks.json", get(admin::jwks))
         .route(

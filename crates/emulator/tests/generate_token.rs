@@ -125,9 +125,9 @@ fn cloud_rls_identity_rules() {
         ),
     );
     ok(&e.v2(&e.sp, json!({"reports": [{"id": rep(1)}], "identities": [ident("Contoso", &["Customer"], &[ds(1)])]})));
-    // an identity naming another dataset doesn't count
+    // an identity naming a dataset outside the token is refused (as the core's EG0202)
     invalid(&e.v2(&e.sp, json!({"reports": [{"id": rep(1)}], "identities": [ident("Contoso", &["Customer"], &[ds(3)])]})),
-            &format!("{}requires effective identity to be provided", pre(1)));
+            &format!("Effective identity datasets must be included in the token; dataset {} is not", ds(3)));
     // DirectQuery follows the same rules
     invalid(
         &e.v2(&e.sp, json!({"reports": [{"id": rep(3)}]})),
@@ -276,7 +276,12 @@ fn analysis_services_rules() {
             &e.sp,
             json!({"reports": [{"id": rep(6)}], "identities": [ident("alice$x", &[], &[ds(6)])]}),
         ),
-        "on-premises effective identity username",
+        "Windows account as the on-premises effective identity username",
+    );
+    // seed 003: "a Windows account, using UPN or DOMAIN\username format" (an object id is neither)
+    invalid_contains(
+        &e.v2(&e.sp, json!({"reports": [{"id": rep(6)}], "identities": [ident("6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01", &[], &[ds(6)])]})),
+        "Windows account",
     );
     invalid_contains(&e.v2(&e.sp, json!({"reports": [{"id": rep(6)}], "identities": [{"username": "alice", "customData": "x", "datasets": [ds(6)]}]})),
                      "shouldn't have customData");
@@ -301,7 +306,7 @@ fn direct_lake_and_paginated_reports() {
     invalid_contains(&e.v2(&e.profile, json!({"reports": [{"id": rep(8)}], "identities": [ident("a", &["Customer"], &[ds(8)])]})),
                      "Direct Lake models don't support service principal profiles");
 
-    // paginated: service principal only, V2 only, identity in `reports` feeding UserID
+    // paginated: service principal only, identity in `reports` feeding UserID
     let t = ok(&e.v2(&e.sp, json!({"reports": [{"id": rep(30)}]})));
     let payload = e.emu.inspect(t["token"].as_str().unwrap());
     assert_eq!(
@@ -312,9 +317,23 @@ fn direct_lake_and_paginated_reports() {
         &e.v2(&e.user, json!({"reports": [{"id": rep(30)}]})),
         "not supported with a master user",
     );
+    // the V1 report endpoint embeds them too (Microsoft's example for it), still service principal only
+    let t = ok(&e.v1_report(
+        &e.sp,
+        1,
+        30,
+        json!({"accessLevel": "View", "identities": [{"username": "alice", "reports": [rep(30)]}]}),
+    ));
+    assert_eq!(
+        column(
+            &e.emu.render(t["token"].as_str().unwrap(), &rep(30)),
+            "Item"
+        ),
+        ["A"]
+    );
     invalid_contains(
-        &e.v1_report(&e.sp, 1, 30, json!({})),
-        "can only be embedded with the multi-resource GenerateToken API",
+        &e.v1_report(&e.user, 1, 30, json!({"accessLevel": "View"})),
+        "not supported with a master user",
     );
     let t = ok(&e.v2(&e.sp, json!({"reports": [{"id": rep(30)}], "identities": [{"username": "alice", "reports": [rep(30)]}]})));
     let view = e.emu.render(t["token"].as_str().unwrap(), &rep(30));

@@ -82,7 +82,8 @@ pub const IDENTITY_DATASET_NOT_EMBEDDED: Rule = Rule {
     severity: Severity::Error,
     title: "An identity names only datasets the token embeds",
     doc: "An identity for a dataset the token does not cover is usually a wrong id: the dataset meant gets no \
-          identity. Checked only when every embedded item is described in the scenario.",
+          identity. Checked only when every embedded item is described in the scenario. The emulator refuses it too \
+          (it once ignored such an identity; the generated differential test found the two apart).",
     source: cite(
         Document::EffectiveIdentity,
         "Set effective identity",
@@ -181,7 +182,8 @@ pub const USERNAME_REQUIRED: Rule = Rule {
     doc: "Seed 003 requires a username for internal-hosted models and uses it to authenticate with Analysis Services. \
           The swagger marks `username` required. Seed 003 lets token-based (SSO) identity omit it, but seed 004 says a \
           service principal must always give an SSO dataset a username: Embedgate accepts a blob-only identity from a \
-          master user only.",
+          master user only. Where it may be left out, an empty string is still an error: an empty string is not an \
+          absent member (the emulator refuses `\"username\": \"\"` as well), so the member must be left out (found by the generated differential test).",
     source: cite(
         Document::EffectiveIdentity,
         "Set effective identity for internal-hosted import tables",
@@ -189,8 +191,13 @@ pub const USERNAME_REQUIRED: Rule = Rule {
     ),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
-            let empty = id.username.as_deref().is_none_or(|u| u.trim().is_empty());
-            if empty && !username_optional(ctx, i) {
+            let blank = id.username.as_deref().is_some_and(|u| u.trim().is_empty());
+            if blank && username_optional(ctx, i) {
+                // Where the username may be left out, leave it out: an empty string is still a username.
+                e.report(Location::Request, format!("/identities/{i}/username"), "the effective identity's username is empty")
+                    .help("remove `username` (a blob-only SSO identity needs none) or set it to the signed-in user")
+                    .fix(Fix { title: "remove the empty `username`".into(), patch: vec![PatchOp::remove(format!("/request/identities/{i}/username"))] });
+            } else if (blank || id.username.is_none()) && !username_optional(ctx, i) {
                 e.report(Location::Request, format!("/identities/{i}/username"), "the effective identity has no username")
                     .help("set `username` to the signed-in user of your app (it is what USERNAME() returns)");
             }
@@ -245,7 +252,10 @@ pub const ROLE_NOT_IN_MODEL: Rule = Rule {
     title: "Roles in the identity are roles the model defines",
     doc: "Checked when the scenario lists the model's roles. A role the model does not define filters nothing or fails. \
           A model that defines no roles at all (`roles: []`) has no role to name: seed 003 says \"At least one role must be \
-          defined in the model\" for every model kind that takes an identity, so any role named against it is an error too.",
+          defined in the model\" for every model kind that takes an identity, so any role named against it is an error too. \
+          Role names match without regard to case (`region` names model role `Region`): roles are tabular-model objects, \
+          whose names the Analysis Services engine compares case-insensitively, and the emulator resolves them the same \
+          way; the differential test found the core stricter (issue 16, item 8).",
     source: cite(Document::EffectiveIdentity, "Set effective identity", "Roles: (Optional) List of role names."),
     check: |ctx, e| {
         for (i, id) in ctx.identities.iter().enumerate() {
@@ -261,7 +271,7 @@ pub const ROLE_NOT_IN_MODEL: Rule = Rule {
                             .help("define the role in the model (Power BI Desktop: Modeling > Manage roles) and republish, or list the model's roles in the scenario");
                         break;
                     }
-                    if model.iter().any(|r| r == role) {
+                    if model.iter().any(|r| r.eq_ignore_ascii_case(role)) {
                         continue;
                     }
                     let f = e.report(Location::Request, format!("/identities/{i}/roles/{j}"), format!("dataset `{d}` defines no role `{role}` (it defines: {})", model.join(", ")));

@@ -281,6 +281,13 @@ impl Emu {
         )
         .json
     }
+    pub fn query(&self, embed_token: &str, dataset: &str) -> Value {
+        self.post(
+            "/__emulator/embed/query",
+            json!({"token": embed_token, "datasetId": dataset}),
+        )
+        .json
+    }
 }
 
 impl Drop for Emu {
