@@ -283,6 +283,17 @@ export async function call(base, path, { method = 'GET', token, body, headers = 
 
 export const admin = (base, path, opts = {}) => call(base, `/api/admin${path}`, { token: ADMIN_KEY, ...opts });
 
+/** Polls an admin audit query until `done(json)` holds (the queue consumer writes batches about once a second). */
+export async function auditUntil(worker, path, done, timeoutMs = 15000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await admin(worker.base, path);
+    if (r.status === 200 && done(r.json)) return r;
+    if (Date.now() > until) return r;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 export async function seed(worker) {
   for (const c of CUSTOMERS) {
     const r = await admin(worker.base, `/customers/${c.id}`, { method: 'PUT', body: c });

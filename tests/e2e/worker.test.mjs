@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startEmulator, startWorker, seed, mint, call, admin, signJwt, portalClaims, secretsIn, sleep,
+  startEmulator, startWorker, seed, mint, call, admin, auditUntil, signJwt, portalClaims, secretsIn, sleep,
   IDS, HS_SECRET, CUSTOMERS,
 } from './worker-harness.mjs';
 
@@ -220,7 +220,8 @@ test('audit log: every issued token, never the token', async () => {
   const user = await emu.userToken({ sub: 'erin', customer: 'contoso' });
   const r = await mint(worker, user, { reports: [IDS.contosoReport] });
   assert.equal(r.status, 200);
-  const a = await admin(worker.base, '/audit?customerId=contoso&limit=5');
+  // The audit event travels through the queue; its consumer writes it within about a second.
+  const a = await auditUntil(worker, '/audit?customerId=contoso&limit=5', (j) => j.entries.some((x) => x.tokenId === r.json.tokenId));
   assert.equal(a.status, 200, a.text);
   const e = a.json.entries[0];
   assert.equal(e.tokenId, r.json.tokenId);
@@ -231,7 +232,7 @@ test('audit log: every issued token, never the token', async () => {
   assert.deepEqual(e.identity[0].roles, ['Customer']);
   assert.ok(!a.text.includes(r.json.token), 'the embed token is not audited');
   assert.ok(!a.text.includes('EGE1.'));
-  const all = await admin(worker.base, '/audit?limit=500');
+  const all = await auditUntil(worker, '/audit?limit=500', (j) => j.entries.length >= 30);
   const issued = all.json.entries.length;
   assert.ok(issued >= 30, `every token audited (${issued})`);
 });
@@ -275,7 +276,7 @@ test('a fresh isolate reuses KV: no Entra call and no metadata calls after a res
   const calls = await emu.calls();
   assert.deepEqual(Object.keys(calls).sort(), ['powerbi.generateToken'], JSON.stringify(calls));
   // The customers and the audit log survived too (D1).
-  assert.ok((await admin(worker.base, '/audit?limit=1')).json.entries.length === 1);
+  assert.ok((await auditUntil(worker, '/audit?limit=1', (j) => j.entries.length === 1)).json.entries.length === 1);
 });
 
 test('nothing secret ever reached the logs', async () => {

@@ -43,6 +43,14 @@ pub struct Config {
     pub entra_refresh_margin_seconds: u64,
     pub rate_limit_customer_per_minute: u32,
     pub rate_limit_user_per_minute: u32,
+    /// How long an isolate trusts its in-memory copy of a customer document before it reads KV again: the
+    /// bound on how stale a warm token's view of an admin change can be (KV itself is rewritten by the change).
+    pub customer_memory_ttl_seconds: u64,
+    /// Adds `x-embedgate-ops` (D1/KV/Durable Object/queue operations of the request) to answers: tests and
+    /// benches count them. Off by default.
+    pub expose_op_counts: bool,
+    /// Enables `POST /api/admin/test-faults` (fault injection for the audit consumer). Never in production.
+    pub allow_test_faults: bool,
     /// `error`, `warn`, `info` (default: issued tokens, cache refreshes, admin changes) or `debug` (also one
     /// line per request).
     pub log_level: LogLevel,
@@ -83,6 +91,11 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
         let required = |name: &str| var(name).ok_or_else(|| bad(name, "is required"));
+        let flag = |name: &str| match var(name).as_deref() {
+            None | Some("0") | Some("false") => Ok(false),
+            Some("1") | Some("true") => Ok(true),
+            Some(_) => Err(bad(name, "must be 0, 1, true or false")),
+        };
         let num = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, EdgeError> {
             match var(name) {
                 None => Ok(default),
@@ -140,6 +153,9 @@ impl Config {
                 1_000_000,
             )? as u32,
             rate_limit_user_per_minute: num("RATE_LIMIT_USER_PER_MINUTE", 60, 1, 1_000_000)? as u32,
+            customer_memory_ttl_seconds: num("CUSTOMER_MEMORY_TTL_SECONDS", 5, 0, 300)?,
+            expose_op_counts: flag("EXPOSE_OP_COUNTS")?,
+            allow_test_faults: flag("ALLOW_TEST_FAULTS")?,
             log_level: match var("LOG_LEVEL")
                 .as_deref()
                 .map(str::to_ascii_lowercase)

@@ -1,5 +1,8 @@
-//! Fixed-window rate limits per customer and per user. The worker keeps the counters in D1 (one atomic
-//! upsert for both keys, so every isolate sees the same counts); this module does the arithmetic.
+//! Fixed-window rate limits per customer and per user. The worker keeps one customer's counters in that
+//! customer's Durable Object (`Counter` below), which handles its requests one at a time, so the counts are
+//! exact across isolates and one customer's traffic never touches another's counters.
+
+use std::collections::HashMap;
 
 use super::customer::Customer;
 use super::EdgeError;
@@ -11,6 +14,31 @@ pub const WINDOW_SECONDS: u64 = 60;
 pub fn window(now: u64) -> (u64, u64) {
     let start = now - now % WINDOW_SECONDS;
     (start, start + WINDOW_SECONDS - now)
+}
+
+/// One customer's counts in the current window: the customer's total and each of its users'.
+#[derive(Debug, Default)]
+pub struct Counter {
+    window: u64,
+    customer: u64,
+    users: HashMap<String, u64>,
+}
+
+impl Counter {
+    /// Counts one request of `user` at `now` (seconds) and returns (customer count, user count), this request
+    /// included. A new window starts from zero, so the map holds only this minute's users.
+    pub fn hit(&mut self, user: &str, now: u64) -> (u64, u64) {
+        let (start, _) = window(now);
+        if start != self.window {
+            self.window = start;
+            self.customer = 0;
+            self.users.clear();
+        }
+        self.customer += 1;
+        let u = self.users.entry(user.to_string()).or_insert(0);
+        *u += 1;
+        (self.customer, *u)
+    }
 }
 
 /// Counter keys: the customer, and the user within the customer (user ids are unique per customer only).
@@ -78,5 +106,16 @@ mod tests {
         let e = check(1, 6, (10, 5), 179).unwrap_err();
         assert_eq!((e.status, e.retry_after), (429, Some(1)));
         assert!(e.message.contains("user"));
+    }
+
+    #[test]
+    fn counter_counts_per_window_and_user() {
+        let mut c = Counter::default();
+        assert_eq!(c.hit("alice", 120), (1, 1));
+        assert_eq!(c.hit("bob", 130), (2, 1));
+        assert_eq!(c.hit("alice", 179), (3, 2));
+        // next window: both counts start again
+        assert_eq!(c.hit("alice", 180), (1, 1));
+        assert_eq!(c.users.len(), 1);
     }
 }

@@ -9,6 +9,7 @@
 //! | `DELETE /api/admin/customers/{id}`      | delete                                                    |
 //! | `POST /api/admin/cache/invalidate`      | `{"customerId"?, "entra"?, "jwks"?}`                      |
 //! | `GET /api/admin/audit`                  | `?customerId=&before=&limit=` newest first                |
+//! | `POST /api/admin/test-faults`           | `{"auditConsumerFailures": n}`; only with ALLOW_TEST_FAULTS |
 
 use embedgate_edge::customer::{valid_customer_id, Customer};
 use embedgate_edge::request::{self, unknown_field, wrong_type};
@@ -87,6 +88,7 @@ pub async fn route(
         (_, ["cache", "invalidate"]) => Err(method_not_allowed("POST")),
         (Method::Get, ["audit"]) => audit(ctx, req).await,
         (_, ["audit"]) => Err(method_not_allowed("GET")),
+        (Method::Post, ["test-faults"]) if ctx.cfg.allow_test_faults => test_faults(ctx, req).await,
         _ => Err(EdgeError::new(404, "not_found", "No such admin route.")),
     }
 }
@@ -207,4 +209,57 @@ async fn audit(ctx: &Ctx, req: &Request) -> Result<Response, EdgeError> {
     }
     let entries = store::audit_list(ctx, customer.as_deref(), before, limit).await?;
     json_response(ctx, 200, &json!({"entries": entries}))
+}
+
+const CONSUMER_FAULT_KEY: &str = "fault:audit-consumer";
+
+/// `POST /api/admin/test-faults`: the next `auditConsumerFailures` queue batches fail after their insert.
+async fn test_faults(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError> {
+    let body = http::read_body(req, ctx.cfg.max_body_bytes).await?;
+    let v = request::parse_json(&body)?;
+    let n = match v.get("auditConsumerFailures") {
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n <= 100) => n.as_u64().unwrap_or(0),
+        Some(other) => {
+            return Err(wrong_type(
+                "/auditConsumerFailures",
+                "an integer from 0 to 100",
+                other,
+            ))
+        }
+        None => {
+            return Err(
+                EdgeError::new(400, "missing_field", "auditConsumerFailures is required.")
+                    .at("/auditConsumerFailures"),
+            )
+        }
+    };
+    let kv = ctx.env.kv("CACHE").map_err(crate::internal)?;
+    kv.put(CONSUMER_FAULT_KEY, n.to_string().as_str())
+        .map_err(|e| crate::internal(e.into()))?
+        .execute()
+        .await
+        .map_err(|e| crate::internal(e.into()))?;
+    json_response(ctx, 200, &json!({"auditConsumerFailures": n}))
+}
+
+/// Whether the consumer should fail this batch (and counts the failure down).
+pub async fn take_consumer_fault(env: &worker::Env) -> bool {
+    let Ok(kv) = env.kv("CACHE") else {
+        return false;
+    };
+    let left: u64 = kv
+        .get(CONSUMER_FAULT_KEY)
+        .text()
+        .await
+        .ok()
+        .flatten()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    if left == 0 {
+        return false;
+    }
+    if let Ok(put) = kv.put(CONSUMER_FAULT_KEY, (left - 1).to_string().as_str()) {
+        let _ = put.execute().await;
+    }
+    true
 }

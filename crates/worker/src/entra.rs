@@ -59,6 +59,7 @@ pub async fn token(ctx: &Ctx, rejected: Option<&str>) -> Result<String, EdgeErro
         return Ok(t);
     }
     let kv = ctx.env.kv("CACHE").map_err(crate::internal)?;
+    crate::Ops::add(&ctx.ops.kv_get, 1);
     let stored = kv
         .get(&kv_key(ctx))
         .text()
@@ -111,6 +112,7 @@ async fn refresh(ctx: &Ctx, kv: &worker::KvStore) -> Result<String, EdgeError> {
     MEMORY.with(|m| *m.borrow_mut() = Some(fresh.clone()));
     if let Some(ttl) = fresh.cache_ttl(now_secs(), ctx.cfg.entra_refresh_margin_seconds) {
         let text = serde_json::to_string(&fresh).unwrap_or_default();
+        crate::Ops::add(&ctx.ops.kv_put, 1);
         if let Ok(put) = kv.put(&kv_key(ctx), text.as_str()) {
             if put.expiration_ttl(ttl).execute().await.is_err() {
                 crate::warn(ctx, "kv_put_failed", json!({"key": "entra"}));

@@ -10,17 +10,18 @@ pub mod crypto;
 mod entra;
 mod flight;
 mod http;
+mod limiter;
 mod powerbi;
 mod store;
 mod token;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use embedgate_edge::config::{Config, LogLevel};
 use embedgate_edge::{cors, EdgeError};
 use serde_json::{json, Value};
-use worker::{event, Context, Env, Method, Request, Response};
+use worker::{event, Context, Env, MessageExt, Method, Request, Response};
 
 /// Everything a handler needs about the current request.
 pub struct Ctx {
@@ -31,6 +32,35 @@ pub struct Ctx {
     pub started_ms: f64,
     /// The request's `Origin` when it is on the allow-list.
     pub cors_origin: Option<String>,
+    /// Storage and platform operations of this request (`x-embedgate-ops` when EXPOSE_OP_COUNTS is on).
+    pub ops: Ops,
+}
+
+/// Counts of the platform operations one request makes: what the scaling design promises (0 D1 queries on a
+/// warm token) is checked by counting them.
+#[derive(Default)]
+pub struct Ops {
+    pub d1: Cell<u32>,
+    pub kv_get: Cell<u32>,
+    pub kv_put: Cell<u32>,
+    pub durable_object: Cell<u32>,
+    pub queue: Cell<u32>,
+}
+
+impl Ops {
+    pub fn add(c: &Cell<u32>, n: u32) {
+        c.set(c.get() + n);
+    }
+    fn header(&self) -> String {
+        format!(
+            "d1={}, kv-get={}, kv-put={}, do={}, queue={}",
+            self.d1.get(),
+            self.kv_get.get(),
+            self.kv_put.get(),
+            self.durable_object.get(),
+            self.queue.get()
+        )
+    }
 }
 
 impl Ctx {
@@ -95,6 +125,38 @@ pub fn warn(ctx: &Ctx, event: &str, fields: Value) {
     log_at(ctx, LogLevel::Warn, event, fields);
 }
 
+/// The audit queue's consumer: one D1 batch per message batch. On failure the whole batch is redelivered
+/// (up to `max_retries`, then the dead-letter queue), and `INSERT OR IGNORE` keeps a redelivery from
+/// writing any row twice.
+#[event(queue)]
+async fn audit_consumer(
+    batch: worker::MessageBatch<String>,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<()> {
+    let messages = batch.messages()?;
+    let mut events = Vec::with_capacity(messages.len());
+    for m in &messages {
+        match serde_json::from_str::<store::AuditEvent>(m.body()) {
+            Ok(e) => events.push(e),
+            // Can never succeed: logged (no content) and acknowledged with the rest.
+            Err(_) => worker::console_error!(
+                "{}",
+                json!({"event": "audit_message_unreadable", "id": m.id()})
+            ),
+        }
+    }
+    store::insert_audit_batch(&env, &events).await?;
+    if config(&env).is_ok_and(|c| c.allow_test_faults) && admin::take_consumer_fault(&env).await {
+        // After the insert: a consumer that wrote and then failed before acknowledging.
+        return Err(worker::Error::RustError(
+            "injected audit consumer failure".into(),
+        ));
+    }
+    batch.ack_all();
+    Ok(())
+}
+
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _worker_ctx: Context) -> worker::Result<Response> {
     let started_ms = now_ms();
@@ -122,6 +184,7 @@ async fn fetch(mut req: Request, env: Env, _worker_ctx: Context) -> worker::Resu
         request_id,
         started_ms,
         cors_origin,
+        ops: Ops::default(),
     };
     let result = route(&ctx, &mut req, &method, &path).await;
     let mut resp = match result {
@@ -139,6 +202,9 @@ async fn fetch(mut req: Request, env: Env, _worker_ctx: Context) -> worker::Resu
     };
     let h = resp.headers_mut();
     h.set("x-request-id", &ctx.request_id)?;
+    if ctx.cfg.expose_op_counts {
+        h.set("x-embedgate-ops", &ctx.ops.header())?;
+    }
     log_at(
         &ctx,
         LogLevel::Debug,

@@ -148,6 +148,7 @@ where
         Ok(v) => return Ok(v),
         Err(lead) => lead,
     };
+    crate::Ops::add(&ctx.ops.kv_get, 1);
     if let Some(v) = kv
         .get(&key)
         .text()
@@ -166,6 +167,7 @@ where
             return Err(e);
         }
     };
+    crate::Ops::add(&ctx.ops.kv_put, 1);
     if let Ok(put) = kv.put(&key, v.to_string().as_str()) {
         if put.expiration_ttl(ttl).execute().await.is_err() {
             crate::warn(ctx, "kv_put_failed", json!({"key": "metadata"}));

@@ -1,13 +1,20 @@
-//! D1: customers (configuration documents), rate-limit counters and the audit log. Schema in `migrations/`.
+//! Customers (configuration documents) and the audit log. D1 is the source of truth (schema in
+//! `migrations/`); a warm token reads neither table:
+//! - a customer document comes from isolate memory (trusted for CUSTOMER_MEMORY_TTL_SECONDS), then KV (rewritten
+//!   by every admin change, with the customer's cache generation), and from D1 only on a miss;
+//! - the audit event goes to a queue (`AUDIT`), whose consumer batch-inserts into D1.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use embedgate_edge::customer::Customer;
-use embedgate_edge::{ratelimit, upstream, EdgeError};
-use serde::Deserialize;
+use embedgate_edge::{upstream, EdgeError};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
-use worker::D1Database;
+use worker::{D1Database, D1PreparedStatement, Env};
 
-use crate::{crypto, internal, now_secs, Ctx};
+use crate::{internal, now_ms, now_secs, Ctx, Ops};
 
 pub fn db(ctx: &Ctx) -> Result<D1Database, EdgeError> {
     ctx.env.d1("DB").map_err(internal)
@@ -21,6 +28,11 @@ fn n(v: f64) -> JsValue {
     JsValue::from_f64(v)
 }
 
+/// Counts one D1 query of this request.
+fn q(ctx: &Ctx) {
+    Ops::add(&ctx.ops.d1, 1);
+}
+
 #[derive(Deserialize)]
 struct CustomerRow {
     config: String,
@@ -31,9 +43,14 @@ struct CustomerRow {
     updated_at: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct CountRow {
-    count: f64,
+fn parse_config(v: &Value) -> Result<Customer, EdgeError> {
+    Customer::from_value(v).map_err(|_| {
+        EdgeError::new(
+            503,
+            "misconfigured",
+            "A stored customer configuration is invalid.",
+        )
+    })
 }
 
 fn parse_row(row: &CustomerRow) -> Result<Customer, EdgeError> {
@@ -44,80 +61,163 @@ fn parse_row(row: &CustomerRow) -> Result<Customer, EdgeError> {
             "A stored customer configuration is unreadable.",
         )
     })?;
-    Customer::from_value(&v).map_err(|_| {
-        EdgeError::new(
-            503,
-            "misconfigured",
-            "A stored customer configuration is invalid.",
-        )
-    })
+    parse_config(&v)
 }
 
-/// A customer, the metadata cache generation, and the rate-limit counters of this request (customer, user):
-/// one D1 round trip (a batch is a transaction, so the counts are exact across isolates).
+/// A customer and its metadata cache generation (the metadata cache keys carry it).
+#[derive(Clone)]
 pub struct Loaded {
     pub customer: Customer,
     pub cache_gen: i64,
-    pub customer_count: u64,
-    pub user_count: u64,
 }
 
-pub async fn load_for_request(
-    ctx: &Ctx,
-    customer_id: &str,
-    user_id: &str,
-) -> Result<Loaded, EdgeError> {
-    let db = db(ctx)?;
-    let now = now_secs();
-    let (window, _) = ratelimit::window(now);
-    let (ck, uk) = ratelimit::keys(customer_id, user_id);
-    let upsert = "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1) \
-                  ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count";
-    let mut stmts = vec![
-        db.prepare("SELECT config, cache_gen FROM customers WHERE id = ?1")
-            .bind(&[s(customer_id)])
-            .map_err(internal)?,
-        db.prepare(upsert)
-            .bind(&[s(&ck), n(window as f64)])
-            .map_err(internal)?,
-        db.prepare(upsert)
-            .bind(&[s(&uk), n(window as f64)])
-            .map_err(internal)?,
-    ];
-    if crypto::random_u32().is_multiple_of(64) {
-        // Occasional cleanup of finished windows.
-        stmts.push(
-            db.prepare("DELETE FROM rate_counters WHERE window_start < ?1")
-                .bind(&[n(window as f64 - 120.0)])
-                .map_err(internal)?,
-        );
+/// KV keeps a copy for an hour at most: a change made to D1 behind the admin API's back shows within that.
+const KV_CUSTOMER_TTL_SECONDS: u64 = 3_600;
+
+fn kv_key(id: &str) -> String {
+    format!("customer:v1:{id}")
+}
+
+/// What KV holds for one customer.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored {
+    cache_gen: i64,
+    config: Value,
+}
+
+thread_local! {
+    /// Customer id -> (the customer, or None when D1 has none; when it was read, ms).
+    static MEMORY: RefCell<HashMap<String, (Option<Loaded>, f64)>> = RefCell::new(HashMap::new());
+}
+const MEMORY_MAX: usize = 10_000;
+
+fn remember(id: &str, v: Option<Loaded>) {
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMORY_MAX {
+            m.clear();
+        }
+        m.insert(id.to_string(), (v, now_ms()));
+    });
+}
+
+/// Drops this isolate's copies (admin changes; other isolates follow within the memory TTL).
+pub fn forget(id: Option<&str>) {
+    MEMORY.with(|m| match id {
+        Some(id) => {
+            m.borrow_mut().remove(id);
+        }
+        None => m.borrow_mut().clear(),
+    });
+}
+
+fn unknown_customer() -> EdgeError {
+    EdgeError::forbidden(
+        "unknown_customer",
+        "Your organisation is not set up for embedding.",
+    )
+}
+
+/// The customer of a request: memory, then KV, then D1 (which also refills KV).
+pub async fn load_customer(ctx: &Ctx, id: &str) -> Result<Loaded, EdgeError> {
+    let ttl_ms = (ctx.cfg.customer_memory_ttl_seconds * 1000) as f64;
+    let hit = MEMORY.with(|m| {
+        m.borrow()
+            .get(id)
+            .filter(|(_, at)| now_ms() - at < ttl_ms)
+            .map(|(v, _)| v.clone())
+    });
+    if let Some(v) = hit {
+        return v.ok_or_else(unknown_customer);
     }
-    let results = db.batch(stmts).await.map_err(internal)?;
-    let row = results
-        .first()
-        .map(|r| r.results::<CustomerRow>())
-        .transpose()
+    let kv = ctx.env.kv("CACHE").map_err(internal)?;
+    Ops::add(&ctx.ops.kv_get, 1);
+    // Stored as JSON text: workers-rs would serialise a serde_json::Value's objects as JS Maps ("{}").
+    let stored = kv
+        .get(&kv_key(id))
+        .text()
+        .await
+        .ok()
+        .flatten()
+        .and_then(|t| serde_json::from_str::<Stored>(&t).ok());
+    if let Some(st) = stored {
+        let loaded = Loaded {
+            customer: parse_config(&st.config)?,
+            cache_gen: st.cache_gen,
+        };
+        remember(id, Some(loaded.clone()));
+        return Ok(loaded);
+    }
+    let loaded = read_and_publish(ctx, id).await?;
+    remember(id, loaded.clone());
+    loaded.ok_or_else(unknown_customer)
+}
+
+/// Reads one customer from D1 and writes KV's copy (or removes it): the step every admin change ends with.
+async fn read_and_publish(ctx: &Ctx, id: &str) -> Result<Option<Loaded>, EdgeError> {
+    q(ctx);
+    let row = db(ctx)?
+        .prepare("SELECT config, cache_gen FROM customers WHERE id = ?1")
+        .bind(&[s(id)])
         .map_err(internal)?
-        .and_then(|mut v| v.pop());
-    let count = |i: usize| -> u64 {
-        results
-            .get(i)
-            .and_then(|r| r.results::<CountRow>().ok())
-            .and_then(|v| v.first().map(|c| c.count as u64))
-            .unwrap_or(u64::MAX)
-    };
+        .first::<CustomerRow>(None)
+        .await
+        .map_err(internal)?;
+    let kv = ctx.env.kv("CACHE").map_err(internal)?;
     let Some(row) = row else {
-        return Err(EdgeError::forbidden(
-            "unknown_customer",
-            "Your organisation is not set up for embedding.",
-        ));
+        Ops::add(&ctx.ops.kv_put, 1);
+        kv.delete(&kv_key(id))
+            .await
+            .map_err(|e| internal(e.into()))?;
+        return Ok(None);
     };
-    Ok(Loaded {
+    let loaded = Loaded {
         customer: parse_row(&row)?,
         cache_gen: row.cache_gen as i64,
-        customer_count: count(1),
-        user_count: count(2),
+    };
+    let text = serde_json::to_string(&Stored {
+        cache_gen: loaded.cache_gen,
+        config: loaded.customer.to_value(),
     })
+    .unwrap_or_default();
+    Ops::add(&ctx.ops.kv_put, 1);
+    kv.put(&kv_key(id), text.as_str())
+        .map_err(|e| internal(e.into()))?
+        .expiration_ttl(KV_CUSTOMER_TTL_SECONDS)
+        .execute()
+        .await
+        .map_err(|e| internal(e.into()))?;
+    Ok(Some(loaded))
+}
+
+/// After an admin change to `id` (or to every customer): KV gets D1's new state and this isolate forgets its copy.
+pub async fn publish(ctx: &Ctx, id: Option<&str>) -> Result<(), EdgeError> {
+    let ids: Vec<String> = match id {
+        Some(id) => vec![id.to_string()],
+        None => {
+            q(ctx);
+            #[derive(Deserialize)]
+            struct Id {
+                id: String,
+            }
+            db(ctx)?
+                .prepare("SELECT id FROM customers")
+                .all()
+                .await
+                .map_err(internal)?
+                .results::<Id>()
+                .map_err(internal)?
+                .into_iter()
+                .map(|r| r.id)
+                .collect()
+        }
+    };
+    for id in &ids {
+        read_and_publish(ctx, id).await?;
+    }
+    forget(id);
+    Ok(())
 }
 
 fn with_meta(c: &Customer, row: &CustomerRow) -> Value {
@@ -193,6 +293,7 @@ pub async fn put_customer(ctx: &Ctx, c: &Customer, create_only: bool) -> Result<
         .run()
         .await
         .map_err(internal)?;
+    publish(ctx, Some(&c.id)).await?;
     Ok(!exists)
 }
 
@@ -204,6 +305,7 @@ pub async fn delete_customer(ctx: &Ctx, id: &str) -> Result<bool, EdgeError> {
         .run()
         .await
         .map_err(internal)?;
+    publish(ctx, Some(id)).await?;
     Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
@@ -218,45 +320,66 @@ pub async fn bump_cache(ctx: &Ctx, id: Option<&str>) -> Result<usize, EdgeError>
         None => db.prepare("UPDATE customers SET cache_gen = cache_gen + 1"),
     };
     let r = stmt.run().await.map_err(internal)?;
+    publish(ctx, id).await?;
     Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
 }
 
-/// One issued token. Never the token itself.
-pub struct AuditEntry<'a> {
-    pub customer_id: &'a str,
-    pub user_id: &'a str,
-    pub flow: &'a str,
-    pub profile_id: Option<&'a str>,
-    pub token_id: &'a str,
-    pub expiration: &'a str,
+/// One issued token, as queued and as stored. Never the token itself.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub at: String,
+    pub at_unix: u64,
+    pub customer_id: String,
+    pub user_id: String,
+    pub flow: String,
+    pub profile_id: Option<String>,
+    pub token_id: String,
+    pub expiration: String,
     pub items: Value,
     pub identity: Value,
+    pub request_id: String,
 }
 
-pub async fn audit(ctx: &Ctx, e: &AuditEntry<'_>) -> Result<(), EdgeError> {
-    let now = now_secs();
-    db(ctx)?
-        .prepare(
-            "INSERT INTO audit_log (at, at_unix, customer_id, user_id, flow, profile_id, token_id, expiration, items, identity, request_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .bind(&[
-            s(&upstream::rfc3339(now)),
-            n(now as f64),
-            s(e.customer_id),
-            s(e.user_id),
-            s(e.flow),
-            e.profile_id.map(s).unwrap_or(JsValue::NULL),
-            s(e.token_id),
-            s(e.expiration),
-            s(&e.items.to_string()),
-            s(&e.identity.to_string()),
-            s(&ctx.request_id),
-        ])
-        .map_err(internal)?
-        .run()
-        .await
-        .map_err(internal)?;
+/// Hands the event to the audit queue. `send` resolves once the queue has durably accepted the message, and the
+/// token is returned only after that (an error here fails the request).
+pub async fn audit(ctx: &Ctx, e: &AuditEvent) -> Result<(), EdgeError> {
+    Ops::add(&ctx.ops.queue, 1);
+    let queue = ctx.env.queue("AUDIT").map_err(internal)?;
+    // JSON text, not a structured clone: workers-rs would turn serde_json maps into JS Maps.
+    let body = serde_json::to_string(e).unwrap_or_default();
+    queue.send(body).await.map_err(internal)
+}
+
+/// The queue consumer's write: one D1 batch (a transaction) per message batch. `INSERT OR IGNORE` on the unique
+/// token id makes a redelivered batch write nothing twice.
+pub async fn insert_audit_batch(env: &Env, events: &[AuditEvent]) -> worker::Result<()> {
+    let db = env.d1("DB")?;
+    let stmts: Vec<D1PreparedStatement> = events
+        .iter()
+        .map(|e| {
+            db.prepare(
+                "INSERT OR IGNORE INTO audit_log (at, at_unix, customer_id, user_id, flow, profile_id, token_id, expiration, items, identity, request_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .bind(&[
+                s(&e.at),
+                n(e.at_unix as f64),
+                s(&e.customer_id),
+                s(&e.user_id),
+                s(&e.flow),
+                e.profile_id.as_deref().map(s).unwrap_or(JsValue::NULL),
+                s(&e.token_id),
+                s(&e.expiration),
+                s(&e.items.to_string()),
+                s(&e.identity.to_string()),
+                s(&e.request_id),
+            ])
+        })
+        .collect::<worker::Result<_>>()?;
+    if !stmts.is_empty() {
+        db.batch(stmts).await?;
+    }
     Ok(())
 }
 

@@ -10,18 +10,20 @@ use worker::{Request, Response};
 
 use crate::powerbi::{self, Scope};
 use crate::store::{self, Loaded};
-use crate::{auth, http, json_response, log, now_secs, Ctx};
+use crate::{auth, http, json_response, limiter, log, now_secs, Ctx};
 
-/// Verifies the user, loads the customer and applies the rate limits.
+/// Verifies the user, loads the customer and applies the rate limits (counted in the customer's own
+/// Durable Object).
 async fn caller(ctx: &Ctx, req: &Request) -> Result<(Principal, Loaded), EdgeError> {
     let who = auth::user(ctx, req).await?;
-    let loaded = store::load_for_request(ctx, &who.customer_id, &who.user_id).await?;
+    let loaded = store::load_customer(ctx, &who.customer_id).await?;
     let limits = ratelimit::limits(
         &loaded.customer,
         ctx.cfg.rate_limit_customer_per_minute,
         ctx.cfg.rate_limit_user_per_minute,
     );
-    ratelimit::check(loaded.customer_count, loaded.user_count, limits, now_secs())?;
+    let (customer_count, user_count) = limiter::hit(ctx, &who.customer_id, &who.user_id).await?;
+    ratelimit::check(customer_count, user_count, limits, now_secs())?;
     Ok((who, loaded))
 }
 
@@ -146,17 +148,21 @@ pub async fn mint(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError> {
         .with("diagnostics", serde_json::to_value(&report.diagnostics).unwrap_or_default()));
     }
     let embed = powerbi::generate_token(ctx, customer.caller_profile(), &v2).await?;
+    let now = now_secs();
     store::audit(
         ctx,
-        &store::AuditEntry {
-            customer_id: &who.customer_id,
-            user_id: &who.user_id,
-            flow: customer.flow.as_str(),
-            profile_id: customer.caller_profile(),
-            token_id: &embed.token_id,
-            expiration: &embed.expiration,
+        &store::AuditEvent {
+            at: embedgate_edge::upstream::rfc3339(now),
+            at_unix: now,
+            customer_id: who.customer_id.clone(),
+            user_id: who.user_id.clone(),
+            flow: customer.flow.as_str().to_string(),
+            profile_id: customer.caller_profile().map(str::to_string),
+            token_id: embed.token_id.clone(),
+            expiration: embed.expiration.clone(),
             items: audit::items(&plan),
             identity: audit::identity_summary(&identities),
+            request_id: ctx.request_id.clone(),
         },
     )
     .await?;
