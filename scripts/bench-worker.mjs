@@ -40,9 +40,27 @@ done = function(s, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end
 `;
+// The worker's own floor, measured in the same run: GET /api/health (routing, config, JSON answer).
+const healthLua = `
+done = function(s, latency, requests)
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"status_errors":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d}\\n',
+    s.requests, s.duration, s.errors.status, s.errors.connect, s.errors.read, s.errors.write, s.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+`;
 const dir = mkdtempSync(join(tmpdir(), 'embedgate-bench-'));
 const luaPath = join(dir, 'mint.lua');
 writeFileSync(luaPath, lua);
+const healthPath = join(dir, 'health.lua');
+writeFileSync(healthPath, healthLua);
+const LABEL = process.env.BENCH_LABEL || 'this build';
+
+function runWrk(c, script, url, env = {}) {
+  const out = execFileSync('wrk', ['-t', String(Math.min(2, c)), '-c', String(c), '-d', `${DURATION}s`, '--timeout', '20s', '-s', script, url],
+    { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
+  return JSON.parse(line.slice(8));
+}
 const FRESH_TOKENS = Number(process.env.BENCH_FRESH_TOKENS || 4000);
 
 const ms = (us) => (us / 1000).toFixed(1);
@@ -55,9 +73,12 @@ const worker = await startWorker(emu, {
   RATE_LIMIT_CUSTOMER_PER_MINUTE: '1000000',
   RATE_LIMIT_USER_PER_MINUTE: '1000000',
   UPSTREAM_DEADLINE_MS: '20000',
+  EXPOSE_OP_COUNTS: '1',
 });
 const rows = [];
+const health = {};
 let cold;
+let opsPerToken = null;
 try {
   await seed(worker);
   const token = await emu.userToken({ sub: 'bench-user', customer: 'contoso' });
@@ -69,6 +90,22 @@ try {
   const coldCalls = Object.values(await emu.calls()).reduce((a, b) => a + b, 0);
   cold = { ms: first.ms, calls: coldCalls };
   for (let i = 0; i < 30; i++) await mint(worker, token, { reports: [IDS.contosoReport] });
+  // Platform operations of a warm token (x-embedgate-ops; absent on builds before issue 15).
+  const sample = [];
+  for (let i = 0; i < 20; i++) {
+    const h = (await mint(worker, token, { reports: [IDS.contosoReport] })).headers.get('x-embedgate-ops');
+    if (h) sample.push(Object.fromEntries(h.split(',').map((p) => p.trim().split('=')).map(([k, v]) => [k, Number(v)])));
+  }
+  if (sample.length) {
+    opsPerToken = {};
+    for (const k of Object.keys(sample[0])) opsPerToken[k] = sample.reduce((a, o) => a + o[k], 0) / sample.length;
+  }
+  for (const c of LEVELS) {
+    const r = runWrk(c, healthPath, `${worker.base}/api/health`);
+    health[c] = { ok: r.requests - r.status_errors - r.connect_errors - r.read_errors - r.write_errors - r.timeouts, rps: 0, p50: r.p50, p99: r.p99 };
+    health[c].rps = health[c].ok / (r.duration_us / 1e6);
+    console.error(`bench: health c=${c}: ${health[c].rps.toFixed(1)} requests/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`);
+  }
   const session = join(dir, 'session.txt');
   writeFileSync(session, `${token}\n`);
   const fresh = join(dir, 'fresh.txt');
@@ -78,10 +115,7 @@ try {
 
   for (const [kind, file] of [['session', session], ['fresh', fresh]]) for (const c of LEVELS) {
     await emu.clearCalls();
-    const out = execFileSync('wrk', ['-t', String(Math.min(2, c)), '-c', String(c), '-d', `${DURATION}s`, '--timeout', '20s', '-s', luaPath,
-      `${worker.base}/api/token`], { env: { ...process.env, TOKENS_FILE: file }, encoding: 'utf8' });
-    const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
-    const r = JSON.parse(line.slice(8));
+    const r = runWrk(c, luaPath, `${worker.base}/api/token`, { TOKENS_FILE: file });
     await new Promise((res) => setTimeout(res, 1500)); // requests still in flight when wrk stopped
     const calls = await emu.calls();
     const upstream = Object.values(calls).reduce((a, b) => a + b, 0);
@@ -119,27 +153,52 @@ const wrkVersion = (() => {
 })();
 const date = new Date().toISOString().slice(0, 10);
 const table = [
-  '| user JWT | concurrency | tokens | failed | tokens/s | p50 ms | p90 ms | p99 ms | Entra calls | GenerateToken calls | upstream calls / token |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.kind} | ${r.c} | ${r.tokens} | ${r.failed} | ${r.rps.toFixed(1)} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${r.entra} | ${r.gen} | ${r.perToken.toFixed(2)} |`),
+  '| user JWT | concurrency | tokens | failed | tokens/s | p50 ms | p90 ms | p99 ms | health req/s | token / health | Entra calls | GenerateToken calls | upstream calls / token |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.kind} | ${r.c} | ${r.tokens} | ${r.failed} | ${r.rps.toFixed(1)} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${health[r.c].rps.toFixed(1)} | ${(r.rps / health[r.c].rps).toFixed(2)} | ${r.entra} | ${r.gen} | ${r.perToken.toFixed(2)} |`),
 ].join('\n');
+const result = { label: LABEL, date: new Date().toISOString().slice(0, 10), rows, health, opsPerToken };
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2));
+// Before/after: the same bench on an earlier build, run on the same machine just before (BENCH_BEFORE=file).
+let comparison = '';
+if (process.env.BENCH_BEFORE && existsSync(process.env.BENCH_BEFORE)) {
+  const before = JSON.parse(readFileSync(process.env.BENCH_BEFORE, 'utf8'));
+  const ratio = (res, kind, c) => {
+    const r = res.rows.find((x) => x.kind === kind && x.c === c);
+    return r && res.health[c] ? r.rps / res.health[c].rps : NaN;
+  };
+  comparison = `
+Token/health throughput ratio, ${before.label} (before) and ${LABEL} (after), each measured against its own
+\`/api/health\` in its own run on the same machine (goal: 0.50 or more, the token route within 2x of the floor):
+
+| user JWT | concurrency | before: tokens/s | before: health/s | before: ratio | after: tokens/s | after: health/s | after: ratio |
+|---|---:|---:|---:|---:|---:|---:|---:|
+${rows.map((r) => {
+    const b = before.rows.find((x) => x.kind === r.kind && x.c === r.c);
+    return `| ${r.kind} | ${r.c} | ${b ? b.rps.toFixed(1) : '–'} | ${before.health[r.c] ? before.health[r.c].rps.toFixed(1) : '–'} | ${ratio(before, r.kind, r.c).toFixed(2)} | ${r.rps.toFixed(1)} | ${health[r.c].rps.toFixed(1)} | ${ratio(result, r.kind, r.c).toFixed(2)} |`;
+  }).join('\n')}
+`;
+}
+const opsLine = opsPerToken
+  ? `Platform operations per warm token (mean of 20, from \`x-embedgate-ops\`): D1 ${opsPerToken.d1}, KV reads ${opsPerToken['kv-get']}, KV writes ${opsPerToken['kv-put']}, Durable Object calls ${opsPerToken.do}, queue sends ${opsPerToken.queue}.`
+  : 'This build does not report its platform operations.';
 const section = `## Edge worker
 
 \`POST /api/token\` (RS256 user JWT, one RLS report, profile flow) against the real worker in workerd through
-\`wrangler dev\` (local D1 and KV) and the release emulator, ${DURATION} s per level with ${wrkVersion.split(' [')[0]}
-(\`-t min(2,c)\`). Every token is a full request: JWT verification, one D1 batch (customer + rate-limit counters),
-core validation of the scenario, one GenerateToken call, one D1 audit insert. Measured ${date} on ${cpus().length} cores
-(${cpu}) shared with the emulator, wrangler and workerd and with other work (load average ${load} at the start), so
-absolute figures are a floor for this box, not for Cloudflare's edge. \`wrangler dev\`'s local simulation is the
-bottleneck (its node process sits near 50% CPU even on a route that only verifies the JWT and runs the D1 batch):
-a trivial JavaScript worker under the same \`wrangler dev\` tops out near 500 requests/s here, the worker's
-\`GET /api/health\` near 440/s. Inside the isolate a warm token costs about 0.2 ms of core validation and request building, 2–5 ms for the D1 batch, 1–3 ms for the
-GenerateToken round trip and 2–4 ms for the audit insert (timed in-process); an RS256 signature check of a new user
-JWT costs 2.5–5 ms of wasm CPU here. wrangler's own request log is off (\`--log-level warn\`), the worker logs at its
-default \`LOG_LEVEL=info\` (one line per issued token).
+\`wrangler dev\` (local D1, KV, Durable Objects and Queues) and the release emulator, ${DURATION} s per level with
+${wrkVersion.split(' [')[0]} (\`-t min(2,c)\`), and \`GET /api/health\` at the same concurrency in the same run (the
+worker's floor on this \`wrangler dev\`). A warm token: JWT verification, the customer document from isolate memory
+(KV after CUSTOMER_MEMORY_TTL_SECONDS), one call to the customer's rate-limit Durable Object, core validation of the
+scenario, one GenerateToken call, one queue send for the audit event (a consumer batch-inserts into D1). Measured
+${date} (${LABEL}) on ${cpus().length} cores (${cpu}) shared with the emulator, wrangler and workerd and with other
+work (load average ${load} at the start), so absolute figures are a floor for this box, not for Cloudflare's edge;
+compare the ratios. wrangler's own request log is off (\`--log-level warn\`), the worker logs at its default
+\`LOG_LEVEL=info\` (one line per issued token).
 
 ${table}
 
+${opsLine}
+${comparison}
 *session*: the same user JWT on every request (what a portal sends across page views; its signature is verified
 once and cached by SHA-256, claims are checked every time). *fresh*: ${FRESH_TOKENS} distinct users' JWTs in turn, so
 (almost) every request verifies an RS256 signature in wasm and counts a new per-user rate-limit key.
@@ -152,6 +211,7 @@ GenerateToken call itself); the Entra token and the metadata come from isolate m
 
 \`\`\`sh
 scripts/bench-worker.sh            # BENCH_SECONDS=15 BENCH_CONCURRENCY=1,16,64; installs wrk (Debian) if missing
+scripts/bench-worker.sh --before REF   # also benches REF (a git ref) first and prints both ratios
 \`\`\`
 `;
 process.stdout.write(section);
