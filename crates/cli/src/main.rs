@@ -48,12 +48,87 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Migrate a multi-customer app to service principal profiles (seed 000). Configuration comes from the
+    /// environment: EMBEDGATE_TENANT_ID, EMBEDGATE_CLIENT_ID, EMBEDGATE_CLIENT_SECRET, EMBEDGATE_PBI_API,
+    /// EMBEDGATE_AUTHORITY, EMBEDGATE_WORKER_URL, EMBEDGATE_ADMIN_KEY.
+    Migrate {
+        #[command(subcommand)]
+        step: MigrateStep,
+    },
     /// Regenerate docs/rules.md, docs/capabilities.md and docs/schemas/ (`--check`: fail when stale).
     Docs {
         #[arg(long, default_value = "docs")]
         dir: PathBuf,
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// The inventory (docs/schemas/migration-inventory.schema.json).
+    #[arg(long)]
+    inventory: PathBuf,
+    /// Progress file (default: the inventory's name with `.state.json`).
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum MigrateStep {
+    /// Print the plan per customer and per step, with each customer's identity afterwards.
+    Plan {
+        #[command(flatten)]
+        args: MigrateArgs,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Create profiles, organise workspaces, import items, write each customer's document (flow still legacy).
+    /// Resumable: a re-run after a crash converges without duplicates.
+    Apply {
+        #[command(flatten)]
+        args: MigrateArgs,
+        /// Customers migrated at the same time.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// Act as each customer's profile and check workspace, Admin, items, the core's verdict and GenerateToken.
+    Verify {
+        #[command(flatten)]
+        args: MigrateArgs,
+        /// Also compare the rows a sample user sees before and after (the emulator's render route).
+        #[arg(long)]
+        compare_rows: bool,
+    },
+    /// Move customers to the profile flow through the worker's admin API.
+    Rollout {
+        #[command(flatten)]
+        args: MigrateArgs,
+        /// Comma-separated customer ids.
+        #[arg(long, value_delimiter = ',', conflicts_with = "percent")]
+        customers: Vec<String>,
+        /// The first N percent of the inventory's customers.
+        #[arg(long)]
+        percent: Option<u32>,
+        /// Move customers whose verify failed or did not run.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Move customers back to the legacy flow (their document as it was before apply).
+    Rollback {
+        #[command(flatten)]
+        args: MigrateArgs,
+        #[arg(long, value_delimiter = ',', required = true)]
+        customers: Vec<String>,
+    },
+    /// List (--dry-run) or remove (--apply) redundant permissions and old workspaces no customer uses.
+    Cleanup {
+        #[command(flatten)]
+        args: MigrateArgs,
+        #[arg(long, conflicts_with = "apply", required_unless_present = "apply")]
+        dry_run: bool,
+        #[arg(long)]
+        apply: bool,
     },
 }
 
@@ -94,6 +169,133 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Docs { dir, check } => docs_cmd(&dir, check),
+        Command::Migrate { step } => match migrate_cmd(step) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
+    use embedgate_cli::migrate as m;
+    let args = match &step {
+        MigrateStep::Plan { args, .. }
+        | MigrateStep::Apply { args, .. }
+        | MigrateStep::Verify { args, .. }
+        | MigrateStep::Rollout { args, .. }
+        | MigrateStep::Rollback { args, .. }
+        | MigrateStep::Cleanup { args, .. } => args,
+    };
+    let inv = m::read_inventory(&args.inventory)?;
+    let plan = embedgate_migrate::plan(&inv);
+    let state = m::state_path(&args.inventory, args.state.clone());
+    let dir = args
+        .inventory
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    match step {
+        MigrateStep::Plan { format, .. } => {
+            match format {
+                Format::Text => print!("{}", embedgate_migrate::plan::render_text(&plan)),
+                Format::Json => println!("{}", pretty(&plan)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateStep::Apply { concurrency, .. } => {
+            let (done, failed) = m::apply(m::Config::from_env()?, &inv, &dir, &state, concurrency)?;
+            eprintln!(
+                "apply: {done} customers done, {failed} failed (state in {})",
+                state.display()
+            );
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        MigrateStep::Verify { compare_rows, .. } => {
+            let results = m::verify(m::Config::from_env()?, &inv, &plan, &state, compare_rows)?;
+            let mut bad = 0;
+            for (id, v) in &results {
+                if v.problems.is_empty() {
+                    println!("ok      {id}");
+                } else {
+                    bad += 1;
+                    for p in &v.problems {
+                        println!("FAILED  {id}: {p}");
+                    }
+                }
+                for t in &v.traps {
+                    println!("trap    {id}: {t}");
+                }
+            }
+            eprintln!(
+                "verify: {} of {} customers passed",
+                results.len() - bad,
+                results.len()
+            );
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        MigrateStep::Rollout {
+            customers,
+            percent,
+            force,
+            ..
+        } => {
+            let ids: Vec<String> = match percent {
+                Some(p) if p <= 100 => {
+                    let n = (inv.customers.len() * p as usize).div_ceil(100);
+                    inv.customers.iter().take(n).map(|c| c.id.clone()).collect()
+                }
+                Some(_) => return Err("--percent is 0 to 100".into()),
+                None if customers.is_empty() => return Err("give --customers or --percent".into()),
+                None => customers,
+            };
+            let moved = m::set_flow(
+                m::Config::from_env()?,
+                &inv,
+                &plan,
+                &state,
+                &ids,
+                true,
+                force,
+            )?;
+            println!("rolled out to the profile flow: {}", moved.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateStep::Rollback { customers, .. } => {
+            let moved = m::set_flow(
+                m::Config::from_env()?,
+                &inv,
+                &plan,
+                &state,
+                &customers,
+                false,
+                true,
+            )?;
+            println!("rolled back to the legacy flow: {}", moved.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateStep::Cleanup { apply, .. } => {
+            let actions = m::cleanup(m::Config::from_env()?, &inv, &state, apply)?;
+            for a in &actions {
+                println!("{}{a}", if apply { "done: " } else { "would " });
+            }
+            eprintln!(
+                "cleanup: {} actions{}",
+                actions.len(),
+                if apply { " done" } else { " (dry run)" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -233,6 +435,12 @@ fn generated(dir: &std::path::Path) -> Vec<(PathBuf, String)> {
         (dir.join("rules.md"), docs::rules_markdown()),
         (dir.join("capabilities.md"), docs::capabilities_markdown()),
     ];
+    let inventory =
+        serde_json::to_value(schemars::schema_for!(embedgate_migrate::Inventory)).expect("schema");
+    v.push((
+        dir.join("schemas").join("migration-inventory.schema.json"),
+        pretty(&inventory) + "\n",
+    ));
     for (name, schema) in embedgate_core::schemas() {
         v.push((
             dir.join("schemas").join(format!("{name}.schema.json")),

@@ -62,9 +62,14 @@ fn parse_fault(v: &Value) -> Result<FaultEntry, String> {
             return Err("fault status must be 4xx or 5xx".into());
         }
     }
+    let skip = match v.get("skip") {
+        None | Some(Value::Null) => 0,
+        Some(c) => c.as_u64().ok_or("skip must be a non-negative integer")?,
+    };
     Ok(FaultEntry {
         route,
         remaining: count,
+        skip,
         fault,
     })
 }

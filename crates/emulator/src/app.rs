@@ -420,6 +420,10 @@ pub struct Fault {
     pub hang_ms: Option<u64>,
     #[serde(default)]
     pub garbage: bool,
+    /// The call takes effect, then its answer is replaced by `status`: a lost answer, as when the caller
+    /// crashes right after a create (migration tests).
+    #[serde(default)]
+    pub after_handler: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -428,6 +432,8 @@ pub struct FaultEntry {
     /// `**` any rest (`/v1.0/myorg/groups/*/reports/**`), optionally prefixed by a method (`POST /v1.0/...`).
     pub route: String,
     pub remaining: u64,
+    /// Matching calls let through before the fault applies ("the third createGroup fails").
+    pub skip: u64,
     pub fault: Fault,
 }
 
@@ -484,6 +490,13 @@ pub async fn count_and_fault(State(app): State<Shared>, req: Request, next: Next
         let pos = faults
             .iter()
             .position(|f| f.remaining > 0 && f.matches(&method, &path, name));
+        let pos = pos.filter(|&i| {
+            if faults[i].skip > 0 {
+                faults[i].skip -= 1;
+                return false;
+            }
+            true
+        });
         pos.map(|i| {
             faults[i].remaining -= 1;
             let f = faults[i].fault.clone();
@@ -496,7 +509,7 @@ pub async fn count_and_fault(State(app): State<Shared>, req: Request, next: Next
     let mut injected = Value::Null;
     let resp = match fault {
         Some(f) => {
-            injected = json!({"status": f.status, "retryAfter": f.retry_after, "hangMs": f.hang_ms, "garbage": f.garbage});
+            injected = json!({"status": f.status, "retryAfter": f.retry_after, "hangMs": f.hang_ms, "garbage": f.garbage, "afterHandler": f.after_handler});
             if let Some(ms) = f.hang_ms {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
@@ -508,6 +521,9 @@ pub async fn count_and_fault(State(app): State<Shared>, req: Request, next: Next
                         "{\"value\": [ {\"id\": \"garbage\", <<not json>>",
                     ))
                     .unwrap()
+            } else if let (true, Some(status)) = (f.after_handler, f.status) {
+                let _ = next.run(req).await;
+                fault_response(status, f.retry_after, name.unwrap_or(""))
             } else if let Some(status) = f.status {
                 fault_response(status, f.retry_after, name.unwrap_or(""))
             } else {
