@@ -20,6 +20,7 @@ cargo test -q -p embedgate-worker 2>&1 | grep -E "^test result|FAILED|panicked" 
 
 echo "test-worker: building the emulator and the worker" >&2
 cargo build -q --release -p embedgate-emulator
+cargo build -q -p embedgate-cli   # `embedgate migrate` for worker-migrate.test.mjs
 scripts/build-worker.sh
 export EMULATOR_BIN="$CARGO_TARGET_DIR/release/pbi-emulator"
 

@@ -154,7 +154,10 @@ impl Report {
                 self.failed.load(Ordering::Relaxed),
             );
             let width = 30;
-            let filled = ((d + f) * width).checked_div(self.total).unwrap_or(width).min(width);
+            let filled = ((d + f) * width)
+                .checked_div(self.total)
+                .unwrap_or(width)
+                .min(width);
             eprint!(
                 "\r[{}{}] {}/{} customers, {} failed",
                 "#".repeat(filled),
@@ -685,11 +688,16 @@ pub fn cleanup(
         let (Some(ws), Some(profile)) = (p.workspace_id.as_deref(), p.profile_id.as_deref()) else {
             continue;
         };
-        let Ok(users) = send(&d, &tokens, cfg.api.get_group_users(sp, ws), &token)
+        // As the profile: a workspace it created is not visible to the service principal itself.
+        let me = As {
+            token: &token,
+            profile: Some(profile),
+        };
+        let Ok(users) = send(&d, &tokens, cfg.api.get_group_users(me, ws), &token)
             .map(|b| powerbi::read_group_users(&b).unwrap_or_default())
         else {
             actions.push(format!(
-                "skip workspace {ws}: its users are not readable as the service principal"
+                "skip workspace {ws}: its users are not readable as the profile"
             ));
             continue;
         };
@@ -712,7 +720,7 @@ pub fn cleanup(
                 send(
                     &d,
                     &tokens,
-                    cfg.api.delete_group_user(sp, ws, &who, None),
+                    cfg.api.delete_group_user(me, ws, &who, None),
                     &token,
                 )
                 .map_err(|f| format!("remove {who} from {ws}: {}", describe(&f)))?;
