@@ -361,6 +361,8 @@ pub fn route_name(method: &str, path: &str) -> Option<&'static str> {
     let m = method;
     Some(match (m, l.as_slice()) {
         ("POST", [_, "oauth2", "v2.0", "token"]) => "entra.token",
+        ("GET", [_, "v2.0", ".well-known", "openid-configuration"]) => "entra.openidConfiguration",
+        ("GET", ["common", "discovery", "instance"]) => "entra.instanceDiscovery",
         ("GET", ["reportembed"]) => "embed.reportEmbed",
         ("GET", ["rdlembed"]) => "embed.rdlEmbed",
         ("POST", ["__embed", "load"]) => "embed.load",

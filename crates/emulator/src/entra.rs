@@ -263,3 +263,69 @@ pub async fn admin_token(State(app): State<Shared>, body: axum::body::Bytes) -> 
     };
     axum::Json(json!({"token_type": "Bearer", "access_token": tok, "expires_in": lifetime, "expires_on": exp})).into_response()
 }
+
+/// The `https://host[:port]` a request reached, from its Host header (the TLS listener's own address otherwise).
+fn request_origin(app: &Shared, headers: &axum::http::HeaderMap) -> String {
+    match headers.get("host").and_then(|h| h.to_str().ok()) {
+        Some(h) if !h.is_empty() => format!("https://{h}"),
+        _ => app.embed_base.clone(),
+    }
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration` (TLS listener): the authority metadata MSAL reads, with
+/// endpoints on the host the request reached. An unknown tenant gets Entra's 400 (AADSTS90002).
+pub async fn openid_configuration(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let st = app.state.lock().unwrap().clone();
+    let known = tenant.eq_ignore_ascii_case(&st.tenant.id)
+        || (!st.tenant.domain.is_empty() && tenant.eq_ignore_ascii_case(&st.tenant.domain))
+        || tenant.eq_ignore_ascii_case("organizations");
+    if !known {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let base = format!("{}/{tenant}", request_origin(&app, &headers));
+    axum::Json(json!({
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "issuer": format!("https://login.microsoftonline.com/{}/v2.0", st.tenant.id),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "tenant_region_scope": "EU",
+    }))
+    .into_response()
+}
+
+/// `GET /common/discovery/instance?authorization_endpoint=…` (TLS listener): instance discovery naming the
+/// host the request reached as its only alias.
+pub async fn instance_discovery(
+    State(app): State<Shared>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let origin = request_origin(&app, &headers);
+    let host = origin.trim_start_matches("https://").to_string();
+    let tenant = q
+        .get("authorization_endpoint")
+        .and_then(|a| a.strip_prefix(&format!("{origin}/")))
+        .and_then(|rest| rest.split('/').next())
+        .filter(|t| !t.is_empty())
+        .unwrap_or("common")
+        .to_string();
+    axum::Json(json!({
+        "tenant_discovery_endpoint": format!("{origin}/{tenant}/v2.0/.well-known/openid-configuration"),
+        "api-version": "1.1",
+        "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+    }))
+    .into_response()
+}

@@ -125,6 +125,13 @@ fn embed_router(app: Arc<App>) -> Router {
         .route("/rdlEmbed", get(embed::page))
         .route("/__embed/load", post(embed::load))
         .route("/__emulator/health", get(admin::health))
+        // Entra over TLS, for clients such as MSAL that only accept an https authority.
+        .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(entra::openid_configuration),
+        )
+        .route("/common/discovery/instance", get(entra::instance_discovery))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             app::count_and_fault,
