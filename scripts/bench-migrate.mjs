@@ -47,13 +47,23 @@ async function run(concurrency, storm) {
     const env = { ...process.env, EMBEDGATE_TENANT_ID: '11111111-1111-4111-8111-111111111111', EMBEDGATE_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
       EMBEDGATE_CLIENT_SECRET: 'emulator-demo-secret', EMBEDGATE_PBI_API: emu.api, EMBEDGATE_AUTHORITY: emu.api };
     const started = process.hrtime.bigint();
-    await promisify(execFile)(BIN, ['migrate', 'apply', '--concurrency', String(concurrency), '--inventory', join(dir, 'inventory.json')], { env, maxBuffer: 1 << 28 });
+    // A customer whose calls stay throttled past the retry budget fails; a re-run picks it up (as a user would).
+    let runs = 0;
+    for (;;) {
+      runs += 1;
+      try {
+        await promisify(execFile)(BIN, ['migrate', 'apply', '--concurrency', String(concurrency), '--inventory', join(dir, 'inventory.json')], { env, maxBuffer: 1 << 28 });
+        break;
+      } catch (e) {
+        if (runs >= 5) throw e;
+      }
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const calls = await emu.calls();
     const pbi = Object.entries(calls).filter(([k]) => k.startsWith('powerbi.')).reduce((a, [, v]) => a + v, 0);
     const after = await (await fetch(`${emu.api}/__emulator/state`)).json();
     rmSync(dir, { recursive: true, force: true });
-    return { concurrency, storm, seconds, pbi, profiles: after.profiles.length, workspaces: after.workspaces.length - 1 };
+    return { concurrency, storm, runs, seconds, pbi, profiles: after.profiles.length, workspaces: after.workspaces.length - 1 };
   } finally {
     await emu.stop();
   }
@@ -64,8 +74,8 @@ for (const c of LEVELS) rows.push(await run(c, false));
 rows.push(await run(Math.max(...LEVELS), true));
 const minimum = 1 + 4 * N;
 const base = rows[0].seconds;
-console.log(`| concurrency | 429 storm | customers | wall s | vs c=${rows[0].concurrency} | Power BI calls | calls / customer | plan minimum / customer | profiles | workspaces |`);
-console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log(`| concurrency | 429 storm | customers | apply runs | wall s | vs c=${rows[0].concurrency} | Power BI calls | calls / customer | plan minimum / customer | profiles | workspaces |`);
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.concurrency} | ${r.storm ? 'yes (400 × 429)' : 'no'} | ${N} | ${r.seconds.toFixed(1)} | ${(r.seconds / base).toFixed(2)} | ${r.pbi} | ${(r.pbi / N).toFixed(2)} | ${(minimum / N).toFixed(2)} | ${r.profiles} | ${r.workspaces} |`);
+  console.log(`| ${r.concurrency} | ${r.storm ? 'yes (400 × 429)' : 'no'} | ${N} | ${r.runs} | ${r.seconds.toFixed(1)} | ${(r.seconds / base).toFixed(2)} | ${r.pbi} | ${(r.pbi / N).toFixed(2)} | ${(minimum / N).toFixed(2)} | ${r.profiles} | ${r.workspaces} |`);
 }

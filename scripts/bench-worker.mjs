@@ -79,6 +79,7 @@ const rows = [];
 const health = {};
 let cold;
 let opsPerToken = null;
+let anchor = null;
 try {
   await seed(worker);
   const token = await emu.userToken({ sub: 'bench-user', customer: 'contoso' });
@@ -137,6 +138,12 @@ try {
     });
     console.error(`bench: ${kind} c=${c}: ${ok} tokens, ${failed} failed, ${rows.at(-1).rps.toFixed(1)} tokens/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`);
   }
+  // Microsoft's own sample beside it, on the same emulator once the worker is idle (it replaces the emulator's
+  // state with one more report, so it runs last). BENCH_ANCHOR=0 skips it.
+  if (process.env.BENCH_ANCHOR !== '0') {
+    const { runAnchor } = await import('./bench-anchor.mjs');
+    anchor = await runAnchor({ emulator: emu, levels: LEVELS, seconds: DURATION });
+  }
 } finally {
   await worker.stop();
   await emu.stop();
@@ -182,6 +189,23 @@ ${rows.map((r) => {
 const opsLine = opsPerToken
   ? `Platform operations per warm token (mean of 20, from \`x-embedgate-ops\`): D1 ${opsPerToken.d1}, KV reads ${opsPerToken['kv-get']}, KV writes ${opsPerToken['kv-put']}, Durable Object calls ${opsPerToken.do}, queue sends ${opsPerToken.queue}.`
   : 'This build does not report its platform operations.';
+let anchorSection = '';
+if (anchor) {
+  const session = (c) => rows.find((r) => r.kind === 'session' && r.c === c);
+  anchorSection = `
+Beside Microsoft's own Node sample (\`../shared/anchors/ms-node-appownsdata\`, run from a temp copy by
+\`scripts/bench-anchor.mjs\`; only its hosts and MSAL's offline-authority settings changed, see "Microsoft's Node
+sample (anchor)" below), on the same emulator in the same run. The sample verifies no user, applies no RLS, no rate
+limit and no audit, and mints through a new MSAL client per call:
+
+| concurrency | worker tokens/s | worker p50 / p99 ms | worker upstream calls / token | sample tokens/s | sample p50 / p99 ms | sample Entra + Power BI calls / token |
+|---:|---:|---:|---:|---:|---:|---:|
+${anchor.rows.map((a) => {
+    const w = session(a.c);
+    return `| ${a.c} | ${w ? w.rps.toFixed(1) : '–'} | ${w ? `${ms(w.p50)} / ${ms(w.p99)}` : '–'} | ${w ? w.perToken.toFixed(2) : '–'} | ${a.rps.toFixed(1)} | ${ms(a.p50)} / ${ms(a.p99)} | ${(a.entraPerToken + a.pbiPerToken).toFixed(2)} |`;
+  }).join('\n')}
+`;
+}
 const section = `## Edge worker
 
 \`POST /api/token\` (RS256 user JWT, one RLS report, profile flow) against the real worker in workerd through
@@ -198,7 +222,7 @@ compare the ratios. wrangler's own request log is off (\`--log-level warn\`), th
 ${table}
 
 ${opsLine}
-${comparison}
+${comparison}${anchorSection}
 *session*: the same user JWT on every request (what a portal sends across page views; its signature is verified
 once and cached by SHA-256, claims are checked every time). *fresh*: ${FRESH_TOKENS} distinct users' JWTs in turn, so
 (almost) every request verifies an RS256 signature in wasm and counts a new per-user rate-limit key.
