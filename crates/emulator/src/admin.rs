@@ -165,7 +165,7 @@ pub async fn embed_query(State(app): State<Shared>, body: Bytes) -> Response {
 // Portal identity provider
 
 /// Makes the initial RS256 key on first use of the IdP; it goes first in the JWKS.
-async fn ensure_rsa(app: &Shared) {
+pub(crate) async fn ensure_rsa(app: &Shared) {
     use std::sync::atomic::Ordering;
     if app.idp_rsa_made.load(Ordering::Acquire) {
         return;
@@ -196,6 +196,11 @@ pub async fn openid_configuration(State(app): State<Shared>) -> Response {
     axum::Json(json!({
         "issuer": st.idp.issuer,
         "jwks_uri": format!("{}/__emulator/idp/jwks.json", app.api_base),
+        "authorization_endpoint": format!("{}/__emulator/idp/authorize", app.api_base),
+        "token_endpoint": format!("{}/__emulator/idp/oauth2/token", app.api_base),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code"],
+        "code_challenge_methods_supported": ["S256"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
     }))
     .into_response()
@@ -289,4 +294,41 @@ pub async fn idp_delete_key(State(app): State<Shared>, Path(kid): Path<String>) 
             .into_response();
     }
     axum::Json(json!({"ok": true})).into_response()
+}
+
+/// `POST /__emulator/settings` {"embedTokenLifetimeSeconds": 5, ...}: changes the named settings and keeps the
+/// rest; an unknown name is a 400. `GET` answers the current settings.
+pub async fn post_settings(State(app): State<Shared>, body: Bytes) -> Response {
+    let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(&body) else {
+        return bad("body must be a JSON object");
+    };
+    let mut st = app.state.lock().unwrap();
+    let mut cur = match serde_json::to_value(&st.settings) {
+        Ok(Value::Object(m)) => m,
+        _ => return bad("settings are not an object"),
+    };
+    // Every name a setting can have (the optional ones filled in so they serialize).
+    let names = serde_json::to_value(crate::state::Settings {
+        embed_token_lifetime_seconds: Some(0),
+        ..Default::default()
+    })
+    .unwrap_or_default();
+    for (k, v) in changes {
+        if names.get(&k).is_none() {
+            return bad(format!("unknown setting {k}"));
+        }
+        cur.insert(k, v);
+    }
+    match serde_json::from_value::<crate::state::Settings>(Value::Object(cur)) {
+        Ok(s) => {
+            st.settings = s;
+            axum::Json(serde_json::to_value(&st.settings).unwrap_or_default()).into_response()
+        }
+        Err(e) => bad(format!("settings: {e}")),
+    }
+}
+
+pub async fn get_settings(State(app): State<Shared>) -> Response {
+    let st = app.state.lock().unwrap();
+    axum::Json(serde_json::to_value(&st.settings).unwrap_or_default()).into_response()
 }

@@ -33,6 +33,8 @@ pub struct App {
     pub idp_keys: Arc<tokio::sync::RwLock<Vec<IdpKey>>>,
     /// Whether the initial RS256 key has been made (lazily, see `admin::ensure_rsa`).
     pub idp_rsa_made: std::sync::atomic::AtomicBool,
+    /// Authorization codes of the PKCE sign-in, until used or expired.
+    pub idp_codes: crate::idp::Codes,
 }
 
 pub fn now() -> i64 {

@@ -705,7 +705,11 @@ async fn generate(app: Shared, headers: HeaderMap, ep: Endpoint, body: Bytes) ->
         Some(n) if n > 0 => n.min(default_min),
         _ => default_min,
     };
-    let exp = (issued + minutes * 60).min(c.token_exp);
+    let seconds = match st.settings.embed_token_lifetime_seconds {
+        Some(s) if s > 0 => s,
+        _ => minutes * 60,
+    };
+    let exp = (issued + seconds).min(c.token_exp);
     let token_id = new_id();
     let payload = json!({
         "v": 1, "tokenId": token_id, "iat": issued, "exp": exp, "tenant": st.tenant.id,

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod embed;
 pub mod entra;
 pub mod gentoken;
+pub mod idp;
 pub mod powerbi;
 pub mod rls;
 pub mod state;
@@ -105,6 +106,12 @@ fn api_router(app: Arc<App>) -> Router {
             get(admin::openid_configuration),
         )
         .route("/idp/token", post(admin::idp_token))
+        .route("/idp/authorize", get(idp::authorize))
+        .route("/idp/oauth2/token", post(idp::token))
+        .route(
+            "/settings",
+            get(admin::get_settings).post(admin::post_settings),
+        )
         .route("/idp/rotate", post(admin::idp_rotate))
         .route("/idp/keys/{kid}", delete(admin::idp_delete_key));
     Router::new()
@@ -187,6 +194,7 @@ pub async fn start(opts: Options) -> std::io::Result<Running> {
         call_log: Mutex::new(VecDeque::new()),
         idp_keys,
         idp_rsa_made: std::sync::atomic::AtomicBool::new(false),
+        idp_codes: Default::default(),
     });
 
     let api = api_router(app.clone());

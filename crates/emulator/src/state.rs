@@ -47,6 +47,9 @@ pub struct Settings {
     pub entra_token_lifetime_seconds: i64,
     /// Default embed token lifetime, minutes.
     pub embed_token_default_minutes: i64,
+    /// When set, every embed token lives this many seconds (a portal's refresh tested in seconds, not hours).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_token_lifetime_seconds: Option<i64>,
     /// Profiles a service principal may own.
     pub max_profiles_per_service_principal: usize,
 }
@@ -56,6 +59,7 @@ impl Default for Settings {
         Settings {
             entra_token_lifetime_seconds: 3599,
             embed_token_default_minutes: 60,
+            embed_token_lifetime_seconds: None,
             max_profiles_per_service_principal: 100_000,
         }
     }
@@ -323,6 +327,26 @@ pub struct Import {
 pub struct Idp {
     pub issuer: String,
     pub audience: String,
+    /// The demo users the sign-in page offers (`/__emulator/idp/authorize`), with the claims their ID token
+    /// carries besides `iss`, `aud`, `sub`, `iat`, `exp` and `nonce`.
+    pub users: Vec<IdpUser>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdpUser {
+    pub sub: String,
+    pub name: String,
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+fn demo_user(sub: &str, name: &str, claims: serde_json::Value) -> IdpUser {
+    IdpUser {
+        sub: sub.into(),
+        name: name.into(),
+        claims: claims.as_object().cloned().unwrap_or_default(),
+    }
 }
 
 impl Default for Idp {
@@ -330,6 +354,18 @@ impl Default for Idp {
         Idp {
             issuer: "https://idp.embedgate.test/".into(),
             audience: "embedgate-portal".into(),
+            users: vec![
+                demo_user(
+                    "alice@contoso.example",
+                    "Alice (Contoso)",
+                    serde_json::json!({"customer": "contoso"}),
+                ),
+                demo_user(
+                    "bob@fabrikam.example",
+                    "Bob (Fabrikam, East region)",
+                    serde_json::json!({"customer": "fabrikam", "roles": ["Region"], "region": "East"}),
+                ),
+            ],
         }
     }
 }

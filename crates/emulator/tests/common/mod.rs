@@ -117,6 +117,9 @@ impl Emu {
         let embed_port = embed.rsplit(':').next().unwrap().parse().unwrap();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // Redirects are answers to look at (the IdP's sign-in), not to follow.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
             .tls_config(
                 ureq::tls::TlsConfig::builder()
                     .disable_verification(true)
