@@ -34,4 +34,7 @@ rm -rf "$DIST" && mkdir -p "$DIST"
 "$BIN/tsc" -p www/tsconfig.json
 "$BIN/esbuild" www/src/main.ts --bundle --format=esm --target=es2022 --minify --sourcemap \
   --log-level=warning --outfile="$DIST/app.js"
+# The demo portal: powerbi-client and @embedgate/embed (packages/embed) in one bundle.
+"$BIN/esbuild" www/src/portal.ts --bundle --format=esm --target=es2022 --minify --sourcemap \
+  --log-level=warning --outfile="$DIST/portal.js"
 cp www/static/* "$DIST/"

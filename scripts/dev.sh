@@ -75,6 +75,7 @@ wait_http "$EMU/__emulator/health" 20 "the emulator"
 
 "$WRANGLER" d1 migrations apply DB --local >"$LOGDIR/migrate.log" 2>&1 || { cat "$LOGDIR/migrate.log" >&2; exit 1; }
 VARS=(--var "PBI_API_BASE:$EMU" --var "ENTRA_AUTHORITY:$EMU" --var "JWKS_URL:$EMU/__emulator/idp/jwks.json"
+  --var "PORTAL_AUTHORIZE_URL:$EMU/__emulator/idp/authorize" --var "PORTAL_TOKEN_URL:$EMU/__emulator/idp/oauth2/token"
   --var "ALLOWED_ORIGINS:http://127.0.0.1:$WORKER_PORT,http://localhost:$WORKER_PORT")
 EMBEDGATE_SKIP_WORKER_BUILD=1 "$WRANGLER" dev --ip 127.0.0.1 --port "$WORKER_PORT" --show-interactive-dev-session=false \
   "${VARS[@]}" </dev/null >"$LOGDIR/worker.log" 2>&1 &
@@ -104,6 +105,7 @@ cat <<EOF
 
   Embedgate edge stack is up (smoke test minted token $TOKEN_ID)
 
+  demo portal               $WORKER/portal     sign in as alice (Contoso) or bob (Fabrikam, East)
   worker (API + www/dist)   $WORKER            admin key in .dev.vars
   emulator API / IdP        $EMU
   embed iframe              https://emu.powerbi.com:$EMBED_PORT   (map emu.powerbi.com to 127.0.0.1)
@@ -117,6 +119,11 @@ cat <<EOF
 
   Fabrikam user (RLS roles and customData come from the user's claims):
     {"sub":"bob","claims":{"customer":"fabrikam","roles":["Region"],"region":"East"}}  with report fab0fab0-0000-4000-8000-00000000b002
+
+  The embedded report comes from https://emu.powerbi.com:$EMBED_PORT (powerbi-client needs a *.powerbi.com
+  host; the certificate is self-signed, $EMU/__emulator/embed/cert.pem). Reach it from a local browser with
+    chromium --host-resolver-rules="MAP emu.powerbi.com 127.0.0.1" --ignore-certificate-errors $WORKER/portal
+  or add "127.0.0.1 emu.powerbi.com" to /etc/hosts and accept the certificate once at https://emu.powerbi.com:$EMBED_PORT/.
 
   Ctrl-C stops everything. Worker log follows.
 

@@ -22,6 +22,8 @@ echo "test-worker: building the emulator and the worker" >&2
 cargo build -q --release -p embedgate-emulator
 cargo build -q -p embedgate-cli   # `embedgate migrate` for worker-migrate.test.mjs
 scripts/build-worker.sh
+scripts/build-embed.sh   # the portal library builds on its own (declarations type-checked)
+[ -f www/dist/portal.js ] || scripts/build-www.sh   # the demo portal for worker-portal.test.mjs
 export EMULATOR_BIN="$CARGO_TARGET_DIR/release/pbi-emulator"
 
 echo "test-worker: end-to-end suites in workerd" >&2

@@ -33,7 +33,7 @@ summary() { grep -E "$1" "$LOG" | sed "s/^/test-www: $2: /" || true; }
 step "wasm schema (crates/wasm/schemas/wasm.schema.json) up to date; native unit tests" \
   cargo test -j2 -p embedgate-wasm --lib
 summary '^test result' 'native unit tests'
-step "TypeScript types (crates/wasm/ts/types.d.ts) up to date" node scripts/gen-types.mjs --check
+step "TypeScript types (crates/wasm/ts/types.d.ts, packages/embed/src/api.ts) up to date" node scripts/gen-types.mjs --check
 step "build (scripts/build-www.sh)" scripts/build-www.sh
 step "size check" scripts/check-wasm-size.sh
 sed 's/^/test-www: /' "$LOG"

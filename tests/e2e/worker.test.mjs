@@ -28,7 +28,8 @@ test('profile flow: Contoso gets a token for its report, minted as its profile w
   const user = await emu.userToken({ sub: 'alice@contoso', customer: 'contoso' });
   const r = await mint(worker, user, { reports: [IDS.contosoReport] });
   assert.equal(r.status, 200, r.text);
-  assert.deepEqual(Object.keys(r.json).sort(), ['expiration', 'reports', 'token', 'tokenId']);
+  assert.deepEqual(Object.keys(r.json).sort(), ['expiration', 'expiresInSeconds', 'reports', 'token', 'tokenId']);
+  assert.ok(Math.abs(r.json.expiresInSeconds - (Date.parse(r.json.expiration) - Date.now()) / 1000) < 5, 'expiresInSeconds matches expiration');
   assert.match(r.json.tokenId, /^[0-9a-f-]{36}$/);
   assert.ok(Date.parse(r.json.expiration) > Date.now() + 50 * 60_000, 'default lifetime is the customer maximum, 60 min');
   assert.deepEqual(r.json.reports.map((x) => [x.id, x.name]), [[IDS.contosoReport, 'Contoso Sales Report']]);

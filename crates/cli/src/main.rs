@@ -441,6 +441,10 @@ fn generated(dir: &std::path::Path) -> Vec<(PathBuf, String)> {
         dir.join("schemas").join("migration-inventory.schema.json"),
         pretty(&inventory) + "\n",
     ));
+    v.push((
+        dir.join("schemas").join("edge-api.schema.json"),
+        pretty(&embedgate_edge::api::schema()) + "\n",
+    ));
     for (name, schema) in embedgate_core::schemas() {
         v.push((
             dir.join("schemas").join(format!("{name}.schema.json")),

@@ -51,6 +51,10 @@ pub struct Config {
     pub expose_op_counts: bool,
     /// Enables `POST /api/admin/test-faults` (fault injection for the audit consumer). Never in production.
     pub allow_test_faults: bool,
+    /// The portal's sign-in (OIDC authorization code with PKCE) for the demo page `portal.html`: the IdP's
+    /// authorization and token endpoints. Unset: `GET /api/portal/config` answers 404.
+    pub portal_authorize_url: Option<String>,
+    pub portal_token_url: Option<String>,
     /// `error`, `warn`, `info` (default: issued tokens, cache refreshes, admin changes) or `debug` (also one
     /// line per request).
     pub log_level: LogLevel,
@@ -156,6 +160,12 @@ impl Config {
             customer_memory_ttl_seconds: num("CUSTOMER_MEMORY_TTL_SECONDS", 5, 0, 300)?,
             expose_op_counts: flag("EXPOSE_OP_COUNTS")?,
             allow_test_faults: flag("ALLOW_TEST_FAULTS")?,
+            portal_authorize_url: var("PORTAL_AUTHORIZE_URL")
+                .map(|u| url("PORTAL_AUTHORIZE_URL", u))
+                .transpose()?,
+            portal_token_url: var("PORTAL_TOKEN_URL")
+                .map(|u| url("PORTAL_TOKEN_URL", u))
+                .transpose()?,
             log_level: match var("LOG_LEVEL")
                 .as_deref()
                 .map(str::to_ascii_lowercase)

@@ -131,6 +131,7 @@ pub struct Item {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Permission {
     View,
     /// `reports[].allowEdit`.

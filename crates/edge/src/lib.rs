@@ -13,8 +13,10 @@
 //! - [`scenario`]: the core [`embedgate_core::Scenario`] and the GenerateToken V2 body from Power BI metadata.
 //! - [`upstream`]: the client's upstream failures as error bodies (the calls, retries and mapping are
 //!   `embedgate_client`'s).
+//! - [`api`]: the response bodies (their JSON Schema gives the portal library its TypeScript types).
 //! - [`ratelimit`], [`cors`], [`audit`], [`config`]: the rest of the edge's decisions.
 
+pub mod api;
 pub mod audit;
 pub mod config;
 pub mod cors;

@@ -204,22 +204,22 @@ pub fn build(
 }
 
 /// `reports: [{id, name, embedUrl}]` for the answer, in request order.
-pub fn answer_reports(plan: &Plan, reports: &[Value]) -> Value {
-    let list: Vec<Value> = plan
-        .reports
+pub fn answer_reports(plan: &Plan, reports: &[Value]) -> Vec<crate::api::TokenReport> {
+    plan.reports
         .iter()
         .map(|p| {
             let meta = reports
                 .iter()
                 .find(|r| str_field(r, "id").is_some_and(|id| same_id(id, &p.id)));
-            json!({
-                "id": p.id,
-                "name": meta.and_then(|m| str_field(m, "name")),
-                "embedUrl": meta.and_then(|m| str_field(m, "embedUrl")),
-            })
+            crate::api::TokenReport {
+                id: p.id.clone(),
+                name: meta.and_then(|m| str_field(m, "name")).map(str::to_string),
+                embed_url: meta
+                    .and_then(|m| str_field(m, "embedUrl"))
+                    .map(str::to_string),
+            }
         })
-        .collect();
-    Value::Array(list)
+        .collect()
 }
 
 #[cfg(test)]
@@ -404,7 +404,7 @@ mod tests {
             )
             .unwrap();
         let a = answer_reports(&plan, &meta(PROFILE, true).reports);
-        assert_eq!(a[0]["name"], "Contoso Sales Report");
-        assert!(a[0]["embedUrl"].as_str().unwrap().starts_with("https://"));
+        assert_eq!(a[0].name.as_deref(), Some("Contoso Sales Report"));
+        assert!(a[0].embed_url.as_deref().unwrap().starts_with("https://"));
     }
 }

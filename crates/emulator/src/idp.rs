@@ -87,7 +87,9 @@ fn check(app: &Shared, p: &AuthorizeParams) -> Result<(), String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err("code_challenge must be the base64url SHA-256 of the verifier (43 characters)".into());
+        return Err(
+            "code_challenge must be the base64url SHA-256 of the verifier (43 characters)".into(),
+        );
     }
     Ok(())
 }
@@ -268,7 +270,9 @@ pub async fn token(State(app): State<Shared>, Form(f): Form<TokenForm>) -> Respo
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        axum::Json(json!({"id_token": id_token, "token_type": "Bearer", "expires_in": ID_TOKEN_LIFETIME})),
+        axum::Json(
+            json!({"id_token": id_token, "token_type": "Bearer", "expires_in": ID_TOKEN_LIFETIME}),
+        ),
     )
         .into_response()
 }

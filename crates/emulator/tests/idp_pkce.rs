@@ -25,7 +25,13 @@ fn code_of(r: &Resp) -> String {
     let loc = r.header("location").unwrap();
     assert!(loc.starts_with(&format!("{REDIRECT}?code=")), "{loc}");
     assert!(loc.ends_with("&state=s%201"), "{loc}");
-    loc.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string()
+    loc.split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 fn exchange(emu: &Emu, code: &str, verifier: &str) -> Resp {
@@ -39,12 +45,22 @@ fn exchange(emu: &Emu, code: &str, verifier: &str) -> Resp {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    emu.request("POST", "/__emulator/idp/oauth2/token", &[], Body::Form(form))
+    emu.request(
+        "POST",
+        "/__emulator/idp/oauth2/token",
+        &[],
+        Body::Form(form),
+    )
 }
 
 fn claims(jwt: &str) -> serde_json::Value {
     let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -52,7 +68,9 @@ fn sign_in_page_lists_demo_users_and_a_code_buys_one_id_token() {
     let emu = Emu::demo();
     let page = authorize(&emu, "");
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("alice@contoso.example") && page.text.contains("bob@fabrikam.example"));
+    assert!(
+        page.text.contains("alice@contoso.example") && page.text.contains("bob@fabrikam.example")
+    );
 
     let code = code_of(&authorize(&emu, "&user=bob%40fabrikam.example"));
     let r = exchange(&emu, &code, VERIFIER);
@@ -67,12 +85,23 @@ fn sign_in_page_lists_demo_users_and_a_code_buys_one_id_token() {
     // The ID token verifies with the published keys: its kid is in the JWKS.
     let header: serde_json::Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(r.json["id_token"].as_str().unwrap().split('.').next().unwrap())
+            .decode(
+                r.json["id_token"]
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .next()
+                    .unwrap(),
+            )
             .unwrap(),
     )
     .unwrap();
     let jwks = emu.get("/__emulator/idp/jwks.json", &[]);
-    assert!(jwks.json["keys"].as_array().unwrap().iter().any(|k| k["kid"] == header["kid"]));
+    assert!(jwks.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["kid"] == header["kid"]));
 
     // A code is good once.
     let again = exchange(&emu, &code, VERIFIER);
@@ -84,7 +113,11 @@ fn sign_in_page_lists_demo_users_and_a_code_buys_one_id_token() {
 fn a_wrong_verifier_or_a_bad_request_gets_no_token() {
     let emu = Emu::demo();
     let code = code_of(&authorize(&emu, "&user=alice%40contoso.example"));
-    let r = exchange(&emu, &code, "another-verifier-0123456789-0123456789-0123456789");
+    let r = exchange(
+        &emu,
+        &code,
+        "another-verifier-0123456789-0123456789-0123456789",
+    );
     assert_eq!(r.status, 400);
     assert_eq!(r.json["error"], "invalid_grant");
     assert!(r.json["id_token"].is_null());
@@ -102,11 +135,17 @@ fn a_wrong_verifier_or_a_bad_request_gets_no_token() {
 #[test]
 fn settings_shorten_embed_tokens_and_refuse_unknown_names() {
     let emu = Emu::demo();
-    let r = emu.post("/__emulator/settings", serde_json::json!({"embedTokenLifetimeSeconds": 5}));
+    let r = emu.post(
+        "/__emulator/settings",
+        serde_json::json!({"embedTokenLifetimeSeconds": 5}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["embedTokenLifetimeSeconds"], 5);
     assert_eq!(r.json["embedTokenDefaultMinutes"], 60);
-    let bad = emu.post("/__emulator/settings", serde_json::json!({"embedTokenLifetime": 5}));
+    let bad = emu.post(
+        "/__emulator/settings",
+        serde_json::json!({"embedTokenLifetime": 5}),
+    );
     assert_eq!(bad.status, 400);
     assert!(bad.text.contains("embedTokenLifetime"));
 }

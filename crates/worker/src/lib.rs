@@ -250,10 +250,30 @@ async fn route(
         (Method::Get, ["api", "reports"]) => token::reports(ctx, req).await,
         (Method::Post, ["api", "validate"]) => token::validate(ctx, req).await,
         (Method::Get, ["api", "health"]) => json_response(ctx, 200, &json!({"status": "ok"})),
+        (Method::Get, ["api", "portal", "config"]) => portal_config(ctx),
         (_, ["api", "admin", rest @ ..]) => admin::route(ctx, req, method, rest).await,
         (_, ["api", "token"]) | (_, ["api", "validate"]) => Err(method_not_allowed("POST")),
         (_, ["api", "reports"]) | (_, ["api", "health"]) => Err(method_not_allowed("GET")),
         _ => Err(EdgeError::new(404, "not_found", "No such route.")),
+    }
+}
+
+/// `GET /api/portal/config`: where the demo portal signs its users in (public values only: the IdP's
+/// endpoints, the client id the worker expects as `aud`, the issuer).
+fn portal_config(ctx: &Ctx) -> Result<Response, EdgeError> {
+    let cfg = &ctx.cfg;
+    match (&cfg.portal_authorize_url, &cfg.portal_token_url) {
+        (Some(authorize), Some(token)) => json_response(
+            ctx,
+            200,
+            &json!({"authorizationEndpoint": authorize, "tokenEndpoint": token,
+                    "clientId": cfg.jwt_audience, "issuer": cfg.jwt_issuer}),
+        ),
+        _ => Err(EdgeError::new(
+            404,
+            "portal_not_configured",
+            "The demo portal's sign-in is not configured: set PORTAL_AUTHORIZE_URL and PORTAL_TOKEN_URL.",
+        )),
     }
 }
 

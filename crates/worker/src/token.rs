@@ -1,5 +1,6 @@
 //! `POST /api/token`, `GET /api/reports`, `POST /api/validate`.
 
+use embedgate_edge::api::{CustomerSummary, ListedReport, ReportsResponse, TokenResponse};
 use embedgate_edge::customer::{Customer, Plan};
 use embedgate_edge::identity::{self, Principal};
 use embedgate_edge::scenario::{self, CallerInfo, Metadata};
@@ -172,16 +173,17 @@ pub async fn mint(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError> {
         json!({"customer": who.customer_id, "flow": customer.flow.as_str(), "tokenId": embed.token_id,
         "reports": plan.reports.len(), "datasets": plan.datasets.len()}),
     );
-    json_response(
-        ctx,
-        200,
-        &json!({
-            "token": embed.token,
-            "tokenId": embed.token_id,
-            "expiration": embed.expiration,
-            "reports": scenario::answer_reports(&plan, &meta.reports),
-        }),
-    )
+    // Relative lifetime by the server's clock; a Power BI expiration we cannot read counts as "refresh now".
+    let expires_in_seconds = embedgate_edge::upstream::parse_rfc3339(&embed.expiration)
+        .map_or(0, |e| (e - now as i64).max(0));
+    let answer = TokenResponse {
+        reports: scenario::answer_reports(&plan, &meta.reports),
+        token: embed.token,
+        token_id: embed.token_id,
+        expiration: embed.expiration,
+        expires_in_seconds,
+    };
+    json_response(ctx, 200, &serde_json::to_value(&answer).unwrap_or_default())
 }
 
 /// `GET /api/reports`: what the caller's organisation may embed, with names and embed URLs when Power BI
@@ -208,28 +210,37 @@ pub async fn reports(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError
         .collect();
     let bundles = join_all(items.iter().map(|i| powerbi::report_bundle(ctx, sc, i))).await;
     let mut metadata_ok = true;
-    let list: Vec<Value> = items
+    let list: Vec<ListedReport> = items
         .iter()
         .zip(bundles)
         .map(|(i, b)| {
             let r = b.as_ref().ok().map(|b| &b["report"]);
             metadata_ok &= r.is_some();
-            json!({"id": i.id, "workspaceId": i.workspace_id,
-                   "name": r.and_then(|r| r.get("name")).cloned().unwrap_or(Value::Null),
-                   "embedUrl": r.and_then(|r| r.get("embedUrl")).cloned().unwrap_or(Value::Null)})
+            let field = |k: &str| {
+                r.and_then(|r| r.get(k))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            ListedReport {
+                id: i.id.clone(),
+                workspace_id: i.workspace_id.clone(),
+                name: field("name"),
+                embed_url: field("embedUrl"),
+            }
         })
         .collect();
-    json_response(
-        ctx,
-        200,
-        &json!({
-            "customer": {"id": c.id, "name": c.name, "flow": c.flow.as_str()},
-            "permissions": c.permissions,
-            "maxLifetimeMinutes": c.max_lifetime_minutes,
-            "reports": list,
-            "metadata": if metadata_ok { "ok" } else { "unavailable" },
-        }),
-    )
+    let answer = ReportsResponse {
+        customer: CustomerSummary {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            flow: c.flow.as_str().to_string(),
+        },
+        permissions: c.permissions.clone(),
+        max_lifetime_minutes: c.max_lifetime_minutes,
+        reports: list,
+        metadata: if metadata_ok { "ok" } else { "unavailable" }.to_string(),
+    };
+    json_response(ctx, 200, &serde_json::to_value(&answer).unwrap_or_default())
 }
 
 /// `POST /api/validate`: the core's validation of a scenario document. No Power BI call, no secrets.
