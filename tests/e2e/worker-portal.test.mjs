@@ -4,8 +4,15 @@
 // Refresh before expiry, on wake, on TokenExpired, Retry-After on a worker 429, typed errors, tear-down.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startEmulator, startWorker, seed, call, sleep, IDS } from './worker-harness.mjs';
+import { startEmulator, startWorker, seed, call, admin, sleep, IDS, ROOT, CUSTOMERS } from './worker-harness.mjs';
+
+// A second Contoso report on the same semantic model, to embed two reports with one token.
+const CONTOSO_DETAILS = 'c0c0c0c0-0000-4000-8000-00000000b011';
+let fixtureDir;
 
 let emu;
 let worker;
@@ -16,12 +23,21 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
   '--host-resolver-rules=MAP emu.powerbi.com 127.0.0.1'];
 
 before(async () => {
-  emu = await startEmulator();
+  const fixture = JSON.parse(readFileSync(join(ROOT, 'crates/emulator/fixtures/demo.json'), 'utf8'));
+  const base = fixture.reports.find((r) => r.id === IDS.contosoReport);
+  fixture.reports.push({ ...base, id: CONTOSO_DETAILS, name: 'Contoso Details' });
+  fixtureDir = mkdtempSync(join(tmpdir(), 'embedgate-portal-'));
+  writeFileSync(join(fixtureDir, 'fixture.json'), JSON.stringify(fixture));
+  emu = await startEmulator({ fixturePath: join(fixtureDir, 'fixture.json') });
   worker = await startWorker(emu, {
     PORTAL_AUTHORIZE_URL: `${emu.api}/__emulator/idp/authorize`,
     PORTAL_TOKEN_URL: `${emu.api}/__emulator/idp/oauth2/token`,
   });
   await seed(worker);
+  const contoso = CUSTOMERS.find((c) => c.id === 'contoso');
+  const put = await admin(worker.base, '/customers/contoso', { method: 'PUT', body: {
+    ...contoso, reports: [...contoso.reports, { id: CONTOSO_DETAILS, workspaceId: IDS.contosoWorkspace }] } });
+  assert.equal(put.status, 200, put.text);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 });
 
@@ -29,6 +45,7 @@ after(async () => {
   await browser?.close();
   await worker?.stop();
   await emu?.stop();
+  if (fixtureDir) rmSync(fixtureDir, { recursive: true, force: true });
 });
 
 /** A fresh context and page that records the console, the URLs it visited and every /api/token request. */
@@ -36,7 +53,7 @@ async function open({ clock = false } = {}) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 900 } });
   if (clock) await context.clock.install();
   const page = await context.newPage();
-  const seen = { console: [], urls: [], tokenRequests: [], tokens: [] };
+  const seen = { console: [], urls: [], tokenRequests: [], tokens: [], minted: [] };
   page.on('console', (m) => seen.console.push(m.text()));
   page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
   page.on('framenavigated', (f) => seen.urls.push(f.url()));
@@ -47,7 +64,9 @@ async function open({ clock = false } = {}) {
   page.on('response', async (r) => {
     if (r.url().endsWith('/api/token') && r.status() === 200) {
       try {
-        seen.tokens.push((await r.json()).token);
+        const j = await r.json();
+        seen.tokens.push(j.token);
+        seen.minted.push({ tokenId: j.tokenId, asked: JSON.parse(r.request().postData()).reports });
       } catch {}
     }
   });
@@ -242,4 +261,33 @@ test('a worker 429 is retried after its Retry-After, then the report shows', asy
   assert.ok(Date.now() - asked < (retryAfter + 15) * 1000);
   assert.equal(await page.isHidden('#portal-error'), true);
   await context.close();
+});
+
+test('two reports on one page share one V2 token and one refresh', async () => {
+  await emu.post('/__emulator/settings', { embedTokenLifetimeSeconds: 6 });
+  try {
+    const { context, page, seen } = await open();
+    await signIn(page, 'alice@contoso.example');
+    await rendered(page);
+    const n = seen.tokenRequests.length;
+    await page.click('#embed-all');
+    const frames = () => page.frames().filter((f) => f.url().includes('/reportEmbed'));
+    await page.waitForFunction(() => document.querySelectorAll('#report-container iframe').length === 2);
+    await waitLog(page, /\(initial\)/, 2);
+    await waitLog(page, /\(scheduled\)/, 1, 20000);
+    // Let both iframes take the refreshed token.
+    const tokenId = await page.evaluate(() => window.embedgatePortal.tokenId);
+    for (const f of frames()) await f.waitForFunction((id) => document.getElementById('emu-tokenid').textContent === id, tokenId, { timeout: 10000 });
+    assert.equal(frames().length, 2);
+    const ids = await Promise.all(frames().map((f) => f.evaluate(() => new URLSearchParams(location.search).get('reportId'))));
+    assert.deepEqual(ids.sort(), [IDS.contosoReport, CONTOSO_DETAILS].sort());
+    // The refreshed token both iframes now hold came from one request that asked for both reports.
+    const minted = seen.minted.filter((m) => m.tokenId === tokenId);
+    assert.equal(minted.length, 1);
+    assert.deepEqual(minted[0].asked.sort(), [IDS.contosoReport, CONTOSO_DETAILS].sort());
+    assert.ok(seen.tokenRequests.length - n >= 2, 'initial and at least one refresh');
+    await context.close();
+  } finally {
+    await emu.post('/__emulator/settings', { embedTokenLifetimeSeconds: null });
+  }
 });

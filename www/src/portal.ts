@@ -126,14 +126,23 @@ function tick() {
   $('token-countdown').textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
 }
 
-async function show(reportId: string) {
+/** Embeds `reportIds` in one session: one embed token for all of them, one refresh. */
+async function show(...reportIds: string[]) {
   stopSession();
+  const container = $('report-container');
+  const boxes = reportIds.map((id) => {
+    const div = document.createElement('div');
+    div.className = 'report';
+    div.dataset.reportId = id;
+    return div;
+  });
+  container.replaceChildren(...boxes);
   $('portal-error').hidden = true;
   status('Loading the report…');
   try {
     session = await embedReports({
       getUserToken: () => idToken,
-      reports: [{ reportId, container: $('report-container') }],
+      reports: reportIds.map((reportId, i) => ({ reportId, container: boxes[i] })),
       on: {
         token: (t) => {
           $('token-id').textContent = t.tokenId.slice(0, 8);
@@ -151,6 +160,7 @@ async function show(reportId: string) {
     countdown = setInterval(tick, 1000);
     tick();
   } catch (e) {
+    container.replaceChildren();
     status('The report could not be shown.');
     showError(e);
   }
@@ -174,6 +184,8 @@ async function signedIn() {
   const select = $<HTMLSelectElement>('report-select');
   select.replaceChildren(...list.reports.map((rep) => new Option(rep.name ?? rep.id, rep.id)));
   $('embed').onclick = () => void show($<HTMLInputElement>('report-id').value.trim() || select.value);
+  $('embed-all').hidden = list.reports.length < 2;
+  $('embed-all').onclick = () => void show(...list.reports.map((rep) => rep.id));
   if (list.reports[0]) await show(list.reports[0].id);
   else status('Your organisation has no reports yet.');
 }
