@@ -55,6 +55,7 @@ bench: setup
 	@bash scripts/build-www.sh && node scripts/bench-www.mjs --write
 	@bash scripts/wasm-size-floor.sh
 	@bash scripts/bench-worker.sh
+	@bash scripts/build-embed.sh && EMULATOR_BIN=$${CARGO_TARGET_DIR:-target}/release/pbi-emulator node scripts/bench-portal.mjs
 	@bash scripts/fuzz.sh 300
 
 fuzz:

@@ -334,3 +334,24 @@ export function jwkToPem(jwk) {
 export function secretsIn(text, extra = []) {
   return [CLIENT_SECRET, HS_SECRET, ADMIN_KEY, ...extra].filter((s) => s && text.includes(s));
 }
+
+/** Chromium flags for the embed iframe: emu.powerbi.com is 127.0.0.1, its certificate is self-signed. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--ignore-certificate-errors',
+  '--host-resolver-rules=MAP emu.powerbi.com 127.0.0.1'];
+
+/** Worker variables that point the demo portal's sign-in at the emulator's IdP. */
+export const portalVars = (emu) => ({
+  PORTAL_AUTHORIZE_URL: `${emu.api}/__emulator/idp/authorize`,
+  PORTAL_TOKEN_URL: `${emu.api}/__emulator/idp/oauth2/token`,
+});
+
+/** Opens the demo portal and signs in at the emulator's IdP as `sub` (PKCE); resolves once signed in. */
+export async function portalSignIn(page, base, sub) {
+  await page.goto(`${base}/portal.html`);
+  await page.click('#sign-in');
+  await page.waitForURL(/\/__emulator\/idp\/authorize/);
+  await page.click(`button[value="${sub}"]`);
+  await page.waitForURL(`${base}/portal`); // the asset server drops .html
+  await page.waitForSelector('#signed-in:not([hidden])');
+}

@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startEmulator, startWorker, seed, call, admin, sleep, IDS, ROOT, CUSTOMERS } from './worker-harness.mjs';
+import {
+  startEmulator, startWorker, seed, call, admin, sleep, portalSignIn, portalVars, IDS, ROOT, CUSTOMERS, CHROMIUM_ARGS,
+} from './worker-harness.mjs';
 
 // A second Contoso report on the same semantic model, to embed two reports with one token.
 const CONTOSO_DETAILS = 'c0c0c0c0-0000-4000-8000-00000000b011';
@@ -18,10 +20,6 @@ let emu;
 let worker;
 let browser;
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--ignore-certificate-errors',
-  '--host-resolver-rules=MAP emu.powerbi.com 127.0.0.1'];
-
 before(async () => {
   const fixture = JSON.parse(readFileSync(join(ROOT, 'crates/emulator/fixtures/demo.json'), 'utf8'));
   const base = fixture.reports.find((r) => r.id === IDS.contosoReport);
@@ -29,10 +27,7 @@ before(async () => {
   fixtureDir = mkdtempSync(join(tmpdir(), 'embedgate-portal-'));
   writeFileSync(join(fixtureDir, 'fixture.json'), JSON.stringify(fixture));
   emu = await startEmulator({ fixturePath: join(fixtureDir, 'fixture.json') });
-  worker = await startWorker(emu, {
-    PORTAL_AUTHORIZE_URL: `${emu.api}/__emulator/idp/authorize`,
-    PORTAL_TOKEN_URL: `${emu.api}/__emulator/idp/oauth2/token`,
-  });
+  worker = await startWorker(emu, portalVars(emu));
   await seed(worker);
   const contoso = CUSTOMERS.find((c) => c.id === 'contoso');
   const put = await admin(worker.base, '/customers/contoso', { method: 'PUT', body: {
@@ -73,15 +68,7 @@ async function open({ clock = false } = {}) {
   return { context, page, seen };
 }
 
-/** Signs in at the emulator's IdP as `sub` and waits for the report to render. */
-async function signIn(page, sub) {
-  await page.goto(`${worker.base}/portal.html`);
-  await page.click('#sign-in');
-  await page.waitForURL(/\/__emulator\/idp\/authorize/);
-  await page.click(`button[value="${sub}"]`);
-  await page.waitForURL(`${worker.base}/portal`); // the asset server drops .html
-  await page.waitForSelector('#signed-in:not([hidden])');
-}
+const signIn = (page, sub) => portalSignIn(page, worker.base, sub);
 
 const logLines = (page) => page.$$eval('#refresh-log li', (lis) => lis.map((li) => li.textContent));
 const waitLog = (page, re, count = 1, timeout = 20000) =>
