@@ -33,6 +33,14 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# The form's Python sample is run by crates/cli/tests/preview_code.rs.
+if ! python3 -c 'import requests' 2>/dev/null; then
+  say "installing python3-requests (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq python3-requests >/dev/null
+fi
+
 # npm packages are pinned in package-lock.json; reinstall only when the lock changed.
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.embedgate-lock; then
   say "installing npm packages"

@@ -179,6 +179,15 @@ describe('token-request form', () => {
     assert.equal(await clipboard(), body);
     await page.locator('#share').click();
     assert.equal(await clipboard(), link);
+    // The backend samples: the profile in each language, the exact body in C#'s verbatim string.
+    const cs = await page.locator('#preview-csharp').textContent();
+    assert.match(cs, /new PowerBIClient\(credentials, profileObjectId: new Guid\("0c0c0c0c-1111-4111-8111-00000000abcd"\)\)/);
+    assert.ok(cs.includes(`@"${body.replaceAll('"', '""')}"`), cs);
+    assert.match(await page.locator('#preview-node').textContent(), /'X-PowerBI-Profile-Id': "0c0c0c0c-1111-4111-8111-00000000abcd"/);
+    assert.match(await page.locator('#preview-python').textContent(), /"X-PowerBI-Profile-Id": "0c0c0c0c-1111-4111-8111-00000000abcd"/);
+    await page.locator('#sample-python summary').click();
+    await page.locator('#copy-python').click();
+    assert.equal(await clipboard(), await page.locator('#preview-python').textContent());
 
     const again = await open(link.slice(base.length));
     assert.equal(await again.locator('#preview-body').textContent(), body);

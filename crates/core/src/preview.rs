@@ -1,5 +1,6 @@
 //! The HTTP call a scenario describes: what the token-request form previews and copies (the body,
-//! and a ready `curl` call with the profile header where it applies).
+//! a ready `curl` call, and the same call as backend code in C#, Node and Python), with the profile
+//! header where it applies.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -23,6 +24,19 @@ pub struct RequestPreview {
     pub body: String,
     /// A ready `curl` call; the bearer token is the shell variable `$TOKEN`.
     pub curl: String,
+    /// The same call as a portal backend makes it: C# (`Microsoft.PowerBI.Api`), Node (`fetch`), Python
+    /// (`requests`). The Entra token comes from the environment (`POWERBI_TOKEN`), never from the code.
+    pub code: Vec<CodeSample>,
+}
+
+/// The call in one language.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+pub struct CodeSample {
+    /// `csharp`, `node` or `python`.
+    pub language: String,
+    pub label: String,
+    pub code: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,14 +73,17 @@ pub fn request_preview(doc: &Value) -> Result<RequestPreview, String> {
         == Some("App");
     let profile = caller
         .and_then(|c| c.pointer("/profile/id"))
-        .and_then(Value::as_str);
-    if let (true, Some(id)) = (is_app, profile) {
+        .and_then(Value::as_str)
+        .filter(|_| is_app);
+    if let Some(id) = profile {
         headers.push(Header::new("X-PowerBI-Profile-Id", id));
     }
-    let body = match doc.get("request") {
-        None | Some(Value::Null) => "{}".to_string(),
-        Some(v) => pretty(v),
+    let empty = Value::Object(Default::default());
+    let request = match doc.get("request") {
+        None | Some(Value::Null) => &empty,
+        Some(v) => v,
     };
+    let body = pretty(request);
     let mut curl = format!("curl -sS -X POST {}", shell_quote(&url));
     for h in &headers {
         curl.push_str(" \\\n  -H ");
@@ -79,13 +96,196 @@ pub fn request_preview(doc: &Value) -> Result<RequestPreview, String> {
     }
     curl.push_str(" \\\n  --data-raw ");
     curl.push_str(&shell_quote(&body));
+    let code = vec![
+        CodeSample {
+            language: "csharp".into(),
+            label: "C# (Microsoft.PowerBI.Api)".into(),
+            code: csharp(&endpoint, profile, &body),
+        },
+        CodeSample {
+            language: "node".into(),
+            label: "Node (fetch)".into(),
+            code: node(&url, profile, &body),
+        },
+        CodeSample {
+            language: "python".into(),
+            label: "Python (requests)".into(),
+            code: python(&url, profile, request),
+        },
+    ];
     Ok(RequestPreview {
         method: "POST".into(),
         url,
         headers,
         body,
         curl,
+        code,
     })
+}
+
+/// The SDK call per endpoint: the operation group, the method and its path ids (as `Guid`s).
+fn csharp(endpoint: &Endpoint, profile: Option<&str>, body: &str) -> String {
+    let guid = |id: &str| format!("new Guid({})", json_string(id));
+    let (call, ty) = match endpoint {
+        Endpoint::GenerateTokenV2 => (
+            "EmbedToken.GenerateTokenAsync(request)".to_string(),
+            "GenerateTokenRequestV2",
+        ),
+        Endpoint::Report {
+            group_id,
+            report_id,
+        } => (
+            format!(
+                "Reports.GenerateTokenInGroupAsync({}, {}, request)",
+                guid(group_id),
+                guid(report_id)
+            ),
+            "GenerateTokenRequest",
+        ),
+        Endpoint::CreateReport { group_id } => (
+            format!(
+                "Reports.GenerateTokenForCreateInGroupAsync({}, request)",
+                guid(group_id)
+            ),
+            "GenerateTokenRequest",
+        ),
+        Endpoint::Dataset {
+            group_id,
+            dataset_id,
+        } => (
+            format!(
+                "Datasets.GenerateTokenInGroupAsync({}, {}, request)",
+                guid(group_id),
+                guid(dataset_id)
+            ),
+            "GenerateTokenRequest",
+        ),
+        Endpoint::Dashboard {
+            group_id,
+            dashboard_id,
+        } => (
+            format!(
+                "Dashboards.GenerateTokenInGroupAsync({}, {}, request)",
+                guid(group_id),
+                guid(dashboard_id)
+            ),
+            "GenerateTokenRequest",
+        ),
+        Endpoint::Tile {
+            group_id,
+            dashboard_id,
+            tile_id,
+        } => (
+            format!(
+                "Tiles.GenerateTokenInGroupAsync({}, {}, {}, request)",
+                guid(group_id),
+                guid(dashboard_id),
+                guid(tile_id)
+            ),
+            "GenerateTokenRequest",
+        ),
+    };
+    // A profile-bound client sends X-PowerBI-Profile-Id on every call it makes.
+    let client = match profile {
+        Some(p) => format!(
+            "new PowerBIClient(credentials, profileObjectId: {})",
+            guid(p)
+        ),
+        None => "new PowerBIClient(credentials)".into(),
+    };
+    format!(
+        "// dotnet add package Microsoft.PowerBI.Api\n\
+using Microsoft.PowerBI.Api;\nusing Microsoft.PowerBI.Api.Models;\nusing Microsoft.Rest;\nusing Newtonsoft.Json;\n\n\
+// An Entra access token of the app (client credentials), from your token cache.\n\
+var credentials = new TokenCredentials(Environment.GetEnvironmentVariable(\"POWERBI_TOKEN\"), \"Bearer\");\n\
+using var client = {client};\n\
+var request = JsonConvert.DeserializeObject<{ty}>(@\"{}\");\n\
+EmbedToken token = await client.{call};\n\
+// token.Token, token.TokenId, token.Expiration\n",
+        body.replace('"', "\"\"")
+    )
+}
+
+fn node(url: &str, profile: Option<&str>, body: &str) -> String {
+    let profile = profile.map_or(String::new(), |p| {
+        format!("\n    'X-PowerBI-Profile-Id': {},", json_string(p))
+    });
+    format!(
+        "// Node 18+ (global fetch). POWERBI_TOKEN: an Entra access token of the app.\n\
+const body = {};\n\
+const res = await fetch({}, {{\n  method: 'POST',\n  headers: {{\n\
+    Authorization: `Bearer ${{process.env.POWERBI_TOKEN}}`,\n    'Content-Type': 'application/json',{profile}\n  }},\n\
+  body: JSON.stringify(body),\n}});\n\
+if (!res.ok) throw new Error(`GenerateToken: ${{res.status}} ${{await res.text()}}`);\n\
+const {{ token, tokenId, expiration }} = await res.json();\n",
+        indent(body, "  ").trim_start(),
+        json_string(url)
+    )
+}
+
+fn python(url: &str, profile: Option<&str>, request: &Value) -> String {
+    let profile = profile.map_or(String::new(), |p| {
+        format!("\n    \"X-PowerBI-Profile-Id\": {},", json_string(p))
+    });
+    let mut literal = String::new();
+    py_literal(request, 0, &mut literal);
+    format!(
+        "# pip install requests. POWERBI_TOKEN: an Entra access token of the app.\n\
+import os\nimport requests\n\n\
+body = {literal}\n\
+res = requests.post(\n    {},\n    json=body,\n    headers={{\n\
+        \"Authorization\": f\"Bearer {{os.environ['POWERBI_TOKEN']}}\",{}\n    }},\n    timeout=30,\n)\n\
+res.raise_for_status()\ntoken = res.json()  # token[\"token\"], token[\"tokenId\"], token[\"expiration\"]\n",
+        json_string(url),
+        profile.replace('\n', "\n    ")
+    )
+}
+
+fn indent(text: &str, pad: &str) -> String {
+    text.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// A JSON value as a Python literal: JSON's string escapes are Python's; `true`/`false`/`null` are not.
+fn py_literal(v: &Value, depth: usize, out: &mut String) {
+    let pad = "    ".repeat(depth + 1);
+    let close = "    ".repeat(depth);
+    match v {
+        Value::Null => out.push_str("None"),
+        Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => out.push_str(&json_string(s)),
+        Value::Array(a) if a.is_empty() => out.push_str("[]"),
+        Value::Object(m) if m.is_empty() => out.push_str("{}"),
+        Value::Array(a) => {
+            out.push_str("[\n");
+            for x in a {
+                out.push_str(&pad);
+                py_literal(x, depth + 1, out);
+                out.push_str(",\n");
+            }
+            out.push_str(&close);
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push_str("{\n");
+            for (k, x) in m {
+                out.push_str(&pad);
+                out.push_str(&json_string(k));
+                out.push_str(": ");
+                py_literal(x, depth + 1, out);
+                out.push_str(",\n");
+            }
+            out.push_str(&close);
+            out.push('}');
+        }
+    }
 }
 
 /// Pretty JSON text (two-space indent), as the preview and the editor show it.

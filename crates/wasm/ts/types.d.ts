@@ -244,6 +244,17 @@ export interface SyntaxErrorOut {
    */
   offset16: number;
 }
+/**
+ * The call in one language.
+ */
+export interface CodeSample {
+  code: string;
+  label: string;
+  /**
+   * `csharp`, `node` or `python`.
+   */
+  language: string;
+}
 export interface Dashboard {
   displayName?: string | null;
   id: string;
@@ -410,6 +421,11 @@ export interface RequestPreview {
    * The exact request body (pretty JSON).
    */
   body: string;
+  /**
+   * The same call as a portal backend makes it: C# (`Microsoft.PowerBI.Api`), Node (`fetch`), Python
+   * (`requests`). The Entra token comes from the environment (`POWERBI_TOKEN`), never from the code.
+   */
+  code: CodeSample[];
   /**
    * A ready `curl` call; the bearer token is the shell variable `$TOKEN`.
    */
