@@ -5,10 +5,11 @@
 //   bash scripts/build-www.sh && bash scripts/build-worker.sh && cargo build --release -p embedgate-emulator
 //   EMULATOR_BIN=target/release/pbi-emulator node scripts/bench-portal.mjs
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { writeSection } from './bench-doc.mjs';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import {
@@ -142,17 +143,4 @@ state), besides the first token${errorsShown ? '; an error was shown' : '; no er
 sample (every 30 s, refresh with 10 min left) asks for the same tokens but wakes the page 120 times an hour.
 `;
 process.stdout.write(section);
-if (WRITE) {
-  const path = join(ROOT, 'docs', 'benchmarks.md');
-  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const start = doc.search(/^## Portal side/m);
-  if (start >= 0) {
-    const rest = doc.slice(start + 1).search(/^## /m);
-    const end = rest >= 0 ? start + 1 + rest : doc.length;
-    doc = doc.slice(0, start) + section + (end < doc.length ? '\n' + doc.slice(end) : '');
-  } else {
-    doc = doc.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(path, doc);
-  console.error(`bench: wrote the "Portal side" section of ${path}`);
-}
+if (WRITE) writeSection('Portal side', section);

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeSection } from './bench-doc.mjs';
 import { startEmulator, startWorker, seed, mint, admin, IDS, ROOT } from '../tests/e2e/worker-harness.mjs';
 
 const DURATION = Number(process.env.BENCH_SECONDS || 15);
@@ -239,17 +240,4 @@ scripts/bench-worker.sh --before REF   # also benches REF (a git ref) first and 
 \`\`\`
 `;
 process.stdout.write(section);
-if (WRITE) {
-  const path = join(ROOT, 'docs', 'benchmarks.md');
-  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const start = doc.search(/^## Edge worker\s*$/m);
-  if (start >= 0) {
-    const rest = doc.slice(start + 1).search(/^## /m);
-    const end = rest >= 0 ? start + 1 + rest : doc.length;
-    doc = doc.slice(0, start) + section + (end < doc.length ? '\n' + doc.slice(end) : '');
-  } else {
-    doc = doc.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(path, doc);
-  console.error(`bench: wrote the "Edge worker" section of ${path}`);
-}
+if (WRITE) writeSection('Edge worker', section);

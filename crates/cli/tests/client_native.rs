@@ -6,7 +6,8 @@ use embedgate_client::entra::{parse_token, Entra, POWERBI_SCOPE};
 use embedgate_client::powerbi::{self, Api, As, NameConflict};
 use embedgate_client::{Failure, Request, RetryPolicy};
 use embedgate_core::powerbi::GroupUserAccessRight;
-use embedgate_emulator::{start, Fixture, Options, DEMO_FIXTURE};
+mod common;
+use common::emulator;
 use std::sync::{Arc, Mutex};
 
 const TENANT: &str = "11111111-1111-4111-8111-111111111111";
@@ -15,31 +16,6 @@ const SP_OID: &str = "33333333-3333-4333-8333-333333333333";
 const P_CONTOSO: &str = "c0c0c0c0-0000-4000-8000-000000000001";
 const W_CONTOSO: &str = "c0c0c0c0-0000-4000-8000-00000000a001";
 const R_CONTOSO: &str = "c0c0c0c0-0000-4000-8000-00000000b001";
-
-struct Emu {
-    base: String,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn emulator() -> Emu {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let running = rt
-        .block_on(start(Options {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            embed_listen: "127.0.0.1:0".parse().unwrap(),
-            embed_host: "127.0.0.1".into(),
-            fixture: Fixture::parse(DEMO_FIXTURE).unwrap(),
-        }))
-        .unwrap();
-    Emu {
-        base: running.api_base,
-        _rt: rt,
-    }
-}
 
 fn sp_token(d: &Driver, base: &str) -> String {
     let entra = Entra {

@@ -4,9 +4,10 @@
 //! SDK call per endpoint are checked instead.
 
 use embedgate_core::preview::{request_preview, RequestPreview};
-use embedgate_emulator::{start, Fixture, Options, DEMO_FIXTURE};
 use serde_json::{json, Value};
 use std::process::Command;
+
+mod common;
 
 const TENANT: &str = "11111111-1111-4111-8111-111111111111";
 const APP: &str = "22222222-2222-4222-8222-222222222222";
@@ -16,23 +17,6 @@ const D_CONTOSO: &str = "c0c0c0c0-0000-4000-8000-00000000d001";
 const W_LEGACY: &str = "1e9ac100-0000-4000-8000-00000000a003";
 const R_LEGACY: &str = "1e9ac100-0000-4000-8000-00000000b003";
 const D_LEGACY: &str = "1e9ac100-0000-4000-8000-00000000d003";
-
-fn emulator() -> (String, tokio::runtime::Runtime) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let running = rt
-        .block_on(start(Options {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            embed_listen: "127.0.0.1:0".parse().unwrap(),
-            embed_host: "127.0.0.1".into(),
-            fixture: Fixture::parse(DEMO_FIXTURE).unwrap(),
-        }))
-        .unwrap();
-    (running.api_base, rt)
-}
 
 fn post_json(url: &str, body: &Value) -> Value {
     let mut r = ureq::post(url)
@@ -108,7 +92,8 @@ fn scenarios() -> Vec<(Value, Option<&'static str>)> {
 
 #[test]
 fn node_and_python_samples_mint_a_token_as_the_right_caller() {
-    let (base, _rt) = emulator();
+    let emu = common::emulator();
+    let base = emu.base.clone();
     let entra = entra_token(&base);
     let python_ok = Command::new("python3")
         .args(["-c", "import requests"])
