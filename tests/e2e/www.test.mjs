@@ -642,3 +642,48 @@ describe('explain', () => {
     await caps.close();
   });
 });
+
+describe('loading', () => {
+  test('a module that fails to load shows a visible error and a retry on every page, then recovers', async () => {
+    for (const path of ['index.html', 'rls.html', 'capabilities.html', 'explain.html']) {
+      const page = await context.newPage();
+      await page.route('**/*.wasm', (r) => r.abort());
+      await page.goto(base + path);
+      const notice = page.locator('#load-state[role="alert"]');
+      await notice.waitFor({ timeout: 15000 });
+      assert.match(await notice.textContent(), /could not start/i);
+      assert.ok(await notice.isVisible(), `${path}: the failure is visible`);
+      assert.equal(await page.locator('main').evaluate((m) => m.inert), true, `${path}: controls are inert meanwhile`);
+      assert.equal(await page.evaluate(() => document.body.classList.contains('ready')), false);
+      await page.unroute('**/*.wasm');
+      await page.locator('#load-retry').click();
+      await page.waitForSelector('body.ready', { timeout: 15000 });
+      assert.equal(await notice.count(), 0);
+      assert.equal(await page.locator('#load-state').isHidden(), true);
+      assert.equal(await page.locator('main').evaluate((m) => m.inert), false);
+      await page.close();
+    }
+  });
+
+  test('a slow module shows a loading state first; Copied is announced', async () => {
+    const page = await context.newPage();
+    let release;
+    const held = new Promise((r) => (release = r));
+    await page.route('**/*.wasm', async (r) => {
+      await held;
+      await r.continue();
+    });
+    await page.goto(base + 'index.html');
+    const loading = page.locator('#load-state[role="status"]');
+    await loading.waitFor();
+    assert.match(await loading.textContent(), /Loading/);
+    release();
+    await page.waitForSelector('body.ready', { timeout: 15000 });
+    assert.equal(await page.locator('#load-state').isHidden(), true);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(base).origin });
+    await page.locator('#copy-json').click();
+    await page.waitForFunction(() => document.getElementById('announce')?.textContent === 'Copied to the clipboard');
+    assert.equal(await page.locator('#announce').getAttribute('role'), 'status');
+    await page.close();
+  });
+});

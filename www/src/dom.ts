@@ -54,6 +54,7 @@ export async function copy(text: string, button: HTMLElement): Promise<void> {
   // The label is kept from the first click: a second click within the delay must not keep "Copied".
   button.dataset.label ??= button.textContent ?? '';
   button.textContent = 'Copied';
+  announce('Copied to the clipboard');
   button.classList.add('copied');
   clearTimeout(copiedTimers.get(button));
   copiedTimers.set(
@@ -71,4 +72,18 @@ export function debounce<A extends unknown[]>(fn: (...a: A) => void, ms: number)
     clearTimeout(t);
     t = setTimeout(() => fn(...a), ms);
   };
+}
+
+/** Says `text` to screen readers through one shared polite live region. */
+export function announce(text: string): void {
+  let live = document.getElementById('announce');
+  if (!live) {
+    live = h('p', { id: 'announce', class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+    document.body.append(live);
+  }
+  // Cleared first so the same words twice are announced twice.
+  live.textContent = '';
+  requestAnimationFrame(() => {
+    live.textContent = text;
+  });
 }

@@ -8,15 +8,58 @@ const pages: Record<string, () => Promise<{ start: () => void }>> = {
   explain: () => import('./explain'),
 };
 
-async function main() {
-  const page = document.body.dataset.page ?? 'form';
-  const [mod] = await Promise.all([pages[page](), wasm.load()]);
-  mod.start();
-  document.body.classList.add('ready');
+// Until the module is ready the page's controls are inert and a visible notice says why: loading, or
+// the failure with a retry (a blank page with working-looking buttons would mislead).
+const notice = document.createElement('div');
+notice.id = 'load-state';
+notice.className = 'load-state';
+document.querySelector('main')?.before(notice);
+
+function setInert(on: boolean) {
+  const main = document.querySelector('main');
+  if (main) main.inert = on;
 }
 
-main().catch((e) => {
+function showLoading() {
+  notice.className = 'load-state';
+  notice.setAttribute('role', 'status');
+  notice.replaceChildren('Loading the checker…');
+  notice.hidden = false;
+}
+
+function showFailure(e: unknown) {
+  notice.className = 'load-state failed';
+  notice.setAttribute('role', 'alert');
+  const retry = document.createElement('button');
+  retry.type = 'button';
+  retry.id = 'load-retry';
+  retry.textContent = 'Retry';
+  retry.onclick = () => void main();
+  const text = document.createElement('span');
+  text.textContent = `The checker could not start: ${(e as Error)?.message ?? e}. Check your connection, then retry. `;
+  notice.replaceChildren(text, retry);
+  notice.hidden = false;
+  retry.focus();
   const el = document.getElementById('status');
-  if (el) el.textContent = `Could not start: ${(e as Error).message}`;
-  console.error(e);
-});
+  if (el) el.textContent = `Could not start: ${(e as Error)?.message ?? e}`;
+}
+
+let started = false;
+
+async function main() {
+  setInert(true);
+  showLoading();
+  try {
+    const page = document.body.dataset.page ?? 'form';
+    const [mod] = await Promise.all([pages[page](), wasm.load()]);
+    if (!started) mod.start();
+    started = true;
+    notice.hidden = true;
+    setInert(false);
+    document.body.classList.add('ready');
+  } catch (e) {
+    showFailure(e);
+  }
+}
+
+void main();

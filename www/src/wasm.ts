@@ -8,7 +8,10 @@ let ready: Promise<unknown> | undefined;
 
 /** Loads the module (the .wasm sits next to app.js). */
 export function load(): Promise<unknown> {
-  ready ??= init({ module_or_path: new URL('./embedgate_wasm_bg.wasm', import.meta.url) });
+  ready ??= init({ module_or_path: new URL('./embedgate_wasm_bg.wasm', import.meta.url) }).catch((e) => {
+    ready = undefined; // a failed load may be retried
+    throw e;
+  });
   return ready;
 }
 
