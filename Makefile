@@ -52,7 +52,7 @@ docs:
 # worker load, fuzzing.
 bench: setup
 	$(CARGO) bench -p embedgate-core --bench validate
-	@bash scripts/build-www.sh && node scripts/bench-www.mjs --write
+	@bash scripts/build-www.sh && node scripts/bench-www.mjs --write && node scripts/bench-first-verdict.mjs --write
 	@bash scripts/wasm-size-floor.sh
 	@bash scripts/bench-worker.sh
 	@bash scripts/build-embed.sh && EMULATOR_BIN=$${CARGO_TARGET_DIR:-target}/release/pbi-emulator node scripts/bench-portal.mjs

@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -20,8 +21,29 @@ const TYPES = {
   '.ico': 'image/x-icon',
 };
 
-/** Serves `dir` on 127.0.0.1:`port` (0: any free port). Resolves to { server, url }. */
-export function serve(dir, port = 0) {
+const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.map', '.wasm', '.svg']);
+
+/** The body in the best encoding the client accepts (brotli, then gzip), compressed once per file version. */
+const encoded = new Map();
+function encode(file, body, accept, mtime) {
+  const enc = /\bbr\b/.test(accept) ? 'br' : /\bgzip\b/.test(accept) ? 'gzip' : null;
+  if (!enc || !COMPRESSIBLE.has(extname(file)) || body.length < 1024) return { body, enc: null };
+  const key = `${enc}:${file}:${mtime}`;
+  let out = encoded.get(key);
+  if (!out) {
+    out = enc === 'br'
+      ? brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } })
+      : gzipSync(body, { level: 9 });
+    encoded.set(key, out);
+  }
+  return { body: out, enc };
+}
+
+/**
+ * Serves `dir` on 127.0.0.1:`port` (0: any free port). Resolves to { server, url }. Compressed (brotli or gzip)
+ * unless `compress: false`; `html(text)` may rewrite pages (the benchmark's "before" drops the preload hint).
+ */
+export function serve(dir, port = 0, { compress = true, html } = {}) {
   const root = resolve(dir);
   const server = createServer(async (req, res) => {
     try {
@@ -32,13 +54,19 @@ export function serve(dir, port = 0) {
         return;
       }
       if ((await stat(file).catch(() => null))?.isDirectory()) file = join(file, 'index.html');
-      const body = await readFile(file);
-      res.writeHead(200, {
+      let body = await readFile(file);
+      if (html && extname(file) === '.html') body = Buffer.from(html(body.toString('utf8')));
+      const mtime = html ? 'rewritten' : (await stat(file)).mtimeMs;
+      const out = compress ? encode(file, body, String(req.headers['accept-encoding'] ?? ''), mtime) : { body, enc: null };
+      const headers = {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-store',
         'x-content-type-options': 'nosniff',
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
+        vary: 'accept-encoding',
+      };
+      if (out.enc) headers['content-encoding'] = out.enc;
+      res.writeHead(200, headers);
+      res.end(req.method === 'HEAD' ? undefined : out.body);
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }

@@ -644,6 +644,35 @@ describe('explain', () => {
 });
 
 describe('loading', () => {
+  test('the module is served compressed and preloaded beside app.js, and the preload is used', async () => {
+    const plain = await fetch(`${base}embedgate_wasm_bg.wasm`, { headers: { 'accept-encoding': 'identity' } });
+    const raw = (await plain.arrayBuffer()).byteLength;
+    for (const enc of ['br', 'gzip']) {
+      const r = await fetch(`${base}embedgate_wasm_bg.wasm`, { headers: { 'accept-encoding': enc } });
+      assert.equal(r.headers.get('content-encoding'), enc);
+      assert.equal(r.headers.get('content-type'), 'application/wasm');
+    }
+    for (const path of ['index.html', 'rls.html', 'capabilities.html', 'explain.html']) {
+      const page = await context.newPage();
+      const warnings = [];
+      page.on('console', (m) => /preload/i.test(m.text()) && warnings.push(m.text()));
+      let wire = 0;
+      const started = {};
+      page.on('request', (q) => (started[new URL(q.url()).pathname] ??= Date.now()));
+      page.on('requestfinished', async (q) => {
+        if (q.url().endsWith('.wasm')) wire = (await q.sizes()).responseBodySize;
+      });
+      await page.goto(base + path);
+      await page.waitForSelector('body.ready', { timeout: 15000 });
+      await sleep(300);
+      assert.ok(await page.locator('link[rel="preload"][href="embedgate_wasm_bg.wasm"][as="fetch"][crossorigin]').count() === 1, path);
+      assert.deepEqual(warnings, [], `${path}: the preloaded module is the one the page uses`);
+      assert.ok(started['/embedgate_wasm_bg.wasm'] <= started['/app.js'] + 50, `${path}: the module is asked for with app.js, not after it`);
+      assert.ok(wire > 0 && wire < raw * 0.6, `${path}: ${wire} B on the wire for ${raw} B`);
+      await page.close();
+    }
+  });
+
   test('a module that fails to load shows a visible error and a retry on every page, then recovers', async () => {
     for (const path of ['index.html', 'rls.html', 'capabilities.html', 'explain.html']) {
       const page = await context.newPage();
