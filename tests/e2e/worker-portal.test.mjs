@@ -278,3 +278,34 @@ test('two reports on one page share one V2 token and one refresh', async () => {
     await emu.post('/__emulator/settings', { embedTokenLifetimeSeconds: null });
   }
 });
+
+test('typed errors on the page: a Power BI 500 shows "unavailable"; a 422 shows the core\'s diagnostics, no iframe', async () => {
+  const { context, page } = await open();
+  await signIn(page, 'alice@contoso.example');
+  await rendered(page);
+  await emu.fault('powerbi.generateToken', { status: 500 }, 50);
+  try {
+    await page.click('#embed');
+    await page.waitForSelector('#portal-error:not([hidden])');
+    assert.equal(await page.getAttribute('#portal-error', 'data-kind'), 'unavailable');
+    assert.match(await page.textContent('#portal-error'), /unavailable right now.*502 upstream_error/s);
+  } finally {
+    await emu.clearFaults();
+  }
+  // A customer document the core refuses (a username with a space, EG0105): 422 before Power BI is called.
+  const contoso = CUSTOMERS.find((c) => c.id === 'contoso');
+  const doc = { ...contoso, reports: [...contoso.reports, { id: CONTOSO_DETAILS, workspaceId: IDS.contosoWorkspace }] };
+  const put = (body) => admin(worker.base, '/customers/contoso', { method: 'PUT', body });
+  assert.equal((await put({ ...doc, rls: { username: { value: 'Contoso Ltd' }, roles: ['Customer'] } })).status, 200);
+  try {
+    await page.click('#embed');
+    await page.waitForFunction(() => document.getElementById('portal-error').dataset.kind === 'validation');
+    const text = await page.textContent('#portal-error');
+    assert.match(text, /refused before it reached Power BI.*422 validation_failed/s);
+    assert.match(text, /EG0105: /);
+    assert.equal(await page.$$eval('#report-container iframe', (f) => f.length), 0, 'no iframe');
+  } finally {
+    assert.equal((await put(doc)).status, 200);
+  }
+  await context.close();
+});
