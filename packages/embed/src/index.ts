@@ -237,8 +237,17 @@ export class EmbedSession {
     if (o.lifetimeInMinutes !== undefined) body.lifetimeInMinutes = o.lifetimeInMinutes;
     const url = `${(o.endpoint ?? '').replace(/\/+$/, '')}/api/token`;
     for (let attempt = 1; ; attempt++) {
-      const userToken = await o.getUserToken();
+      let userToken: string;
+      try {
+        userToken = await o.getUserToken();
+      } catch (e) {
+        // The portal could not produce a sign-in: the user has to sign in again.
+        throw new EmbedgateError('signin', `getUserToken failed: ${(e as Error)?.message ?? String(e)}`);
+      }
       if (this.#destroyed) throw new Destroyed();
+      if (typeof userToken !== 'string' || !userToken) {
+        throw new EmbedgateError('signin', 'getUserToken returned no token: the user is not signed in.');
+      }
       let res: Response;
       try {
         res = await this.#fetch(url, {
