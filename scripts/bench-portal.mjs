@@ -13,7 +13,7 @@ import { writeSection } from './bench-doc.mjs';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import {
-  startEmulator, startWorker, seed, mint, sleep, portalSignIn, portalVars, IDS, ROOT, CHROMIUM_ARGS,
+  startEmulator, startWorker, seed, mint, sleep, portalSignIn, portalToIdp, portalVars, IDS, ROOT, CHROMIUM_ARGS,
 } from '../tests/e2e/worker-harness.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS || 5);
@@ -64,9 +64,7 @@ for (let i = 0; i < RUNS; i++) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await ctx.newPage();
   for (const key of ['portalCold', 'portalWarm']) {
-    await page.goto(`${worker.base}/portal.html`);
-    await page.click('#sign-in');
-    await page.waitForURL(/\/__emulator\/idp\/authorize/);
+    await portalToIdp(page, worker.base);
     const t0 = Date.now();
     await page.click('button[value="alice@contoso.example"]');
     await shown(page);

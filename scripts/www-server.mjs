@@ -53,10 +53,14 @@ export function serve(dir, port = 0, { compress = true, html } = {}) {
         res.writeHead(403).end();
         return;
       }
-      if ((await stat(file).catch(() => null))?.isDirectory()) file = join(file, 'index.html');
+      let info = await stat(file).catch(() => null);
+      if (info?.isDirectory()) {
+        file = join(file, 'index.html');
+        info = await stat(file).catch(() => null);
+      }
       let body = await readFile(file);
       if (html && extname(file) === '.html') body = Buffer.from(html(body.toString('utf8')));
-      const mtime = html ? 'rewritten' : (await stat(file)).mtimeMs;
+      const mtime = html ? 'rewritten' : info?.mtimeMs;
       const out = compress ? encode(file, body, String(req.headers['accept-encoding'] ?? ''), mtime) : { body, enc: null };
       const headers = {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',

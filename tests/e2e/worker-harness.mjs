@@ -347,10 +347,15 @@ export const portalVars = (emu) => ({
 });
 
 /** Opens the demo portal and signs in at the emulator's IdP as `sub` (PKCE); resolves once signed in. */
-export async function portalSignIn(page, base, sub) {
+/** Opens the portal and follows "Sign in" to the IdP's user list (the bench times from here). */
+export async function portalToIdp(page, base) {
   await page.goto(`${base}/portal.html`);
   await page.click('#sign-in');
   await page.waitForURL(/\/__emulator\/idp\/authorize/);
+}
+
+export async function portalSignIn(page, base, sub) {
+  await portalToIdp(page, base);
   await page.click(`button[value="${sub}"]`);
   await page.waitForURL(`${base}/portal`); // the asset server drops .html
   await page.waitForSelector('#signed-in:not([hidden])');

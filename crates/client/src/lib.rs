@@ -8,6 +8,7 @@
 //!   its profiles (`X-PowerBI-Profile-Id`).
 //! - [`retry`]: bounded, jittered retries inside a deadline, `Retry-After`, as a small state machine
 //!   ([`retry::Exchange`]) that a driver loops over.
+//! - [`time`]: RFC 3339 (an embed token's `expiration`) as Unix seconds.
 //! - [`failure`]: how a final failure becomes a clear answer that never echoes the upstream body.
 //!
 //! Drivers: `crates/worker/src/http.rs` (workerd `fetch`) and `crates/cli/src/net.rs` (ureq).
@@ -17,6 +18,7 @@ pub mod entra;
 pub mod failure;
 pub mod powerbi;
 pub mod retry;
+pub mod time;
 
 pub use failure::{map_failure, Failure, Stage, UpstreamError};
 pub use retry::{Exchange, RetryPolicy, Step};

@@ -126,18 +126,9 @@ fn parse_imf_fixdate(s: &str) -> Option<u64> {
     {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm), for dates from 1970.
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y } as i64;
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) as u64
+    // From 1970 (checked above), so the day count is not negative.
+    let days = crate::time::days_from_civil(year as i64, month as i64, day as i64) as u64;
+    Some(days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
 }
 
 /// How one attempt ended, as the driver saw it.

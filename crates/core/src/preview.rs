@@ -123,68 +123,30 @@ pub fn request_preview(doc: &Value) -> Result<RequestPreview, String> {
     })
 }
 
-/// The SDK call per endpoint: the operation group, the method and its path ids (as `Guid`s).
+/// The SDK call per endpoint: the operation group and method, given the path ids (`Endpoint::ids`,
+/// in path order) as `Guid`s.
 fn csharp(endpoint: &Endpoint, profile: Option<&str>, body: &str) -> String {
     let guid = |id: &str| format!("new Guid({})", json_string(id));
-    let (call, ty) = match endpoint {
-        Endpoint::GenerateTokenV2 => (
-            "EmbedToken.GenerateTokenAsync(request)".to_string(),
-            "GenerateTokenRequestV2",
-        ),
-        Endpoint::Report {
-            group_id,
-            report_id,
-        } => (
-            format!(
-                "Reports.GenerateTokenInGroupAsync({}, {}, request)",
-                guid(group_id),
-                guid(report_id)
-            ),
+    let (method, ty) = match endpoint {
+        Endpoint::GenerateTokenV2 => ("EmbedToken.GenerateTokenAsync", "GenerateTokenRequestV2"),
+        Endpoint::Report { .. } => ("Reports.GenerateTokenInGroupAsync", "GenerateTokenRequest"),
+        Endpoint::CreateReport { .. } => (
+            "Reports.GenerateTokenForCreateInGroupAsync",
             "GenerateTokenRequest",
         ),
-        Endpoint::CreateReport { group_id } => (
-            format!(
-                "Reports.GenerateTokenForCreateInGroupAsync({}, request)",
-                guid(group_id)
-            ),
+        Endpoint::Dataset { .. } => ("Datasets.GenerateTokenInGroupAsync", "GenerateTokenRequest"),
+        Endpoint::Dashboard { .. } => (
+            "Dashboards.GenerateTokenInGroupAsync",
             "GenerateTokenRequest",
         ),
-        Endpoint::Dataset {
-            group_id,
-            dataset_id,
-        } => (
-            format!(
-                "Datasets.GenerateTokenInGroupAsync({}, {}, request)",
-                guid(group_id),
-                guid(dataset_id)
-            ),
-            "GenerateTokenRequest",
-        ),
-        Endpoint::Dashboard {
-            group_id,
-            dashboard_id,
-        } => (
-            format!(
-                "Dashboards.GenerateTokenInGroupAsync({}, {}, request)",
-                guid(group_id),
-                guid(dashboard_id)
-            ),
-            "GenerateTokenRequest",
-        ),
-        Endpoint::Tile {
-            group_id,
-            dashboard_id,
-            tile_id,
-        } => (
-            format!(
-                "Tiles.GenerateTokenInGroupAsync({}, {}, {}, request)",
-                guid(group_id),
-                guid(dashboard_id),
-                guid(tile_id)
-            ),
-            "GenerateTokenRequest",
-        ),
+        Endpoint::Tile { .. } => ("Tiles.GenerateTokenInGroupAsync", "GenerateTokenRequest"),
     };
+    let args: Vec<String> = endpoint
+        .ids()
+        .map(|(_, id)| guid(id))
+        .chain(["request".to_string()])
+        .collect();
+    let call = format!("{method}({})", args.join(", "));
     // A profile-bound client sends X-PowerBI-Profile-Id on every call it makes.
     let client = match profile {
         Some(p) => format!(

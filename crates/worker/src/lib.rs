@@ -308,7 +308,11 @@ fn with_common_headers(resp: &mut Response, cors_origin: Option<&str>) {
 }
 
 /// A JSON answer with the security (and CORS) headers.
-pub fn json_response(ctx: &Ctx, status: u16, body: &Value) -> Result<Response, EdgeError> {
+pub fn json_response(
+    ctx: &Ctx,
+    status: u16,
+    body: &impl serde::Serialize,
+) -> Result<Response, EdgeError> {
     let mut r = Response::from_json(body)
         .map_err(internal)?
         .with_status(status);

@@ -174,7 +174,7 @@ pub async fn mint(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError> {
         "reports": plan.reports.len(), "datasets": plan.datasets.len()}),
     );
     // Relative lifetime by the server's clock; a Power BI expiration we cannot read counts as "refresh now".
-    let expires_in_seconds = embedgate_edge::upstream::parse_rfc3339(&embed.expiration)
+    let expires_in_seconds = embedgate_client::time::parse_rfc3339(&embed.expiration)
         .map_or(0, |e| (e - now as i64).max(0));
     let answer = TokenResponse {
         reports: scenario::answer_reports(&plan, &meta.reports),
@@ -183,7 +183,7 @@ pub async fn mint(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError> {
         expiration: embed.expiration,
         expires_in_seconds,
     };
-    json_response(ctx, 200, &serde_json::to_value(&answer).unwrap_or_default())
+    json_response(ctx, 200, &answer)
 }
 
 /// `GET /api/reports`: what the caller's organisation may embed, with names and embed URLs when Power BI
@@ -240,7 +240,7 @@ pub async fn reports(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeError
         reports: list,
         metadata: if metadata_ok { "ok" } else { "unavailable" }.to_string(),
     };
-    json_response(ctx, 200, &serde_json::to_value(&answer).unwrap_or_default())
+    json_response(ctx, 200, &answer)
 }
 
 /// `POST /api/validate`: the core's validation of a scenario document. No Power BI call, no secrets.
@@ -251,5 +251,5 @@ pub async fn validate(ctx: &Ctx, req: &mut Request) -> Result<Response, EdgeErro
         return Err(request::wrong_type("", "a scenario object", &value));
     }
     let report = embedgate_core::check_value(&value);
-    json_response(ctx, 200, &serde_json::to_value(&report).unwrap_or_default())
+    json_response(ctx, 200, &report)
 }
