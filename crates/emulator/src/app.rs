@@ -29,12 +29,21 @@ pub struct App {
     pub faults: Mutex<Vec<FaultEntry>>,
     pub calls: Mutex<BTreeMap<String, u64>>,
     pub call_log: Mutex<VecDeque<Value>>,
+    /// The fixed-rate throttle's window: (unix second, Power BI calls in it).
+    pub throttle: Mutex<(u64, u32)>,
     /// Portal IdP keys, newest last.
     pub idp_keys: Arc<tokio::sync::RwLock<Vec<IdpKey>>>,
     /// Whether the initial RS256 key has been made (lazily, see `admin::ensure_rsa`).
     pub idp_rsa_made: std::sync::atomic::AtomicBool,
     /// Authorization codes of the PKCE sign-in, until used or expired.
     pub idp_codes: crate::idp::Codes,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 pub fn now() -> i64 {
@@ -413,7 +422,7 @@ pub fn route_name(method: &str, path: &str) -> Option<&'static str> {
     })
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fault {
     #[serde(default)]
@@ -489,7 +498,23 @@ pub async fn count_and_fault(State(app): State<Shared>, req: Request, next: Next
         .get("x-powerbi-profile-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let fault = {
+    let limit = app.state.lock().unwrap().settings.power_bi_calls_per_second;
+    let throttled = limit > 0 && name.is_some_and(|n| n.starts_with("powerbi.")) && {
+        let mut w = app.throttle.lock().unwrap();
+        let second = now_ms() / 1000;
+        if w.0 != second {
+            *w = (second, 0);
+        }
+        w.1 += 1;
+        w.1 > limit
+    };
+    let fault = if throttled {
+        Some(Fault {
+            status: Some(429),
+            retry_after: Some(1),
+            ..Default::default()
+        })
+    } else {
         let mut faults = app.faults.lock().unwrap();
         let pos = faults
             .iter()

@@ -192,6 +192,7 @@ pub async fn start(opts: Options) -> std::io::Result<Running> {
         faults: Mutex::new(Vec::new()),
         calls: Mutex::new(BTreeMap::new()),
         call_log: Mutex::new(VecDeque::new()),
+        throttle: Mutex::new((0, 0)),
         idp_keys,
         idp_rsa_made: std::sync::atomic::AtomicBool::new(false),
         idp_codes: Default::default(),

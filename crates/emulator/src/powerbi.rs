@@ -610,7 +610,7 @@ pub async fn get_reports(
     let items: Vec<Value> = st
         .reports
         .iter()
-        .filter(|r| r.workspace_id == ws.id)
+        .filter(|r| r.workspace_id == ws.id && !st.publishing(&r.id))
         .map(|r| report_json(&app, &st, r))
         .collect();
     ok_json(json!({"@odata.context": odata(&app, "reports"), "value": items}))
@@ -644,7 +644,7 @@ pub async fn get_datasets(
     let items: Vec<Value> = st
         .datasets
         .iter()
-        .filter(|d| d.workspace_id == ws.id)
+        .filter(|d| d.workspace_id == ws.id && !st.publishing(&d.id))
         .map(|d| dataset_json(&app, d))
         .collect();
     ok_json(json!({"@odata.context": odata(&app, "datasets"), "value": items}))
@@ -927,6 +927,7 @@ pub async fn post_import(
         created_date_time: rfc3339(now()),
         report_ids,
         dataset_ids,
+        ready_at_ms: crate::app::now_ms() + st.settings.import_publish_ms,
     };
     let id = imp.id.clone();
     st.imports.push(imp);
@@ -946,6 +947,11 @@ fn import_json(app: &Shared, st: &Fixture, i: &Import) -> Value {
         .filter_map(|d| st.dataset(d))
         .map(|d| dataset_json(app, d))
         .collect();
+    if i.publishing() {
+        return json!({"id": i.id, "importState": "Publishing", "createdDateTime": i.created_date_time,
+               "updatedDateTime": i.created_date_time, "name": i.name, "connectionType": "import", "source": "Upload",
+               "reports": [], "datasets": []});
+    }
     json!({"id": i.id, "importState": "Succeeded", "createdDateTime": i.created_date_time,
            "updatedDateTime": i.created_date_time, "name": i.name, "connectionType": "import", "source": "Upload",
            "reports": reports, "datasets": datasets})

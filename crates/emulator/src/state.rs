@@ -52,6 +52,12 @@ pub struct Settings {
     pub embed_token_lifetime_seconds: Option<i64>,
     /// Profiles a service principal may own.
     pub max_profiles_per_service_principal: usize,
+    /// An import stays `Publishing` this long (0: it has succeeded when it is created). Until then its items
+    /// are left out of the workspace's report and dataset lists, as Power BI has not made them yet.
+    pub import_publish_ms: u64,
+    /// At most this many Power BI REST calls per second across all callers (0: no limit); the rest are
+    /// answered 429 `TooManyRequests` with `Retry-After: 1`, as a fixed-rate throttle.
+    pub power_bi_calls_per_second: u32,
 }
 
 impl Default for Settings {
@@ -61,6 +67,8 @@ impl Default for Settings {
             embed_token_default_minutes: 60,
             embed_token_lifetime_seconds: None,
             max_profiles_per_service_principal: 100_000,
+            import_publish_ms: 0,
+            power_bi_calls_per_second: 0,
         }
     }
 }
@@ -320,6 +328,15 @@ pub struct Import {
     pub created_date_time: String,
     pub report_ids: Vec<String>,
     pub dataset_ids: Vec<String>,
+    /// Unix milliseconds when it has succeeded (`Settings::import_publish_ms`).
+    #[serde(default)]
+    pub ready_at_ms: u64,
+}
+
+impl Import {
+    pub fn publishing(&self) -> bool {
+        self.ready_at_ms > crate::app::now_ms()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -371,6 +388,14 @@ impl Default for Idp {
 }
 
 impl Fixture {
+    /// Whether item `id` comes from an import still publishing.
+    pub fn publishing(&self, id: &str) -> bool {
+        self.imports.iter().any(|i| {
+            i.publishing()
+                && (i.report_ids.iter().chain(&i.dataset_ids)).any(|x| x.eq_ignore_ascii_case(id))
+        })
+    }
+
     pub fn parse(text: &str) -> Result<Fixture, String> {
         let f: Fixture = serde_json::from_str(text).map_err(|e| format!("fixture: {e}"))?;
         f.validate()?;

@@ -810,3 +810,113 @@ fn imports_with_rls_and_overwrite() {
     assert_eq!(bad.status, 400);
     let _: Value = bad.json;
 }
+
+#[test]
+fn a_slow_import_is_publishing_and_hides_its_items_until_it_succeeds() {
+    let emu = Emu::demo();
+    let sp = emu.sp_token();
+    assert_eq!(
+        emu.post("/__emulator/settings", json!({"importPublishMs": 1500}))
+            .status,
+        200
+    );
+    let pbix = json!({"format": "embedgate-pbix/1", "report": {}, "dataset": {"kind": "Import"}})
+        .to_string();
+    let auth = format!("Bearer {sp}");
+    let h = [
+        ("Authorization", auth.as_str()),
+        ("X-PowerBI-Profile-Id", P_CONTOSO),
+    ];
+    let path = format!(
+        "/v1.0/myorg/groups/{W_CONTOSO}/imports?datasetDisplayName=Slow&nameConflict=Abort"
+    );
+    let r = emu.request(
+        "POST",
+        &path,
+        &h,
+        Body::Raw(
+            "multipart/form-data; boundary=q".into(),
+            multipart("q", &pbix),
+        ),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_string();
+    let state = |emu: &Emu| {
+        emu.pbi(
+            "GET",
+            &format!("/groups/{W_CONTOSO}/imports/{id}"),
+            &sp,
+            Some(P_CONTOSO),
+            None,
+        )
+    };
+    let names = |emu: &Emu, what: &str| -> Vec<String> {
+        emu.pbi(
+            "GET",
+            &format!("/groups/{W_CONTOSO}/{what}"),
+            &sp,
+            Some(P_CONTOSO),
+            None,
+        )
+        .json["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let early = state(&emu);
+    assert_eq!(early.json["importState"], "Publishing");
+    assert_eq!(early.json["reports"], json!([]));
+    assert!(!names(&emu, "reports").contains(&"Slow".to_string()));
+    assert!(!names(&emu, "datasets").contains(&"Slow".to_string()));
+    // The name is taken meanwhile: a second import aborts rather than duplicating.
+    let twice = emu.request(
+        "POST",
+        &path,
+        &h,
+        Body::Raw(
+            "multipart/form-data; boundary=q".into(),
+            multipart("q", &pbix),
+        ),
+    );
+    assert_eq!(twice.status, 409, "{}", twice.text);
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    let late = state(&emu);
+    assert_eq!(late.json["importState"], "Succeeded");
+    assert_eq!(late.json["reports"][0]["name"], "Slow");
+    assert!(names(&emu, "reports").contains(&"Slow".to_string()));
+}
+
+#[test]
+fn a_fixed_rate_throttle_answers_429_past_the_rate_and_spares_other_routes() {
+    let emu = Emu::demo();
+    let sp = emu.sp_token();
+    assert_eq!(
+        emu.post("/__emulator/settings", json!({"powerBiCallsPerSecond": 5}))
+            .status,
+        200
+    );
+    let statuses: Vec<u16> = (0..12)
+        .map(|_| emu.pbi("GET", "/profiles", &sp, None, None).status)
+        .collect();
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    let limited = statuses.iter().filter(|&&s| s == 429).count();
+    // Twelve calls may straddle a second boundary: at most two windows' worth pass.
+    assert!((5..=10).contains(&ok), "{statuses:?}");
+    assert_eq!(ok + limited, 12, "{statuses:?}");
+    let r = emu.pbi("GET", "/profiles", &sp, None, None);
+    if r.status == 429 {
+        assert_eq!(r.json["error"]["code"], "TooManyRequests");
+    }
+    // Entra is not Power BI: tokens are still issued.
+    let _ = emu.sp_token();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(emu.pbi("GET", "/profiles", &sp, None, None).status, 200);
+    assert_eq!(
+        emu.post("/__emulator/settings", json!({"powerBiCallsPerSecond": 0}))
+            .status,
+        200
+    );
+    assert!((0..12).all(|_| emu.pbi("GET", "/profiles", &sp, None, None).status == 200));
+}
