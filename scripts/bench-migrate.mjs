@@ -1,6 +1,7 @@
 // Migration benchmark (issue 13): `embedgate migrate apply` for CUSTOMERS (1000) legacy customers against the
 // release emulator, at concurrency 1, 4 and 16, then at 16 with a 429 storm (the first 200 profile creations
-// and the first 200 imports answer 429 Retry-After: 1). Reports wall time, Power BI calls per customer and the
+// and the first 200 imports answer 429 Retry-After: 1), then at each concurrency with the emulator throttling Power
+// BI at a fixed THROTTLE (200) calls per second (429 Retry-After: 1 past it). Reports wall time, Power BI calls per customer and the
 // plan's minimum. Run through scripts/bench-migrate.sh, which builds what it needs.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -19,7 +20,7 @@ const REPORT = '5a5a5a5a-0000-4000-8000-00000000b000';
 const key = (i) => `Customer${String(i).padStart(4, '0')}`;
 const dataset = { kind: 'Import', roles: [{ name: 'Customer', filter: '[Customer] = USERNAME()' }], columns: ['Customer', 'Amount'], rows: [{ Customer: key(0), Amount: 1 }] };
 
-async function run(concurrency, storm) {
+async function run(concurrency, storm, throttle = 0) {
   const emu = await startEmulator();
   try {
     const st = await (await fetch(`${emu.api}/__emulator/state`)).json();
@@ -29,6 +30,7 @@ async function run(concurrency, storm) {
     st.reports = [{ id: REPORT, workspaceId: WS, name: 'Sales', datasetId: DS, reportType: 'PowerBIReport' }];
     st.dashboards = [];
     await emu.post('/__emulator/state', st);
+    if (throttle) await emu.post('/__emulator/settings', { powerBiCallsPerSecond: throttle });
     if (storm) {
       await emu.post('/__emulator/faults', [
         { route: 'powerbi.createProfile', count: 200, fault: { status: 429, retryAfter: 1 } },
@@ -63,19 +65,22 @@ async function run(concurrency, storm) {
     const pbi = Object.entries(calls).filter(([k]) => k.startsWith('powerbi.')).reduce((a, [, v]) => a + v, 0);
     const after = await (await fetch(`${emu.api}/__emulator/state`)).json();
     rmSync(dir, { recursive: true, force: true });
-    return { concurrency, storm, runs, seconds, pbi, profiles: after.profiles.length, workspaces: after.workspaces.length - 1 };
+    return { concurrency, storm, throttle, runs, seconds, pbi, profiles: after.profiles.length, workspaces: after.workspaces.length - 1 };
   } finally {
     await emu.stop();
   }
 }
 
+const THROTTLE = Number(process.env.THROTTLE || 200);
 const rows = [];
 for (const c of LEVELS) rows.push(await run(c, false));
 rows.push(await run(Math.max(...LEVELS), true));
+for (const c of LEVELS) rows.push(await run(c, false, THROTTLE));
 const minimum = 1 + 4 * N;
 const base = rows[0].seconds;
-console.log(`| concurrency | 429 storm | customers | apply runs | wall s | vs c=${rows[0].concurrency} | Power BI calls | calls / customer | plan minimum / customer | profiles | workspaces |`);
-console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const label = (r) => (r.storm ? '400 × 429 storm' : r.throttle ? `fixed ${r.throttle} calls/s` : 'none');
+console.log(`| concurrency | throttling | customers | apply runs | wall s | vs c=${rows[0].concurrency} unthrottled | Power BI calls | 429 answers | calls / customer | plan minimum / customer | profiles | workspaces |`);
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.concurrency} | ${r.storm ? 'yes (400 × 429)' : 'no'} | ${N} | ${r.runs} | ${r.seconds.toFixed(1)} | ${(r.seconds / base).toFixed(2)} | ${r.pbi} | ${(r.pbi / N).toFixed(2)} | ${(minimum / N).toFixed(2)} | ${r.profiles} | ${r.workspaces} |`);
+  console.log(`| ${r.concurrency} | ${label(r)} | ${N} | ${r.runs} | ${r.seconds.toFixed(1)} | ${(r.seconds / base).toFixed(2)} | ${r.pbi} | ${r.pbi - rows[0].pbi} | ${(r.pbi / N).toFixed(2)} | ${(minimum / N).toFixed(2)} | ${r.profiles} | ${r.workspaces} |`);
 }

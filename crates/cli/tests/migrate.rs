@@ -391,3 +391,39 @@ fn verify_catches_a_profile_without_admin_while_the_service_principal_still_has_
         .as_array()
         .is_some_and(|a| !a.is_empty()));
 }
+
+#[test]
+fn slow_imports_are_polled_until_they_succeed_and_a_kill_while_publishing_converges() {
+    let e = Env::new("slow");
+    e.http(
+        "POST",
+        "/__emulator/settings",
+        Some(json!({"importPublishMs": 700})),
+    );
+    // Killed while imports are still publishing: their ids are recorded, and the re-run polls them.
+    let mut child = e
+        .cmd(&["apply", "--concurrency", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let _ = child.kill();
+    let _ = child.wait();
+    let o = e.run(&["apply", "--concurrency", "4"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let calls = e.http("GET", "/__emulator/calls", None);
+    let polls = calls["powerbi.getImport"].as_u64().unwrap_or(0);
+    assert!(
+        polls > N as u64,
+        "each customer's import was read while Publishing and again once done: {calls}"
+    );
+    assert_converged(&e);
+    let p = e.progress();
+    for (id, c) in p["customers"].as_object().unwrap() {
+        assert!(
+            c["items"]["sales"]["reportId"].is_string(),
+            "{id} recorded its report: {c}"
+        );
+    }
+}

@@ -35,6 +35,9 @@ pub struct Config {
     /// At most one JWKS refetch per this many seconds for unknown kids.
     pub jwks_min_refresh_seconds: u64,
     pub upstream_deadline_ms: u64,
+    /// How long one onboarding request waits for imports to publish before it answers 202 (call again to
+    /// resume).
+    pub onboard_wait_ms: u64,
     pub upstream_attempt_timeout_ms: u64,
     pub upstream_max_attempts: u32,
     pub retry_base_ms: u64,
@@ -145,6 +148,7 @@ impl Config {
             jwks_ttl_seconds: num("JWKS_TTL_SECONDS", 600, 10, 86_400)?,
             jwks_min_refresh_seconds: num("JWKS_MIN_REFRESH_SECONDS", 30, 0, 3_600)?,
             upstream_deadline_ms: num("UPSTREAM_DEADLINE_MS", 8_000, 100, 60_000)?,
+            onboard_wait_ms: num("ONBOARD_WAIT_MS", 20_000, 0, 600_000)?,
             upstream_attempt_timeout_ms: num("UPSTREAM_ATTEMPT_TIMEOUT_MS", 3_000, 50, 60_000)?,
             upstream_max_attempts: num("UPSTREAM_MAX_ATTEMPTS", 3, 1, 10)? as u32,
             retry_base_ms: num("RETRY_BASE_MS", 200, 1, 10_000)?,

@@ -126,7 +126,7 @@ impl std::fmt::Display for InputError {
     }
 }
 
-fn err(path: String, message: impl Into<String>) -> InputError {
+pub(crate) fn err(path: String, message: impl Into<String>) -> InputError {
     InputError {
         path,
         message: message.into(),
@@ -134,7 +134,7 @@ fn err(path: String, message: impl Into<String>) -> InputError {
 }
 
 /// serde_path_to_error's `customers[3].legacy` as a JSON Pointer, `/customers/3/legacy`.
-fn pointer(p: &serde_path_to_error::Path) -> String {
+pub(crate) fn pointer(p: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     p.iter()
         .filter_map(|s| match s {

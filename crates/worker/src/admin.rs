@@ -7,6 +7,8 @@
 //! | `GET /api/admin/customers/{id}`         | read                                                      |
 //! | `PUT /api/admin/customers/{id}`         | create or replace (bumps the customer's cache generation) |
 //! | `DELETE /api/admin/customers/{id}`      | delete                                                    |
+//! | `POST /api/admin/customers/{id}/onboard`| a new customer: profile, workspace, imports (`onboard.rs`) |
+//! | `GET`/`PUT /api/admin/templates[/{key}]`| the templates onboarding imports, in R2                   |
 //! | `POST /api/admin/cache/invalidate`      | `{"customerId"?, "entra"?, "jwks"?}`                      |
 //! | `GET /api/admin/audit`                  | `?customerId=&before=&limit=` newest first                |
 //! | `POST /api/admin/test-faults`           | `{"auditConsumerFailures": n}`; only with ALLOW_TEST_FAULTS |
@@ -17,7 +19,7 @@ use embedgate_edge::EdgeError;
 use serde_json::{json, Value};
 use worker::{Method, Request, Response};
 
-use crate::{auth, entra, http, json_response, log, powerbi, store, Ctx};
+use crate::{auth, entra, http, json_response, log, onboard, powerbi, store, Ctx};
 
 fn not_found() -> EdgeError {
     EdgeError::new(404, "not_found", "No such customer.")
@@ -84,6 +86,12 @@ pub async fn route(
             }
         }
         (_, ["customers", _]) => Err(method_not_allowed("GET, PUT, DELETE")),
+        (Method::Post, ["customers", id, "onboard"]) => onboard::onboard(ctx, req, id).await,
+        (_, ["customers", _, "onboard"]) => Err(method_not_allowed("POST")),
+        (Method::Get, ["templates"]) => onboard::list_templates(ctx).await,
+        (_, ["templates"]) => Err(method_not_allowed("GET")),
+        (Method::Put, ["templates", key]) => onboard::put_template(ctx, req, key).await,
+        (_, ["templates", _]) => Err(method_not_allowed("PUT")),
         (Method::Post, ["cache", "invalidate"]) => invalidate(ctx, req).await,
         (_, ["cache", "invalidate"]) => Err(method_not_allowed("POST")),
         (Method::Get, ["audit"]) => audit(ctx, req).await,

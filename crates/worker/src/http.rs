@@ -131,9 +131,20 @@ pub fn policy(ctx: &Ctx) -> RetryPolicy {
 /// Drives the client's retry state machine over `fetch` inside the request's deadline. Ok is the 2xx
 /// answer's body.
 pub async fn send(ctx: &Ctx, call: &Request) -> Result<String, Failure> {
+    send_from(ctx, call, ctx.started_ms).await
+}
+
+/// As `send`, with the deadline counted from now: one call of a long admin job (onboarding), not of a
+/// page view's token.
+pub async fn send_fresh(ctx: &Ctx, call: &Request) -> Result<String, Failure> {
+    send_from(ctx, call, now_ms()).await
+}
+
+async fn send_from(ctx: &Ctx, call: &Request, start_ms: f64) -> Result<String, Failure> {
+    let elapsed = || (now_ms() - start_ms).max(0.0) as u64;
     let mut x = Exchange::new(policy(ctx));
     loop {
-        let Some(timeout) = x.next_timeout(ctx.elapsed_ms()) else {
+        let Some(timeout) = x.next_timeout(elapsed()) else {
             return Err(Failure::Timeout);
         };
         let outcome = send_once(call, timeout).await;
@@ -141,12 +152,7 @@ pub async fn send(ctx: &Ctx, call: &Request) -> Result<String, Failure> {
             Outcome::Answer(a) => format!("Status({})", a.status),
             other => format!("{other:?}"),
         };
-        match x.on_outcome(
-            outcome,
-            ctx.elapsed_ms(),
-            now_ms() as u64,
-            crypto::random_u32(),
-        ) {
+        match x.on_outcome(outcome, elapsed(), now_ms() as u64, crypto::random_u32()) {
             Step::Done(a) => return Ok(a.body),
             Step::Wait(ms) => {
                 crate::warn(

@@ -11,6 +11,7 @@ mod entra;
 mod flight;
 mod http;
 mod limiter;
+mod onboard;
 mod powerbi;
 mod store;
 mod token;

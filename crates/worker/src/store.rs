@@ -430,3 +430,42 @@ pub async fn audit_list(
         })
         .collect())
 }
+
+/// An onboarding's recorded request and progress (`migrations/0003_onboarding.sql`).
+#[derive(Deserialize)]
+pub struct OnboardingRow {
+    pub request: String,
+    pub progress: String,
+}
+
+pub async fn get_onboarding(ctx: &Ctx, id: &str) -> Result<Option<OnboardingRow>, EdgeError> {
+    q(ctx);
+    db(ctx)?
+        .prepare("SELECT request, progress FROM onboarding WHERE customer_id = ?1")
+        .bind(&[s(id)])
+        .map_err(internal)?
+        .first::<OnboardingRow>(None)
+        .await
+        .map_err(internal)
+}
+
+pub async fn save_onboarding(
+    ctx: &Ctx,
+    id: &str,
+    request: &str,
+    progress: &str,
+) -> Result<(), EdgeError> {
+    q(ctx);
+    db(ctx)?
+        .prepare(
+            "INSERT INTO onboarding (customer_id, request, progress, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (customer_id) DO UPDATE SET request = excluded.request, progress = excluded.progress, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&[s(id), s(request), s(progress), s(&upstream::rfc3339(now_secs()))])
+        .map_err(internal)?
+        .run()
+        .await
+        .map_err(internal)?;
+    Ok(())
+}

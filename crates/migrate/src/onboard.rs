@@ -1,0 +1,301 @@
+//! A new customer's sign-up (seed 000, "Management code change": each new customer tenant gets a new profile,
+//! which creates and administers its workspace). The body of the worker's
+//! `POST /api/admin/customers/{id}/onboard` is read here with the JSON path of every problem, turned into the
+//! same one-customer step machine `migrate apply` runs, and, once the machine is done, into the customer's
+//! document in the profile flow. The worker only does the I/O.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::inventory::{
+    err, pointer, profile_name, CustomerIn, InputError, Inventory, Legacy, LegacyRls, RlsKind,
+    Target, Template,
+};
+use crate::machine::{profile_document, Progress};
+use crate::plan::{plan, IdentityAfter};
+
+/// The onboarding request's body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OnboardRequest {
+    /// The customer's display name.
+    pub name: String,
+    /// The profile's display name (unique per service principal). Default: the customer id, which with
+    /// dynamic RLS is what `USERNAME()` returns.
+    #[serde(default)]
+    pub profile_name: Option<String>,
+    /// The workspace the profile creates. Default: the customer's name.
+    #[serde(default)]
+    pub workspace_name: Option<String>,
+    /// Template keys (uploaded with `PUT /api/admin/templates/{key}`), imported in this order.
+    pub templates: Vec<String>,
+    #[serde(default)]
+    pub rls: OnboardRls,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OnboardRls {
+    /// `dynamic` (the model filters on `USERNAME()`, which returns the profile's name), `static` (these roles
+    /// on every token) or `none` (the workspace alone separates the customer).
+    #[serde(default)]
+    pub kind: RlsKind,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub custom_data: Option<String>,
+}
+
+/// A checked onboarding: the one-customer inventory the machine runs, and the identity its users get.
+#[derive(Debug, Clone)]
+pub struct Onboarding {
+    pub inventory: Inventory,
+    pub customer: CustomerIn,
+    pub identity: IdentityAfter,
+}
+
+/// Reads the body (the JSON path of the first problem on error).
+pub fn read(body: &[u8]) -> Result<OnboardRequest, InputError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let r: OnboardRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+        let msg = e.inner().to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        err(pointer(e.path()), msg)
+    })?;
+    let name_ok = |s: &str, max: usize| !s.trim().is_empty() && s.chars().count() <= max;
+    if !name_ok(&r.name, 200) {
+        return Err(err(
+            "/name".into(),
+            "a customer name is 1 to 200 characters",
+        ));
+    }
+    if let Some(p) = &r.profile_name {
+        if !name_ok(p, 256) {
+            return Err(err(
+                "/profileName".into(),
+                "a profile name is 1 to 256 characters",
+            ));
+        }
+        if r.rls.kind == RlsKind::Dynamic && p.chars().any(char::is_whitespace) {
+            return Err(err(
+                "/profileName".into(),
+                "with dynamic RLS the profile's name is the effective identity's username, which cannot contain spaces",
+            ));
+        }
+    }
+    if let Some(w) = &r.workspace_name {
+        if !name_ok(w, 256) {
+            return Err(err(
+                "/workspaceName".into(),
+                "a workspace name is 1 to 256 characters",
+            ));
+        }
+    }
+    if r.templates.is_empty() {
+        return Err(err(
+            "/templates".into(),
+            "a new workspace needs at least one template to import",
+        ));
+    }
+    for (i, t) in r.templates.iter().enumerate() {
+        if !valid_template_key(t) {
+            return Err(err(format!("/templates/{i}"), TEMPLATE_KEY_RULE));
+        }
+        if r.templates[..i].contains(t) {
+            return Err(err(
+                format!("/templates/{i}"),
+                format!("`{t}` is listed twice"),
+            ));
+        }
+    }
+    if r.rls.kind == RlsKind::Static && r.rls.roles.is_empty() {
+        return Err(err(
+            "/rls/roles".into(),
+            "static RLS needs the roles to send",
+        ));
+    }
+    if r.rls.kind == RlsKind::None && (!r.rls.roles.is_empty() || r.rls.custom_data.is_some()) {
+        return Err(err(
+            "/rls/kind".into(),
+            "roles or customData need RLS: set kind to dynamic or static",
+        ));
+    }
+    Ok(r)
+}
+
+pub const TEMPLATE_KEY_RULE: &str = "a template key is 1 to 64 letters, digits, '_' or '-'";
+
+pub fn valid_template_key(k: &str) -> bool {
+    (1..=64).contains(&k.len())
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The error for a listed template that was never uploaded.
+pub fn missing_template(index: usize, key: &str) -> InputError {
+    err(
+        format!("/templates/{index}"),
+        format!("no template `{key}`; upload it first with PUT /api/admin/templates/{key}"),
+    )
+}
+
+/// The machine's input for customer `id`: `names` gives each template key's item name.
+pub fn build(id: &str, r: &OnboardRequest, names: &BTreeMap<String, String>) -> Onboarding {
+    let profile = r.profile_name.clone().unwrap_or_else(|| id.to_string());
+    let customer = CustomerIn {
+        id: id.to_string(),
+        name: r.name.clone(),
+        profile_name: Some(profile.clone()),
+        // A new customer has no legacy layout; the RLS it gets is described as if it had.
+        legacy: Legacy {
+            workspace_id: String::new(),
+            reports: vec![],
+            rls: LegacyRls {
+                kind: r.rls.kind,
+                username: (r.rls.kind == RlsKind::Dynamic).then(|| profile.clone()),
+                roles: r.rls.roles.clone(),
+                custom_data: r.rls.custom_data.clone(),
+            },
+        },
+        target: Target::NewWorkspace {
+            name: r.workspace_name.clone().unwrap_or_else(|| r.name.clone()),
+            templates: r.templates.clone(),
+        },
+    };
+    let inventory = Inventory {
+        schema: None,
+        service_principal_object_id: String::new(),
+        service_principals: 1,
+        templates: r
+            .templates
+            .iter()
+            .map(|k| {
+                let name = names.get(k).cloned().unwrap_or_else(|| k.clone());
+                (
+                    k.clone(),
+                    Template {
+                        file: k.clone(),
+                        name,
+                    },
+                )
+            })
+            .collect(),
+        customers: vec![customer.clone()],
+    };
+    let identity = plan(&inventory).customers.remove(0).identity_after;
+    Onboarding {
+        inventory,
+        customer,
+        identity,
+    }
+}
+
+impl Onboarding {
+    pub fn profile_name(&self) -> String {
+        profile_name(&self.customer)
+    }
+
+    /// The customer's document once the machine is done: the profile flow from the first page view.
+    pub fn document(&self, p: &Progress) -> Value {
+        let mut doc = profile_document(&self.customer, p, &self.identity);
+        if let (Some(cd), Some(rls)) = (&self.identity.custom_data, doc.get_mut("rls")) {
+            rls["customData"] = json!({ "value": cd });
+        }
+        doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::Item;
+
+    fn names() -> BTreeMap<String, String> {
+        [("sales".to_string(), "Sales".to_string())].into()
+    }
+
+    #[test]
+    fn problems_carry_their_json_path() {
+        let cases: &[(&str, &str)] = &[
+            (r#"{"templates": ["sales"]}"#, ""),
+            (r#"{"name": "N", "templates": []}"#, "/templates"),
+            (r#"{"name": "N", "templates": ["a b"]}"#, "/templates/0"),
+            (r#"{"name": "N", "templates": ["a", "a"]}"#, "/templates/1"),
+            (r#"{"name": " ", "templates": ["a"]}"#, "/name"),
+            (
+                r#"{"name": "N", "templates": ["a"], "rls": {"kind": "static"}}"#,
+                "/rls/roles",
+            ),
+            (
+                r#"{"name": "N", "templates": ["a"], "rls": {"kind": "sideways"}}"#,
+                "/rls/kind",
+            ),
+            (
+                r#"{"name": "N", "templates": ["a"], "rls": {"roles": ["R"]}}"#,
+                "/rls/kind",
+            ),
+            (r#"{"name": "N", "templates": ["a"], "extra": 1}"#, "/extra"),
+            (r#"{"name": "N", "templates": [7]}"#, "/templates/0"),
+            (
+                r#"{"name": "N", "profileName": "a b", "templates": ["a"], "rls": {"kind": "dynamic"}}"#,
+                "/profileName",
+            ),
+        ];
+        for (body, path) in cases {
+            let e = read(body.as_bytes()).expect_err(body);
+            assert_eq!(e.path, *path, "{body}: {e}");
+            assert!(!e.message.is_empty());
+        }
+        assert_eq!(missing_template(2, "x").path, "/templates/2");
+    }
+
+    #[test]
+    fn dynamic_rls_sends_the_profile_name_and_the_document_is_the_profile_flow() {
+        let r = read(
+            br#"{"name": "Northwind Traders", "templates": ["sales"], "rls": {"kind": "dynamic", "roles": ["Customer"]}}"#,
+        )
+        .unwrap();
+        let o = build("northwind", &r, &names());
+        assert_eq!(o.profile_name(), "northwind");
+        assert_eq!(o.inventory.templates["sales"].name, "Sales");
+        let Target::NewWorkspace { name, .. } = &o.customer.target else {
+            panic!()
+        };
+        assert_eq!(name, "Northwind Traders");
+        let mut p = Progress {
+            profile_id: Some("p1".into()),
+            workspace_id: Some("w1".into()),
+            ..Default::default()
+        };
+        p.items.insert(
+            "sales".into(),
+            Item {
+                import_id: None,
+                report_id: Some("r1".into()),
+                dataset_id: Some("d1".into()),
+            },
+        );
+        let doc = o.document(&p);
+        assert_eq!(doc["flow"], "profile");
+        assert_eq!(doc["profileId"], "p1");
+        assert_eq!(doc["workspaces"], json!(["w1"]));
+        assert_eq!(doc["reports"], json!([{"id": "r1", "workspaceId": "w1"}]));
+        assert_eq!(doc["rls"]["username"]["value"], "northwind");
+        assert_eq!(doc["rls"]["roles"], json!(["Customer"]));
+    }
+
+    #[test]
+    fn static_rls_keeps_roles_and_custom_data_and_none_has_no_identity() {
+        let r = read(br#"{"name": "N", "templates": ["sales"], "rls": {"kind": "static", "roles": ["East"], "customData": "x"}}"#).unwrap();
+        let doc = build("n", &r, &names()).document(&Progress::default());
+        assert_eq!(doc["rls"]["roles"], json!(["East"]));
+        assert_eq!(doc["rls"]["customData"]["value"], "x");
+        let r = read(br#"{"name": "N", "templates": ["sales"]}"#).unwrap();
+        assert!(build("n", &r, &names())
+            .document(&Progress::default())
+            .get("rls")
+            .is_none());
+    }
+}

@@ -1,0 +1,266 @@
+//! New customers (seed 000, "Management code change"): `POST /api/admin/customers/{id}/onboard` creates the
+//! customer's profile, the workspace as that profile, imports the templates and writes the customer document in
+//! the profile flow. The steps are the migration's own machine (`embedgate_migrate`); this module only does the
+//! I/O: R2 for the templates, D1 for the progress (saved after every step Power BI confirmed), `fetch` for the
+//! calls. A call cut off anywhere, or answered 202 while an import publishes, is resumed by calling again; a
+//! call after the end changes nothing.
+//!
+//! | route                                       | does                                                  |
+//! |---------------------------------------------|-------------------------------------------------------|
+//! | `PUT /api/admin/templates/{key}?name=Sales`  | stores a template (the PBIX bytes as the body) in R2  |
+//! | `GET /api/admin/templates`                  | lists them                                            |
+//! | `POST /api/admin/customers/{id}/onboard`    | onboards (201 done, 202 still publishing, 200 no-op)  |
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use embedgate_edge::customer::{valid_customer_id, Customer};
+use embedgate_edge::EdgeError;
+use embedgate_migrate::machine::{Action, Machine, Progress, Session};
+use embedgate_migrate::onboard::{self, OnboardRequest};
+use embedgate_migrate::InputError;
+use serde_json::{json, Value};
+use worker::{Delay, Include, Request, Response};
+
+use crate::{entra, http, internal, json_response, log, now_ms, store, Ctx};
+
+/// Templates are held in the worker's memory while they are imported; larger PBIX files are imported with
+/// `embedgate migrate apply`, which streams from disk.
+const TEMPLATE_LIMIT: usize = 25 * 1024 * 1024;
+
+fn input(e: InputError) -> EdgeError {
+    EdgeError::bad_request("invalid_value", e.message).at(e.path)
+}
+
+fn bucket(ctx: &Ctx) -> Result<worker::Bucket, EdgeError> {
+    ctx.env.bucket("TEMPLATES").map_err(internal)
+}
+
+pub async fn put_template(ctx: &Ctx, req: &mut Request, key: &str) -> Result<Response, EdgeError> {
+    if !onboard::valid_template_key(key) {
+        return Err(EdgeError::bad_request(
+            "invalid_value",
+            onboard::TEMPLATE_KEY_RULE,
+        ));
+    }
+    let url = req
+        .url()
+        .map_err(|_| EdgeError::bad_request("invalid_url", "Unreadable URL."))?;
+    let name = url
+        .query_pairs()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|n| !n.is_empty() && n.chars().count() <= 256)
+        .ok_or_else(|| {
+            EdgeError::bad_request(
+                "invalid_value",
+                "?name= gives the item's name in the workspace (1 to 256 characters).",
+            )
+            .at("/name")
+        })?;
+    let body = http::read_body(req, TEMPLATE_LIMIT).await?;
+    if body.is_empty() {
+        return Err(EdgeError::bad_request(
+            "missing_field",
+            "The body is the template's PBIX file.",
+        ));
+    }
+    let b = bucket(ctx)?;
+    let existed = b.head(key).await.map_err(internal)?.is_some();
+    let bytes = body.len();
+    b.put(key, body)
+        .custom_metadata(HashMap::from([("name".to_string(), name.clone())]))
+        .execute()
+        .await
+        .map_err(internal)?;
+    log(
+        ctx,
+        "admin_template_saved",
+        json!({"template": key, "bytes": bytes}),
+    );
+    json_response(
+        ctx,
+        if existed { 200 } else { 201 },
+        &json!({"key": key, "name": name, "bytes": bytes}),
+    )
+}
+
+pub async fn list_templates(ctx: &Ctx) -> Result<Response, EdgeError> {
+    let objects = bucket(ctx)?
+        .list()
+        .include(vec![Include::CustomMetadata])
+        .execute()
+        .await
+        .map_err(internal)?
+        .objects();
+    let list: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let name = o
+                .custom_metadata()
+                .ok()
+                .and_then(|m| m.get("name").cloned());
+            json!({"key": o.key(), "name": name, "bytes": o.size()})
+        })
+        .collect();
+    json_response(ctx, 200, &json!({"templates": list}))
+}
+
+pub async fn onboard(ctx: &Ctx, req: &mut Request, id: &str) -> Result<Response, EdgeError> {
+    if !valid_customer_id(id) {
+        return Err(EdgeError::bad_request(
+            "invalid_value",
+            "A customer id is 1 to 64 letters, digits, '.', '_' or '-'.",
+        ));
+    }
+    let body = http::read_body(req, ctx.cfg.max_body_bytes).await?;
+    let r = onboard::read(&body).map_err(input)?;
+    let request = serde_json::to_string(&r).map_err(|e| internal(e.into()))?;
+    let row = store::get_onboarding(ctx, id).await?;
+    let existing = store::get_customer(ctx, id).await?;
+    let mut progress: Progress = match &row {
+        Some(row) if row.request != request => {
+            return Err(EdgeError::new(
+                409,
+                "onboarding_differs",
+                format!("Customer {id} was onboarded with a different request; resume it with the same body, or change the customer with PUT /api/admin/customers/{id}."),
+            ));
+        }
+        // Unreadable progress starts over: every step looks up before it creates.
+        Some(row) => serde_json::from_str(&row.progress).unwrap_or_default(),
+        None if existing.is_some() => {
+            return Err(EdgeError::new(
+                409,
+                "customer_exists",
+                format!("Customer {id} already exists: onboarding creates new customers (move existing ones with `embedgate migrate`)."),
+            ));
+        }
+        None => Progress::default(),
+    };
+    if progress.document_written {
+        if let Some(doc) = existing {
+            return json_response(
+                ctx,
+                200,
+                &json!({"status": "done", "customer": doc, "powerBiCalls": 0}),
+            );
+        }
+        // Deleted since: the machine finds everything again by name and writes the document anew.
+        progress.document_written = false;
+    }
+    let (names, files) = templates(ctx, &r).await?;
+    let o = onboard::build(id, &r, &names);
+    let save = |p: &Progress| {
+        let progress = serde_json::to_string(p).unwrap_or_default();
+        let request = request.clone();
+        async move { store::save_onboarding(ctx, id, &request, &progress).await }
+    };
+    save(&progress).await?;
+
+    let api = ctx.cfg.api();
+    let sp = ctx.cfg.sp_object_id.clone().unwrap_or_default();
+    let mut token = entra::token(ctx, None).await?;
+    let mut refreshed = false;
+    let mut machine = Machine::new(&o.inventory, &o.customer);
+    let started = now_ms();
+    let mut calls = 0u32;
+    loop {
+        let session = Session {
+            api: &api,
+            token: &token,
+            sp_object_id: &sp,
+            worker: None,
+            profiles: None,
+            files: &files,
+        };
+        let wait = match machine.next(&session, &mut progress) {
+            Action::Done => break,
+            Action::Wait(ms) => Some(ms),
+            Action::Send(call, expect) => {
+                calls += 1;
+                let answer = http::send_fresh(ctx, &call).await;
+                if matches!(&answer, Err(f) if f.token_refused()) && !refreshed {
+                    token = entra::token(ctx, Some(&token)).await?;
+                    refreshed = true;
+                    continue;
+                }
+                let before = progress.clone();
+                let read = machine.read(&mut progress, expect, answer);
+                if progress != before {
+                    save(&progress).await?;
+                }
+                read.map_err(|e| {
+                    EdgeError::new(
+                        502,
+                        "onboarding_failed",
+                        format!("{e}. What Power BI confirmed is kept: call again to resume."),
+                    )
+                    .with("progress", json!(progress))
+                })?
+            }
+        };
+        if let Some(ms) = wait {
+            if (now_ms() - started) as u64 + ms > ctx.cfg.onboard_wait_ms {
+                let secs = ms.div_ceil(1000).max(1);
+                log(
+                    ctx,
+                    "admin_onboarding_publishing",
+                    json!({"customer": id, "powerBiCalls": calls}),
+                );
+                let mut resp = json_response(
+                    ctx,
+                    202,
+                    &json!({"status": "publishing", "retryAfter": secs, "progress": progress, "powerBiCalls": calls}),
+                )?;
+                let _ = resp.headers_mut().set("retry-after", &secs.to_string());
+                return Ok(resp);
+            }
+            Delay::from(Duration::from_millis(ms)).await;
+        }
+    }
+    let doc = o.document(&progress);
+    let customer = Customer::from_value(&doc)?;
+    store::put_customer(ctx, &customer, false).await?;
+    progress.document_written = true;
+    save(&progress).await?;
+    log(
+        ctx,
+        "admin_customer_onboarded",
+        json!({"customer": id, "powerBiCalls": calls}),
+    );
+    json_response(
+        ctx,
+        201,
+        &json!({
+            "status": "onboarded",
+            "customer": store::get_customer(ctx, id).await?.unwrap_or_default(),
+            "powerBiCalls": calls,
+        }),
+    )
+}
+
+/// Each listed template's item name and bytes, from R2.
+async fn templates(
+    ctx: &Ctx,
+    r: &OnboardRequest,
+) -> Result<(BTreeMap<String, String>, HashMap<String, Vec<u8>>), EdgeError> {
+    let b = bucket(ctx)?;
+    let (mut names, mut files) = (BTreeMap::new(), HashMap::new());
+    for (i, key) in r.templates.iter().enumerate() {
+        let Some(obj) = b.get(key).execute().await.map_err(internal)? else {
+            return Err(input(onboard::missing_template(i, key)));
+        };
+        let name = obj
+            .custom_metadata()
+            .ok()
+            .and_then(|m| m.get("name").cloned())
+            .unwrap_or_else(|| key.clone());
+        let bytes = match obj.body() {
+            Some(body) => body.bytes().await.map_err(internal)?,
+            None => Vec::new(),
+        };
+        names.insert(key.clone(), name);
+        files.insert(key.clone(), bytes);
+    }
+    Ok((names, files))
+}

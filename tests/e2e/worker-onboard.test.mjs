@@ -1,0 +1,168 @@
+// Seed 000, "management code": a new customer is onboarded through the worker's
+// POST /api/admin/customers/{id}/onboard, which creates its profile, the workspace as that profile, imports the
+// templates (from R2) and writes its document in the profile flow. Slow imports answer 202 and resume; a lost
+// answer after each kind of create resumes without duplicates; bad input gets a 4xx with its JSON path.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startEmulator, startWorker, seed, admin, mint, sleep, secretsIn, CLIENT_SECRET } from './worker-harness.mjs';
+
+let emu;
+let worker;
+
+const pbix = JSON.stringify({
+  format: 'embedgate-pbix/1',
+  report: { pages: [] },
+  dataset: {
+    kind: 'Import',
+    roles: [{ name: 'Customer', filter: '[Customer] = USERNAME()' }],
+    columns: ['Customer', 'Amount'],
+    rows: ['northwind', 'tailspin', 'wingtip'].flatMap((c, i) => [{ Customer: c, Amount: 10 * i + 1 }, { Customer: c, Amount: 10 * i + 2 }]),
+  },
+});
+const body = (name, over = {}) => ({ name, templates: ['sales'], rls: { kind: 'dynamic', roles: ['Customer'] }, ...over });
+
+async function state() {
+  return (await fetch(`${emu.api}/__emulator/state`)).json();
+}
+
+/** What the emulator holds for a customer: its profiles, its workspaces, the reports and imports in them. */
+async function counts(id, workspace) {
+  const st = await state();
+  const ws = st.workspaces.filter((w) => w.name === workspace);
+  const ids = new Set(ws.map((w) => w.id));
+  return {
+    profiles: st.profiles.filter((p) => p.displayName.toLowerCase() === id).length,
+    workspaces: ws.length,
+    reports: st.reports.filter((r) => ids.has(r.workspaceId)).length,
+    imports: st.imports.filter((i) => ids.has(i.workspaceId)).length,
+  };
+}
+
+async function rows(customer) {
+  const user = await emu.userToken({ sub: `someone@${customer}.example`, customer });
+  const list = await fetch(`${worker.base}/api/reports`, { headers: { authorization: `Bearer ${user}` } }).then((r) => r.json());
+  assert.equal(list.customer.flow, 'profile');
+  const t = await mint(worker, user, { reports: [list.reports[0].id] });
+  assert.equal(t.status, 200, t.text);
+  const view = await emu.render(t.json.token, list.reports[0].id);
+  assert.equal(view.ok, true, JSON.stringify(view));
+  return view.rows.map((r) => r.join('|')).sort();
+}
+
+before(async () => {
+  emu = await startEmulator();
+  worker = await startWorker(emu, { ONBOARD_WAIT_MS: '1000' });
+  await seed(worker); // the demo's Contoso and Fabrikam: existing customers
+});
+
+after(async () => {
+  await worker?.stop();
+  await emu?.stop();
+});
+
+test('templates: uploaded to R2 by key with an item name, listed, and bad uploads refused with a reason', async () => {
+  const put = await admin(worker.base, '/templates/sales?name=Sales', { method: 'PUT', raw: pbix, headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(put.status, 201, put.text);
+  assert.deepEqual(put.json, { key: 'sales', name: 'Sales', bytes: Buffer.byteLength(pbix) });
+  const again = await admin(worker.base, '/templates/sales?name=Sales', { method: 'PUT', raw: pbix });
+  assert.equal(again.status, 200, again.text);
+  const list = await admin(worker.base, '/templates');
+  assert.deepEqual(list.json.templates, [{ key: 'sales', name: 'Sales', bytes: Buffer.byteLength(pbix) }]);
+  const noName = await admin(worker.base, '/templates/other', { method: 'PUT', raw: pbix });
+  assert.equal(noName.status, 400);
+  assert.equal(noName.json.path, '/name');
+  const badKey = await admin(worker.base, '/templates/a%20b?name=X', { method: 'PUT', raw: pbix });
+  assert.equal(badKey.status, 400, badKey.text);
+  const empty = await admin(worker.base, '/templates/empty?name=X', { method: 'PUT', raw: '' });
+  assert.equal(empty.status, 400);
+  assert.equal((await admin(worker.base, '/templates', { method: 'DELETE' })).status, 405);
+  assert.equal((await fetch(`${worker.base}/api/admin/templates`)).status, 401, 'the admin key is required');
+});
+
+test('bad onboarding requests get a 4xx with the JSON path, and create nothing', async () => {
+  const before = await state();
+  const cases = [
+    [{ templates: ['sales'] }, 400, ''],
+    [{ name: 7, templates: ['sales'] }, 400, '/name'],
+    [body('N', { templates: [] }), 400, '/templates'],
+    [body('N', { templates: ['nope'] }), 400, '/templates/0'],
+    [body('N', { rls: { kind: 'static' } }), 400, '/rls/roles'],
+    [body('N', { rls: { kind: 'dynamic' }, profileName: 'has space' }), 400, '/profileName'],
+    [body('N', { extra: true }), 400, '/extra'],
+  ];
+  for (const [b, status, path] of cases) {
+    const r = await admin(worker.base, '/customers/newco/onboard', { method: 'POST', body: b });
+    assert.equal(r.status, status, `${JSON.stringify(b)}: ${r.text}`);
+    assert.equal(r.json.path ?? '', path, `${JSON.stringify(b)}: ${r.text}`);
+  }
+  const notJson = await admin(worker.base, '/customers/newco/onboard', { method: 'POST', raw: '{', headers: { 'content-type': 'application/json' } });
+  assert.equal(notJson.status, 400);
+  assert.equal((await admin(worker.base, '/customers/bad%20id/onboard', { method: 'POST', body: body('N') })).status, 400);
+  assert.equal((await admin(worker.base, '/customers/newco/onboard')).status, 405);
+  // An existing customer is migrated, not onboarded.
+  const exists = await admin(worker.base, '/customers/contoso/onboard', { method: 'POST', body: body('Contoso') });
+  assert.equal(exists.status, 409, exists.text);
+  assert.equal(exists.json.error, 'customer_exists');
+  const after = await state();
+  assert.equal(after.profiles.length, before.profiles.length);
+  assert.equal(after.workspaces.length, before.workspaces.length);
+});
+
+test('a new customer is onboarded: 202 while its import publishes, 201 when done, 200 no-op after; its user sees only its rows', async () => {
+  await emu.post('/__emulator/settings', { importPublishMs: 2500 });
+  const first = await admin(worker.base, '/customers/northwind/onboard', { method: 'POST', body: body('Northwind Traders') });
+  assert.equal(first.status, 202, first.text);
+  assert.equal(first.json.status, 'publishing');
+  assert.ok(Number(first.headers.get('retry-after')) >= 1);
+  assert.match(first.json.progress.profileId, /^[0-9a-f-]{36}$/);
+  assert.ok(first.json.progress.items.sales.importId, first.text);
+  assert.equal((await admin(worker.base, '/customers/northwind')).status, 404, 'no document before the import is done');
+
+  await sleep(2600);
+  const second = await admin(worker.base, '/customers/northwind/onboard', { method: 'POST', body: body('Northwind Traders') });
+  assert.equal(second.status, 201, second.text);
+  assert.equal(second.json.status, 'onboarded');
+  const doc = second.json.customer;
+  assert.equal(doc.flow, 'profile');
+  assert.equal(doc.profileId, first.json.progress.profileId);
+  assert.equal(doc.rls.username.value, 'northwind', 'dynamic RLS: USERNAME() returns the profile name');
+  assert.deepEqual(doc.rls.roles, ['Customer']);
+  assert.equal(doc.reports.length, 1);
+
+  const third = await admin(worker.base, '/customers/northwind/onboard', { method: 'POST', body: body('Northwind Traders') });
+  assert.equal(third.status, 200, third.text);
+  assert.equal(third.json.powerBiCalls, 0);
+  const differs = await admin(worker.base, '/customers/northwind/onboard', { method: 'POST', body: body('Someone Else') });
+  assert.equal(differs.status, 409);
+  assert.equal(differs.json.error, 'onboarding_differs');
+
+  assert.deepEqual(await counts('northwind', 'Northwind Traders'), { profiles: 1, workspaces: 1, reports: 1, imports: 1 });
+  // The workspace was created by the profile: the profile is its Admin, the service principal is not a member.
+  const ws = (await state()).workspaces.find((w) => w.name === 'Northwind Traders');
+  assert.deepEqual(ws.members.map((m) => [m.principalType, m.groupUserAccessRight]), [['App', 'Admin']]);
+  assert.equal(ws.members[0].profile?.id ?? ws.members[0].profileId, doc.profileId, JSON.stringify(ws.members));
+  assert.deepEqual(await rows('northwind'), ['northwind|1', 'northwind|2']);
+  await emu.post('/__emulator/settings', { importPublishMs: 0 });
+});
+
+test('a lost answer after each kind of create fails that call, and calling again converges with no duplicates', async () => {
+  for (const [i, route] of ['powerbi.createProfile', 'powerbi.createGroup', 'powerbi.postImport'].entries()) {
+    const id = `crash${i}`;
+    await emu.post('/__emulator/faults', { route, count: 1, fault: { status: 500, afterHandler: true } });
+    const failed = await admin(worker.base, `/customers/${id}/onboard`, { method: 'POST', body: body(`Crash ${i}`) });
+    assert.equal(failed.status, 502, failed.text);
+    assert.equal(failed.json.error, 'onboarding_failed');
+    assert.match(failed.json.message, /call again to resume/);
+    assert.equal(secretsIn(failed.text, [CLIENT_SECRET]).length, 0);
+    const done = await admin(worker.base, `/customers/${id}/onboard`, { method: 'POST', body: body(`Crash ${i}`) });
+    assert.equal(done.status, 201, `${route}: ${done.text}`);
+    assert.deepEqual(await counts(id, `Crash ${i}`), { profiles: 1, workspaces: 1, reports: 1, imports: 1 }, route);
+  }
+  // Deleted after onboarding: calling again finds everything by name and writes the document anew.
+  assert.equal((await admin(worker.base, '/customers/crash0', { method: 'DELETE' })).status, 200);
+  const again = await admin(worker.base, '/customers/crash0/onboard', { method: 'POST', body: body('Crash 0') });
+  assert.equal(again.status, 201, again.text);
+  assert.deepEqual(await counts('crash0', 'Crash 0'), { profiles: 1, workspaces: 1, reports: 1, imports: 1 });
+  // Its profile's name matches no row of the shared template: it sees none of another customer's rows.
+  assert.deepEqual(await rows('crash2'), []);
+});
