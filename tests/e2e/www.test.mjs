@@ -595,7 +595,7 @@ describe('explain', () => {
       );
     const ex = page.locator('.explanation[data-id="identity-required"]');
     await ex.waitFor();
-    assert.equal(await ex.locator('[data-rule="EG0301"] code').textContent(), 'EG0301');
+    assert.equal(await ex.locator('[data-rule="EG0301"] .code').textContent(), 'EG0301');
     assert.match(await ex.locator('.fix-text').textContent(), /identity/i);
     assert.match(await ex.locator('.ids').textContent(), /d1d1d1d1-0000-4000-8000-000000000001/);
     await shot(page, 'www-explain.png');
@@ -713,6 +713,79 @@ describe('loading', () => {
     await page.locator('#copy-json').click();
     await page.waitForFunction(() => document.getElementById('announce')?.textContent === 'Copied to the clipboard');
     assert.equal(await page.locator('#announce').getAttribute('role'), 'status');
+    await page.close();
+  });
+});
+
+describe('documents and rules', () => {
+  const LEARN = /^https:\/\/learn\.microsoft\.com\/en-us\//;
+
+  test('no page says "Seed"; each finding names its document by title, linked to Microsoft Learn', async () => {
+    for (const path of ['index.html', 'rls.html', 'capabilities.html', 'explain.html', 'rules.html']) {
+      const page = await open(path);
+      if (path === 'explain.html') {
+        await page.locator('#samples button').first().click();
+        await page.locator('.explanation').first().waitFor();
+      }
+      const text = await page.locator('body').innerText();
+      assert.doesNotMatch(text, /seed\s*0\d\d/i, `${path} names a seed`);
+      await page.close();
+    }
+    // The checker's example has EG0301: its citation is the embed-token article, by title, linked.
+    const page = await open('rls.html');
+    const card = page.locator('#results .diag[data-code="EG0301"]');
+    await card.waitFor();
+    const doc = card.locator('.source a.source-doc');
+    assert.equal(await doc.textContent(), 'Considerations when generating an embed token');
+    assert.match(await doc.getAttribute('href'), LEARN);
+    assert.equal(await doc.getAttribute('rel'), 'noopener');
+    // The finding's code leads to the rule's own section.
+    await card.locator('a.code').click();
+    await page.waitForURL(/rules\.html#EG0301$/);
+    const rule = page.locator('section.rule#EG0301');
+    await rule.waitFor();
+    await page.waitForFunction(() => document.activeElement?.id === 'EG0301');
+    assert.ok(await rule.isVisible());
+    assert.match(await rule.locator('h3').innerText(), /^EG0301 /);
+    assert.match(await rule.locator('.source a.source-doc').getAttribute('href'), LEARN);
+    await page.close();
+  });
+
+  test('the rules page lists every rule once, grouped by family', async () => {
+    const page = await open('rules.html');
+    const ids = await page.locator('section.rule').evaluateAll((s) => s.map((x) => x.id));
+    assert.ok(ids.length >= 56, `only ${ids.length} rules`);
+    assert.equal(new Set(ids).size, ids.length, 'a rule is listed twice');
+    assert.ok(ids.every((id) => /^EG\d{4}$/.test(id)), ids.join(' '));
+    assert.ok((await page.locator('#rule-toc a').count()) >= 5, 'no table of families');
+    // Rules of Embedgate's own or of the service have no page: no link, only the title.
+    assert.equal(await page.locator('.source span.source-doc').first().count(), 1);
+    await page.close();
+  });
+
+  test('capability tables link their documents; rule chips are links a keyboard reaches', async () => {
+    const page = await open('capabilities.html');
+    const intros = page.locator('#tables .intro a');
+    assert.equal(await intros.count(), 2);
+    for (const href of await intros.evaluateAll((as) => as.map((a) => a.getAttribute('href')))) assert.match(href, LEARN);
+    const chip = page.locator('#rls-table a.rule-chip').first();
+    const code = await chip.textContent();
+    assert.equal(await chip.getAttribute('href'), `rules.html#${code}`);
+    await page.locator('#filter-type').focus();
+    await tabTo(page, '#rls-table a.rule-chip', 10);
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), code);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`rules\\.html#${code}$`));
+    await page.locator(`section.rule#${code}`).waitFor();
+    await page.close();
+  });
+
+  test('an explanation links each rule to its section', async () => {
+    const page = await open('explain.html');
+    await page.locator('#samples button').first().click();
+    const link = page.locator('.explanation [data-rule="EG0301"] a.code');
+    await link.waitFor();
+    assert.equal(await link.getAttribute('href'), 'rules.html#EG0301');
     await page.close();
   });
 });

@@ -1,5 +1,8 @@
-// Capability tables (seed 004's RLS table, seed 003's dataset types), rendered from the core's
+// Capability tables (the RLS table of "Considerations when generating an embed token", the
+// dataset types of "Set effective identity"), rendered from the core's
 // data and filterable by caller and dataset type. Filters live in the URL hash.
+import { ruleHref } from './diag';
+import { DOCS } from './docs';
 import { $, h } from './dom';
 import * as hash from './hash';
 import * as wasm from './wasm';
@@ -7,7 +10,7 @@ import type { Capabilities, ModelKind, RlsType, Rule } from './wasm';
 
 type CallerFilter = 'all' | 'user' | 'sp';
 
-/** Which dataset types (seed 003 columns) each RLS type (seed 004 rows) concerns. */
+/** Which dataset types (columns of the identity table) each RLS type (rows of the RLS table) concerns. */
 const RLS_MODELS: Record<RlsType, ModelKind[]> = {
   CloudRls: ['Import', 'DirectQuery', 'DirectLake'],
   Rdl: [],
@@ -18,6 +21,11 @@ const RLS_MODELS: Record<RlsType, ModelKind[]> = {
   None: [],
   Unknown: [],
 };
+
+const considerations = DOCS['seed-004-token-considerations'];
+const identity = DOCS['seed-003-effective-identity'];
+const docLink = (d: { title: string; url?: string }) =>
+  h('a', { class: 'doc-link', href: d.url, target: '_blank', rel: 'noopener' }, `“${d.title}”`);
 
 const yesNo = (b: boolean) => h('span', { class: b ? 'yes' : 'no' }, b ? 'Yes' : 'No');
 
@@ -41,7 +49,7 @@ export function start() {
     h(
       'span',
       { class: 'rules' },
-      codes.map((c) => h('abbr', { class: 'rule-chip', title: catalog.get(c)?.title ?? c }, c)),
+      codes.map((c) => h('a', { class: 'rule-chip', href: ruleHref(c), title: catalog.get(c)?.title ?? c }, c)),
     );
 
   function render() {
@@ -132,15 +140,15 @@ export function start() {
             ),
           ),
         )
-      : h('p', { class: 'hint' }, 'Seed 003 does not describe this type.');
+      : h('p', { class: 'hint' }, `“${identity.title}” does not describe this type.`);
     $('#tables').replaceChildren(
       ...([
       h('h2', {}, 'Row-level security and the caller'),
-      h('p', { class: 'intro' }, 'Seed 004, “Considerations when generating an embed token”.'),
+      h('p', { class: 'intro' }, 'From ', docLink(considerations), ' on Microsoft Learn.'),
       h('div', { class: 'table-wrap' }, rls),
       note,
       h('h2', {}, 'Effective identity by dataset type'),
-      h('p', { class: 'intro' }, 'Seed 003, “Set effective identity”: compare dataset types.'),
+      h('p', { class: 'intro' }, 'From ', docLink(identity), ', “Compare dataset types”, on Microsoft Learn.'),
       h('div', { class: 'table-wrap' }, dt),
     ].filter((x): x is HTMLElement => x !== null)),
     );

@@ -1,15 +1,8 @@
 // Rendering of the core's report: a summary, and one card per diagnostic.
 import { h } from './dom';
-import type { Diagnostic, Document, Report } from './wasm';
+import { DOCS } from './docs';
+import type { Diagnostic, Report, Source } from './wasm';
 
-const DOCS: Record<Document, string> = {
-  'seed-000-profiles-migration': 'Service principal profiles migration',
-  'seed-003-effective-identity': 'Set effective identity',
-  'seed-004-token-considerations': 'Considerations when generating an embed token',
-  'powerbi-rest-swagger': 'Power BI REST API (swagger)',
-  'service-behaviour': 'Power BI service behaviour',
-  embedgate: 'Embedgate',
-};
 
 const SEVERITY_LABEL = { error: 'Error', warning: 'Warning', info: 'Note' } as const;
 
@@ -55,7 +48,7 @@ export function card(d: Diagnostic, o: CardOptions = {}): HTMLElement {
       'header',
       {},
       h('span', { class: `sev sev-${d.severity}` }, SEVERITY_LABEL[d.severity]),
-      h('code', { class: 'code' }, d.code),
+      h('a', { class: 'code', href: ruleHref(d.code), title: 'This rule, its sources and how it was decided' }, d.code),
       h('span', { class: 'rule-name' }, d.rule),
       o.onGoto
         ? h('button', { type: 'button', class: 'link where', onclick: o.onGoto, title: 'Move to this field' }, where)
@@ -67,9 +60,7 @@ export function card(d: Diagnostic, o: CardOptions = {}): HTMLElement {
       ? h(
           'p',
           { class: 'source' },
-          h('span', { class: 'source-doc' }, `${DOCS[d.source.document] ?? d.source.document}`),
-          d.source.section ? ` · ${d.source.section}` : '',
-          d.source.quote ? h('q', {}, d.source.quote) : null,
+          ...citation(d.source),
         )
       : null,
     d.fix && o.onFix
@@ -82,4 +73,21 @@ export function card(d: Diagnostic, o: CardOptions = {}): HTMLElement {
         )
       : null,
   );
+}
+
+/** The rule's section on the rules page. */
+export function ruleHref(code: string): string {
+  return `rules.html#${code}`;
+}
+
+/** The cited document by its title (a link to Microsoft Learn where it has a page), section and quote. */
+export function citation(src: Source): (HTMLElement | string | null)[] {
+  const doc = DOCS[src.document] ?? { title: src.document };
+  return [
+    doc.url
+      ? h('a', { class: 'source-doc', href: doc.url, target: '_blank', rel: 'noopener' }, doc.title)
+      : h('span', { class: 'source-doc' }, doc.title),
+    src.section ? ` · ${src.section}` : '',
+    src.quote ? h('q', {}, src.quote) : null,
+  ];
 }

@@ -1,4 +1,5 @@
 // Explain: a Power BI error message in, the rule, the reason and the fix out.
+import { ruleHref } from './diag';
 import { $, debounce, h, say } from './dom';
 import * as hash from './hash';
 import * as wasm from './wasm';
@@ -55,7 +56,7 @@ export function start() {
               return h(
                 'li',
                 { 'data-rule': code },
-                h('code', { class: 'code' }, code),
+                h('a', { class: 'code', href: ruleHref(code) }, code),
                 ' ',
                 h('strong', {}, r?.title ?? ''),
                 r ? h('span', { class: 'rule-name' }, ` (${r.name})`) : null,

@@ -6,6 +6,7 @@ const pages: Record<string, () => Promise<{ start: () => void }>> = {
   rls: () => import('./checker'),
   capabilities: () => import('./capabilities'),
   explain: () => import('./explain'),
+  rules: () => import('./rules'),
 };
 
 // Until the module is ready the page's controls are inert and a visible notice says why: loading, or
@@ -52,12 +53,14 @@ async function main() {
   try {
     const page = document.body.dataset.page ?? 'form';
     const [mod] = await Promise.all([pages[page](), wasm.load()]);
+    // Live before start: a page may move the focus (the rules page, to the linked rule).
+    setInert(false);
     if (!started) mod.start();
     started = true;
     notice.hidden = true;
-    setInert(false);
     document.body.classList.add('ready');
   } catch (e) {
+    setInert(true);
     showFailure(e);
   }
 }

@@ -50,20 +50,18 @@ pub fn rules_markdown() -> String {
         } else {
             format!(", {}", r.source.section)
         };
-        let _ = writeln!(
-            s,
-            "Source: *{}*{}:\n\n> {}\n",
-            r.source.document.title(),
-            section,
-            r.source.quote
-        );
+        let title = match r.source.document.url() {
+            Some(url) => format!("[{}]({url})", r.source.document.title()),
+            None => format!("*{}*", r.source.document.title()),
+        };
+        let _ = writeln!(s, "Source: {title}{section}:\n\n> {}\n", r.source.quote);
     }
     s
 }
 
 pub fn capabilities_markdown() -> String {
     let mut s = String::from(HEADER);
-    s.push_str("# Capability tables\n\n## Row-level security: can a token be generated without an effective identity? (seed 004)\n\n");
+    s.push_str("# Capability tables\n\n## Row-level security: can a token be generated without an effective identity? (“Considerations when generating an embed token”)\n\n");
     s.push_str("| RLS type | master user | service principal | considerations | rules |\n|---|---|---|---|---|\n");
     let tick = |b: bool| if b { "✔" } else { "✖" };
     for r in RLS_TABLE {
@@ -81,7 +79,7 @@ pub fn capabilities_markdown() -> String {
     for n in SERVICE_PRINCIPAL_NOTE {
         let _ = writeln!(s, "- {n}");
     }
-    s.push_str("\n## Effective identity per dataset type (seed 003)\n\n");
+    s.push_str("\n## Effective identity per dataset type (“Set effective identity”)\n\n");
     s.push_str("| dataset type | username | customData | roles | identityBlob | additional | rules |\n|---|---|---|---|---|---|---|\n");
     for r in DATASET_TYPE_TABLE {
         let _ = writeln!(

@@ -38,10 +38,25 @@ impl Document {
             Document::EffectiveIdentity => "Set effective identity",
             Document::TokenConsiderations => "Considerations when generating an embed token",
             Document::Swagger => "Power BI REST API specification (swagger)",
-            Document::ServiceBehaviour => {
-                "Power BI service behaviour (Microsoft docs, collected in NOTES.md)"
-            }
+            Document::ServiceBehaviour => "Power BI service behaviour (Microsoft docs)",
             Document::Embedgate => "Embedgate",
+        }
+    }
+    /// The document on Microsoft Learn, where it has a public page. The pages keep the same
+    /// links in `www/src/docs.ts`; a test holds the two together.
+    pub fn url(self) -> Option<&'static str> {
+        match self {
+            Document::ProfilesMigration => Some(
+                "https://learn.microsoft.com/en-us/power-bi/developer/embedded/migration-to-sp-profiles",
+            ),
+            Document::EffectiveIdentity => Some(
+                "https://learn.microsoft.com/en-us/training/modules/power-bi-embedded-permissions-analytics/identity",
+            ),
+            Document::TokenConsiderations => Some(
+                "https://learn.microsoft.com/en-us/power-bi/developer/embedded/generate-embed-token",
+            ),
+            Document::Swagger => Some("https://learn.microsoft.com/en-us/rest/api/power-bi/"),
+            Document::ServiceBehaviour | Document::Embedgate => None,
         }
     }
     pub fn id(self) -> &'static str {

@@ -1210,3 +1210,23 @@ fn missing_member_findings_point_at_the_member() {
     assert_eq!(d.pointer, "/identities/0/username");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn pages_link_each_document_where_the_core_does() {
+    use embedgate_core::sources::Document::*;
+    // The pages name and link the cited documents in www/src/docs.ts: the same titles and URLs.
+    let pages = include_str!("../../../www/src/docs.ts");
+    for d in [ProfilesMigration, EffectiveIdentity, TokenConsiderations, Swagger, ServiceBehaviour, Embedgate] {
+        let entry = pages
+            .split(&format!("'{}'", d.id()))
+            .nth(1)
+            .or_else(|| pages.split(&format!("\n  {}:", d.id())).nth(1))
+            .unwrap_or_else(|| panic!("{} missing from www/src/docs.ts", d.id()));
+        let entry = entry.split("},").next().unwrap();
+        if let Some(url) = d.url() {
+            assert!(entry.contains(&format!("url: '{url}'")), "{}: pages link elsewhere than {url}", d.id());
+        } else {
+            assert!(!entry.contains("url:"), "{}: pages link a document the core has no page for", d.id());
+        }
+    }
+}

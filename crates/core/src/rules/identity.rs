@@ -179,8 +179,8 @@ pub const USERNAME_REQUIRED: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "An effective identity carries a username",
-    doc: "Seed 003 requires a username for internal-hosted models and uses it to authenticate with Analysis Services. \
-          The swagger marks `username` required. Seed 003 lets token-based (SSO) identity omit it, but seed 004 says a \
+    doc: "“Set effective identity” requires a username for internal-hosted models and uses it to authenticate with Analysis Services. \
+          The swagger marks `username` required. “Set effective identity” lets token-based (SSO) identity omit it, but “Considerations when generating an embed token” says a \
           service principal must always give an SSO dataset a username: Embedgate accepts a blob-only identity from a \
           master user only. Where it may be left out, an empty string is still an error: an empty string is not an \
           absent member (the emulator refuses `\"username\": \"\"` as well), so the member must be left out (found by the generated differential test).",
@@ -211,7 +211,7 @@ pub const ROLES_REQUIRED: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "Internal-hosted RLS models need at least one role in the identity",
-    doc: "Seed 003 requires a role for import and DirectQuery models. A model whose `isEffectiveIdentityRolesRequired` \
+    doc: "“Set effective identity” requires a role for import and DirectQuery models. A model whose `isEffectiveIdentityRolesRequired` \
           is false (dynamic RLS) is the one exception the service documents.",
     source: cite(
         Document::EffectiveIdentity,
@@ -251,7 +251,7 @@ pub const ROLE_NOT_IN_MODEL: Rule = Rule {
     severity: Severity::Error,
     title: "Roles in the identity are roles the model defines",
     doc: "Checked when the scenario lists the model's roles. A role the model does not define filters nothing or fails. \
-          A model that defines no roles at all (`roles: []`) has no role to name: seed 003 says \"At least one role must be \
+          A model that defines no roles at all (`roles: []`) has no role to name: “Set effective identity” says \"At least one role must be \
           defined in the model\" for every model kind that takes an identity, so any role named against it is an error too. \
           Role names match without regard to case (`region` names model role `Region`): roles are tabular-model objects, \
           whose names the Analysis Services engine compares case-insensitively, and the emulator resolves them the same \

@@ -44,11 +44,11 @@ impl Family {
         match self {
             Family::Request => "Request shape",
             Family::Limits => "Limits and formats (swagger)",
-            Family::Identity => "Effective identity per dataset type (seed 003)",
-            Family::Rls => "Row-level security capability table (seed 004)",
-            Family::Workspace => "Workspaces (seed 004)",
-            Family::Permissions => "Token permissions (seed 004)",
-            Family::Profiles => "Service principal profiles (seed 000)",
+            Family::Identity => "Effective identity per dataset type",
+            Family::Rls => "Row-level security capability table",
+            Family::Workspace => "Workspaces",
+            Family::Permissions => "Token permissions",
+            Family::Profiles => "Service principal profiles",
             Family::Scenario => "Scenario completeness",
         }
     }

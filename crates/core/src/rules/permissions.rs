@@ -104,7 +104,7 @@ pub const SAVE_AS_ONLY_REPORTS: Rule = Rule {
     family: Family::Permissions,
     severity: Severity::Error,
     title: "allowSaveAs only applies to report embedding",
-    doc: "Seed 004 says allowSaveAs \"is only applicable when generating an embed token for a report\", the same \
+    doc: "“Considerations when generating an embed token” says allowSaveAs \"is only applicable when generating an embed token for a report\", the same \
           wording as for `Edit` and `Create` (\"only applies when ...\"), which EG0501 and EG0502 treat as errors. \
           `allowSaveAs: true` elsewhere is therefore an error too, as it is in the emulator (found by the generated \
           differential test; it was a warning before). `allowSaveAs: false` asks for nothing and stays a warning.",

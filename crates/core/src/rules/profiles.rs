@@ -81,7 +81,7 @@ pub const PROFILE_ADMIN: Rule = Rule {
     family: Family::Profiles,
     severity: Severity::Info,
     title: "In the profiles model each profile is Admin of its customer's workspace",
-    doc: "Seed 000's model; Member is enough to mint a token (seed 004), so this is a note.",
+    doc: "The model of “Migrate multi-customer applications to the service principal profiles model”; Member is enough to mint a token (“Considerations when generating an embed token”), so this is a note.",
     source: cite(
         Document::ProfilesMigration,
         "Organize your workspaces",

@@ -56,9 +56,9 @@ pub const SP_IDENTITY_REQUIRED: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "A service principal must give every RLS dataset an effective identity",
-    doc: "Seed 004's table: for Cloud RLS, Analysis Services live connections (on premises and Azure), SSO and SSO + \
+    doc: "The RLS table of “Considerations when generating an embed token”: for Cloud RLS, Analysis Services live connections (on premises and Azure), SSO and SSO + \
           cloud RLS a service principal cannot generate a token without an effective identity. This holds for service \
-          principal profiles too: seed 000 says dynamic RLS sees the profile name in UserName(), but seed 004's note \
+          principal profiles too: “Migrate multi-customer applications to the service principal profiles model” says dynamic RLS sees the profile name in UserName(), but the note of “Considerations when generating an embed token” \
           (\"Service principal must always provide an identity for any item with an RLS dataset\") and the service's \
           error \"requires effective identity to be provided\" are stricter, and Embedgate follows them.",
     source: cite(Document::TokenConsiderations, "Row Level Security", "Service principal must always provide the following: An identity for any item with an RLS dataset."),
@@ -177,7 +177,7 @@ pub const SSAS_USERNAME_FORMAT: Rule = Rule {
     severity: Severity::Error,
     title: "SQL Server Analysis Services: the username is a Windows account (UPN or DOMAIN\\user)",
     doc: "An object id or a bare name is neither. The emulator once checked only the characters; the generated \
-          differential test found the two apart, and both now follow seed 003.",
+          differential test found the two apart, and both now follow “Set effective identity”.",
     source: cite(
         Document::EffectiveIdentity,
         "Set effective identity for SQL Server Analysis Services",
@@ -306,7 +306,7 @@ pub const MASTER_USER_UNRESTRICTED: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Warning,
     title: "A master user token without an identity sees every row",
-    doc: "Seed 004 allows a master user to leave the identity out, which gives the token access to the whole model. \
+    doc: "“Considerations when generating an embed token” allows a master user to leave the identity out, which gives the token access to the whole model. \
           Fine for admins; a leak for a customer's end user.",
     source: cite(
         Document::TokenConsiderations,

@@ -12,7 +12,7 @@ pub const CALLER_INCOMPLETE: Rule = Rule {
     family: Family::Scenario,
     severity: Severity::Warning,
     title: "The caller is a master user (with upn) or a service principal (with objectId)",
-    doc: "GenerateToken is called by a master user or a service principal (seed 004). Without the UPN or object id the \
+    doc: "GenerateToken is called by a master user or a service principal (“Considerations when generating an embed token”). Without the UPN or object id the \
           username rules of Azure Analysis Services cannot be checked.",
     source: cite(
         Document::TokenConsiderations,
@@ -73,7 +73,7 @@ pub const MODEL_KIND_ASSUMED: Rule = Rule {
     source: cite(
         Document::Embedgate,
         "Scenario",
-        "The model kind decides the identity rules (seed 003).",
+        "The model kind decides the identity rules (“Set effective identity”).",
     ),
     check: |ctx, e| {
         for d in &ctx.datasets {

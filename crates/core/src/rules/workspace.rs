@@ -154,7 +154,7 @@ pub const NEW_AT_LEAST_MEMBER: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Error,
     title: "New workspaces: the caller is at least a member of the item's and the dataset's workspace",
-    doc: "Seed 004 asks for Member or Admin in both workspaces. A service principal or profile with no access at all is \
+    doc: "“Considerations when generating an embed token” asks for Member or Admin in both workspaces. A service principal or profile with no access at all is \
           reported by EG0602.",
     source: cite(
         Document::TokenConsiderations,
