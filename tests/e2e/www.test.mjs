@@ -602,6 +602,49 @@ describe('explain', () => {
     await page.close();
   });
 
+  test('an explanation leads on: a title in words, the stated status, Learn links, and the request with its ids', async () => {
+    const page = await open('explain.html');
+    const ds = 'd2d2d2d2-0000-4000-8000-000000000002';
+    await page
+      .locator('#error-text')
+      .fill(`{"error":{"code":"InvalidRequest","message":"Creating embed token for accessing dataset ${ds} requires effective identity to be provided"}}`);
+    const ex = page.locator('.explanation[data-id="identity-required"]');
+    await ex.waitFor();
+    assert.match(await ex.locator('h2').textContent(), /^The token needs an effective identity for an RLS dataset/);
+    assert.equal(await ex.locator('[data-rule="EG0309"]').count(), 0, 'a master-user warning is not a cause');
+    assert.match(await ex.locator('[data-rule="EG0301"] a.source-doc').getAttribute('href'), /^https:\/\/learn\.microsoft\.com\//);
+    assert.match(await ex.locator('.ids').textContent(), new RegExp(`dataset ${ds}`));
+    await ex.locator('a.build-request').click();
+    await page.waitForURL(/index\.html#s=/);
+    await page.locator('[data-code="EG0301"]').first().waitFor();
+    assert.ok((await hashText(page, 's')).includes(ds), 'the form holds the message dataset id');
+
+    await page.goto(`${base}explain.html`);
+    await page.waitForSelector("body.ready");
+    const text = (t) => page.locator('#error-text').fill(t);
+    // A 403 whose text says Unauthorized is a 403.
+    await text('403 Unauthorized {"error":{"code":"PowerBINotAuthorizedException"}}');
+    await page.locator('.explanation[data-id="not-authorized"] .status-code', { hasText: 'HTTP 403' }).waitFor();
+    // Without a stated status, both the service uses.
+    await text('{"error":{"code":"PowerBINotAuthorizedException"}}');
+    await page.locator('.explanation[data-id="not-authorized"] .status-code', { hasText: 'HTTP 401 or 403' }).waitFor();
+    await page.locator('[data-rule="EG0404"]').waitFor();
+    // A service principal's error cites no master-user rule (EG0404 is the classic master user's).
+    await text('The service principal got {"error":{"code":"PowerBINotAuthorizedException"}}');
+    await page.waitForFunction(() => !document.querySelector('[data-rule="EG0404"]'));
+    assert.equal(await page.locator('.explanation[data-id="not-authorized"] [data-rule="EG0602"]').count(), 1);
+    for (const [msg, id] of [
+      ['{"Message":"API is not accessible for application"}', 'api-not-accessible-for-app'],
+      ['{"error":{"code":"PowerBIEntityNotFound"}}', 'entity-not-found'],
+      ['{"error":{"code":"InsufficientTokenPermissions"}}', 'insufficient-token-permissions'],
+    ]) {
+      await text(msg);
+      await page.locator(`.explanation[data-id="${id}"]`).waitFor();
+      assert.equal(await page.locator('.explanation').count(), 1, msg);
+    }
+    await page.close();
+  });
+
   test('on a phone-sized screen every page link is in view', async () => {
     const page = await open('explain.html');
     await page.setViewportSize({ width: 390, height: 844 });

@@ -1,9 +1,11 @@
 // Explain: a Power BI error message in, the rule, the reason and the fix out.
 import { ruleHref } from './diag';
+import { DOCS } from './docs';
 import { $, debounce, h, say } from './dom';
+import { defaultScenario } from './form';
 import * as hash from './hash';
 import * as wasm from './wasm';
-import type { Rule } from './wasm';
+import type { Explanation, Rule } from './wasm';
 
 const SAMPLES = [
   '{"error":{"code":"InvalidRequest","message":"Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 requires effective identity to be provided"}}',
@@ -14,6 +16,23 @@ const SAMPLES = [
 
 /** The longest error text kept in the URL. */
 const MAX_LINKED = 16_000;
+
+/**
+ * The form's starting scenario with the ids the message names put in place of the sample ones, so
+ * the checker shows what the call that failed should have looked like.
+ */
+export function scenarioFor(x: Explanation): string {
+  const base = defaultScenario();
+  const first = (kind: string) => x.items.find((i) => i.kind === kind)?.id;
+  let text = JSON.stringify(base);
+  const swap = (from: string | undefined, to: string | undefined) => {
+    if (from && to) text = text.split(from).join(to);
+  };
+  swap(base.datasets?.[0]?.id, first('dataset'));
+  swap(base.reports?.[0]?.id, first('report'));
+  swap(base.workspaces?.[0]?.id, first('workspace'));
+  return `index.html#s=${hash.encode(text)}`;
+}
 
 export function start() {
   const input = $('#error-text') as HTMLTextAreaElement;
@@ -40,12 +59,24 @@ export function start() {
         h(
           'article',
           { class: 'explanation card', 'data-id': x.id },
-          h('header', {}, h('h2', {}, x.id), h('span', { class: 'status-code' }, `HTTP ${x.status}`)),
+          h(
+            'header',
+            {},
+            h('h2', {}, x.title, ' ', h('code', { class: 'explanation-id' }, x.id)),
+            h('span', { class: 'status-code' }, `HTTP ${x.status.join(' or ')}`),
+          ),
           h('h3', {}, 'Why'),
           h('p', { class: 'reason' }, x.reason),
           h('h3', {}, 'Fix'),
           h('p', { class: 'fix-text' }, x.fix),
-          x.ids.length ? h('p', { class: 'ids' }, 'IDs in the message: ', x.ids.map((id) => h('code', {}, id))) : null,
+          x.items.length
+            ? h(
+                'p',
+                { class: 'ids' },
+                'IDs in the message: ',
+                x.items.flatMap((i, n) => [n ? ', ' : '', i.kind === 'unknown' ? '' : `${i.kind} `, h('code', {}, i.id)]),
+              )
+            : null,
           // Entra ID's errors have no rule: no heading over an empty list.
           x.rules.length ? h('h3', {}, 'Rules that catch it before the call') : null,
           x.rules.length ? h(
@@ -60,13 +91,20 @@ export function start() {
                 ' ',
                 h('strong', {}, r?.title ?? ''),
                 r ? h('span', { class: 'rule-name' }, ` (${r.name})`) : null,
+                r && DOCS[r.source.document]?.url
+                  ? [' · ', h('a', { class: 'source-doc', href: DOCS[r.source.document].url!, target: '_blank', rel: 'noopener' }, DOCS[r.source.document].title)]
+                  : null,
               );
             }),
           ) : null,
+          // Where the rules catch it: the form, with the message's ids, checks the request before the call.
+          x.rules.length
+            ? h('p', { class: 'next' }, h('a', { class: 'build-request', href: scenarioFor(x) }, 'Build this request with these ids'), ' in the request checker.')
+            : null,
         ),
       ),
     );
-    say(`${found.length} explanation${found.length === 1 ? '' : 's'}: ${found.map((x) => `${x.id} (${x.rules.join(', ')})`).join('; ')}`);
+    say(`${found.length} explanation${found.length === 1 ? '' : 's'}: ${found.map((x) => `${x.title} (${x.rules.join(', ')})`).join('; ')}`);
   }
 
   /** The text in the URL hash, when another link is opened in this tab. */

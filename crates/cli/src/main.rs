@@ -408,16 +408,17 @@ fn explain_cmd(text: &str, format: Format) -> ExitCode {
                 println!("no known Power BI or Entra ID error matched");
             }
             for x in &found {
-                println!("{} (HTTP {})", x.id, x.status);
+                let status: Vec<String> = x.status.iter().map(u16::to_string).collect();
+                println!("{} ({}; HTTP {})", x.title, x.id, status.join(" or "));
                 println!("  why: {}", x.reason);
                 println!("  fix: {}", x.fix);
-                for code in x.rules {
+                for code in &x.rules {
                     if let Some(r) = embedgate_core::rule(code) {
                         println!("  rule {}: {}", r.code, r.title);
                     }
                 }
-                if !x.ids.is_empty() {
-                    println!("  ids: {}", x.ids.join(", "));
+                for item in &x.items {
+                    println!("  {}: {}", item.kind.as_str(), item.id);
                 }
             }
         }

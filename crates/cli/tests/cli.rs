@@ -175,6 +175,17 @@ fn rules_explain_and_schema_commands() {
     let out = run(&["explain", "Creating embed token for accessing dataset 1 requires roles to be included in provided effective identity"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("rule EG0206"));
+    // The heading in words, the status the text states, the kind of each id.
+    let out = run(&["explain", "403 Unauthorized: dataset d1d1d1d1-0000-4000-8000-000000000001 PowerBINotAuthorizedException"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("The caller may not reach this item (not-authorized; HTTP 403)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  dataset: d1d1d1d1-0000-4000-8000-000000000001"),
+        "{text}"
+    );
     let out = run(&["explain", "no such error"]);
     assert_eq!(out.status.code(), Some(1));
 

@@ -120,7 +120,7 @@ impl Failure {
 fn explanations(body: &str) -> Vec<Value> {
     embedgate_core::explain(body)
         .into_iter()
-        .map(|e| json!({"id": e.id, "reason": e.reason, "fix": e.fix, "rules": e.rules, "ids": e.ids}))
+        .map(|e| json!({"id": e.id, "reason": e.reason, "fix": e.fix, "rules": e.rules, "items": e.items}))
         .collect()
 }
 
@@ -277,7 +277,7 @@ mod tests {
         let b = json!({"explanations": e.explanations});
         assert_eq!(b["explanations"][0]["id"], "identity-required");
         assert_eq!(
-            b["explanations"][0]["ids"][0],
+            b["explanations"][0]["items"][0]["id"],
             "c0c0c0c0-0000-4000-8000-00000000d001"
         );
         assert!(

@@ -995,7 +995,8 @@ fn explain_covers_the_service_errors() {
         );
     }
     let x = embedgate_core::explain(cases[0].0);
-    assert_eq!(x[0].ids, vec!["d1d1d1d1-0000-4000-8000-000000000001"]);
+    assert_eq!(x[0].items[0].id, "d1d1d1d1-0000-4000-8000-000000000001");
+    assert_eq!(x[0].items[0].kind.as_str(), "dataset");
     assert!(
         embedgate_core::explain("429 Too Many Requests, Retry-After: 3")
             .iter()
@@ -1015,6 +1016,67 @@ fn explain_covers_the_service_errors() {
             .iter()
             .any(|e| e.id == "not-authorized")
     );
+    // The status the text states wins; without one, every status the service uses for the error.
+    let status = |t: &str| embedgate_core::explain(t).first().map(|e| e.status.clone());
+    assert_eq!(
+        status("403 Unauthorized PowerBINotAuthorizedException"),
+        Some(vec![403])
+    );
+    assert_eq!(
+        status(r#"{"error":{"code":"PowerBINotAuthorizedException"}}"#),
+        Some(vec![401, 403])
+    );
+    assert_eq!(
+        status(
+            "Operation returned an invalid status code 'Forbidden' PowerBINotAuthorizedException"
+        ),
+        Some(vec![403])
+    );
+    assert_eq!(status("HTTP/1.1 401 Unauthorized"), Some(vec![401]));
+    // Multi-byte text around a status (a byte window may start inside a character).
+    assert_eq!(status("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9} 403 PowerBINotAuthorizedException \u{e9}"), Some(vec![401, 403]));
+    assert_eq!(status("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}status 403 PowerBINotAuthorizedException"), Some(vec![403]));
+    // A GUID's digits are not a status.
+    assert_eq!(status("dataset d1d1d1d1-0000-4000-8000-000000000401 requires effective identity to be provided"), Some(vec![400]));
+    // The three errors the pages did not know, each on its own (not under the generic 401).
+    for (text, id, code) in [
+        (
+            "401 Unauthorized {\"Message\":\"API is not accessible for application\"}",
+            "api-not-accessible-for-app",
+            None,
+        ),
+        (
+            r#"{"error":{"code":"PowerBIEntityNotFound","pbi.error":{"code":"PowerBIEntityNotFound"}}}"#,
+            "entity-not-found",
+            Some("EG0408"),
+        ),
+        (
+            r#"{"error":{"code":"InsufficientTokenPermissions"}}"#,
+            "insufficient-token-permissions",
+            Some("EG0501"),
+        ),
+    ] {
+        let x = embedgate_core::explain(text);
+        assert_eq!(x.iter().map(|e| e.id).collect::<Vec<_>>(), [id], "{text}");
+        assert!(code.is_none_or(|c| x[0].rules.contains(&c)), "{x:#?}");
+        assert!(!x[0].title.is_empty() && !x[0].title.contains('-'));
+    }
+    // identity-required is never a master user's warning; an app's error cites no master-user rule.
+    assert!(!embedgate_core::explain(cases[0].0)[0]
+        .rules
+        .contains(&"EG0309"));
+    let x = embedgate_core::explain("The service principal got PowerBINotAuthorizedException");
+    assert!(
+        x[0].rules.contains(&"EG0602") && !x[0].rules.contains(&"EG0404"),
+        "{x:#?}"
+    );
+    assert!(embedgate_core::explain("PowerBINotAuthorizedException")[0]
+        .rules
+        .contains(&"EG0404"));
+    // What each id names, from the words before it.
+    let x = embedgate_core::explain("PowerBIEntityNotFound GET /v1.0/myorg/groups/a0a0a0a0-0000-4000-8000-000000000001/reports/b0b0b0b0-0000-4000-8000-000000000001 dataset c0c0c0c0-0000-4000-8000-000000000001 \"profileId\": \"e0e0e0e0-0000-4000-8000-000000000001\"");
+    let kinds: Vec<_> = x[0].items.iter().map(|i| i.kind.as_str()).collect();
+    assert_eq!(kinds, ["workspace", "report", "dataset", "profile"]);
     // As pasted from chat, mail or the docs: typographic apostrophes, no-break spaces, a line break.
     for (text, code) in [
         ("Creating embed token for accessing dataset X shouldn\u{2019}t have effective identity", "EG0204"),
@@ -1216,7 +1278,14 @@ fn pages_link_each_document_where_the_core_does() {
     use embedgate_core::sources::Document::*;
     // The pages name and link the cited documents in www/src/docs.ts: the same titles and URLs.
     let pages = include_str!("../../../www/src/docs.ts");
-    for d in [ProfilesMigration, EffectiveIdentity, TokenConsiderations, Swagger, ServiceBehaviour, Embedgate] {
+    for d in [
+        ProfilesMigration,
+        EffectiveIdentity,
+        TokenConsiderations,
+        Swagger,
+        ServiceBehaviour,
+        Embedgate,
+    ] {
         let entry = pages
             .split(&format!("'{}'", d.id()))
             .nth(1)
@@ -1224,9 +1293,17 @@ fn pages_link_each_document_where_the_core_does() {
             .unwrap_or_else(|| panic!("{} missing from www/src/docs.ts", d.id()));
         let entry = entry.split("},").next().unwrap();
         if let Some(url) = d.url() {
-            assert!(entry.contains(&format!("url: '{url}'")), "{}: pages link elsewhere than {url}", d.id());
+            assert!(
+                entry.contains(&format!("url: '{url}'")),
+                "{}: pages link elsewhere than {url}",
+                d.id()
+            );
         } else {
-            assert!(!entry.contains("url:"), "{}: pages link a document the core has no page for", d.id());
+            assert!(
+                !entry.contains("url:"),
+                "{}: pages link a document the core has no page for",
+                d.id()
+            );
         }
     }
 }

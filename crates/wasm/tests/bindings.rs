@@ -240,7 +240,7 @@ fn explain_names_the_rule() {
         .as_array()
         .unwrap()
         .contains(&json!("EG0301")));
-    assert_eq!(ex[0]["ids"], json!([DATASET]));
+    assert_eq!(ex[0]["items"], json!([{"kind": "dataset", "id": DATASET}]));
     assert_eq!(ok(eg::explain("all good".into())), json!([]));
 }
 

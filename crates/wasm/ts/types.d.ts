@@ -65,6 +65,7 @@ export type Endpoint =
       kind: 'Tile';
       tileId: string;
     };
+export type ItemKind = 'dataset' | 'report' | 'workspace' | 'dashboard' | 'profile' | 'unknown';
 /**
  * Rule families, in catalog order.
  */
@@ -351,9 +352,9 @@ export interface Explanation {
   fix: string;
   id: string;
   /**
-   * GUIDs found in the message (dataset, report, workspace ids).
+   * The GUIDs in the message, each with the kind of item the words before it name.
    */
-  ids: string[];
+  items: MentionedItem[];
   /**
    * What the service meant.
    */
@@ -363,9 +364,20 @@ export interface Explanation {
    */
   rules: string[];
   /**
-   * The HTTP status the service answers with.
+   * The HTTP status: the one the text states, else the ones the service answers this error with.
    */
-  status: number;
+  status: number[];
+  /**
+   * A heading in words.
+   */
+  title: string;
+}
+/**
+ * A GUID from the message and what it names.
+ */
+export interface MentionedItem {
+  id: string;
+  kind: ItemKind;
 }
 /**
  * `GenerateTokenRequest` (V1: report, create report, dataset, dashboard, tile endpoints).
