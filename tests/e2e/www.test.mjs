@@ -227,6 +227,29 @@ describe('token-request form', () => {
     await page.close();
   });
 
+  test('a parse finding cites the swagger words of its own field, or nothing', async () => {
+    const page = await open('rls.html');
+    const base = JSON.parse(await page.locator('#editor').inputValue());
+    const show = async (s) => page.locator('#editor').fill(JSON.stringify(s, null, 2));
+    const source = (code) => page.locator(`.diag[data-code="${code}"]`).first();
+    const s = structuredClone(base);
+    s.caller.profile = { id: '' };
+    await show(s);
+    await source('EG0103').locator('.source', { hasText: 'The service principal profile ID' }).waitFor();
+    assert.doesNotMatch(await source('EG0103').locator('.source').textContent(), /report ID/);
+    delete s.caller.profile;
+    s.request.lifetimeInMinutes = 'abc';
+    await show(s);
+    await source('EG0002').locator('.source', { hasText: 'lifetimeInMinutes' }).waitFor();
+    assert.doesNotMatch(await source('EG0002').locator('.source').textContent(), /required/);
+    delete s.request.lifetimeInMinutes;
+    delete s.caller;
+    await show(s);
+    await page.locator('.diag[data-code="EG0002"] .msg', { hasText: 'missing field' }).waitFor();
+    assert.equal(await source('EG0002').locator('.source').count(), 0, 'the scenario schema is no Microsoft document');
+    await page.close();
+  });
+
   test('an SSO token under a misspelt or misshaped identity blob stays out of the URL too', async () => {
     const page = await open('rls.html');
     const base = JSON.parse(await page.locator('#editor').inputValue());

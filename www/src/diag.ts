@@ -56,13 +56,8 @@ export function card(d: Diagnostic, o: CardOptions = {}): HTMLElement {
     ),
     h('p', { class: 'msg' }, ...rich(d.message)),
     d.help && !o.compact ? h('p', { class: 'help' }, ...rich(d.help)) : null,
-    !o.compact
-      ? h(
-          'p',
-          { class: 'source' },
-          ...citation(d.source),
-        )
-      : null,
+    // No citation where no document says it (an unknown field): the rule's page explains.
+    !o.compact && d.source ? h('p', { class: 'source' }, ...citation(d.source)) : null,
     d.fix && o.onFix
       ? h(
           'button',

@@ -42,7 +42,9 @@ pub fn report(name: &str, src: &str, report: &Report) -> String {
             .fix
             .as_ref()
             .map(|f| format!("fix available: {}", f.title));
-        let cite = format!("{}: \"{}\"", d.source.document.title(), d.source.quote);
+        let cite = d
+            .source
+            .map(|s| format!("{}: \"{}\"", s.document.title(), s.quote));
         let mut msg = level(d.severity).title(&d.message).id(d.code).snippet(
             Snippet::source(src)
                 .origin(name)
@@ -55,7 +57,9 @@ pub fn report(name: &str, src: &str, report: &Report) -> String {
         if let Some(f) = &fix {
             msg = msg.footer(Level::Help.title(f));
         }
-        msg = msg.footer(Level::Note.title(&cite));
+        if let Some(c) = &cite {
+            msg = msg.footer(Level::Note.title(c));
+        }
         out.push_str(&renderer.render(msg).to_string());
         out.push_str("\n\n");
     }

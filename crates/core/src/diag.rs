@@ -51,7 +51,9 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
-    pub source: &'static Source,
+    /// The sentence the finding rests on; none where no document says it (an unknown field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static Source>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
 }

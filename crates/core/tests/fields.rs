@@ -137,3 +137,104 @@ fn request_types_match_microsofts_swagger() {
         assert_eq!(ours, spec, "{name} differs from the swagger");
     }
 }
+
+/// Each field citation is the swagger's own words: the type (and format) of the property and the
+/// start of its description, or the definition's `required` list.
+#[test]
+fn field_citations_quote_the_swagger() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference/powerbi-rest-swagger.json"
+    );
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("swagger not found at {path}; skipped");
+        return;
+    };
+    let swagger: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for s in embedgate_core::sources::FIELD_SOURCES {
+        let (def, prop) = s.section.split_once('.').unwrap_or((s.section, ""));
+        let d = &swagger["definitions"][def];
+        if prop.is_empty() {
+            let req: Vec<String> = d["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("\"{}\"", r.as_str().unwrap()))
+                .collect();
+            assert_eq!(s.quote, format!("\"required\": [{}]", req.join(", ")));
+            continue;
+        }
+        let p = &d["properties"][prop];
+        let mut want = Vec::new();
+        for k in ["type", "format"] {
+            if let Some(v) = p[k].as_str() {
+                want.push(format!("\"{k}\": \"{v}\""));
+            }
+        }
+        let head = want.join(", ");
+        assert!(
+            s.quote.starts_with(&head),
+            "{}: {} lacks {head}",
+            s.section,
+            s.quote
+        );
+        let desc = s
+            .quote
+            .split_once("\"description\": \"")
+            .and_then(|(_, d)| d.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("{}: no description", s.section));
+        assert!(
+            p["description"].as_str().unwrap().starts_with(desc),
+            "{}: not the swagger's words",
+            s.section
+        );
+    }
+}
+
+/// A parse finding cites the sentence it rests on, or nothing (issue 16: an empty profile id cited
+/// the report id's description; a wrong lifetime and a missing `caller` cited an unrelated `required`).
+#[test]
+fn parse_findings_cite_their_own_field() {
+    let cite = |v: serde_json::Value, code: &str| -> Option<String> {
+        let d = embedgate_core::check_value(&v)
+            .diagnostics
+            .into_iter()
+            .find(|d| d.code == code)
+            .unwrap_or_else(|| panic!("no {code}"));
+        d.source.map(|s| s.section.to_string())
+    };
+    let base = serde_json::json!({
+        "caller": {"principalType": "App", "objectId": "6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01", "profile": {"id": ""}},
+        "endpoint": {"kind": "GenerateTokenV2"},
+        "request": {"reports": [{"id": "e1e1e1e1-0000-4000-8000-000000000001"}]}
+    });
+    assert_eq!(
+        cite(base.clone(), "EG0103").as_deref(),
+        Some("ServicePrincipalProfile.id")
+    );
+    let mut v = base.clone();
+    v["caller"]["profile"] = serde_json::json!({"id": "0c0c0c0c-1111-4111-8111-000000000001"});
+    v["request"]["lifetimeInMinutes"] = "abc".into();
+    assert_eq!(
+        cite(v.clone(), "EG0002").as_deref(),
+        Some("GenerateTokenRequestV2.lifetimeInMinutes")
+    );
+    v["request"] = serde_json::json!({"reports": [{"allowEdit": true}]});
+    assert_eq!(
+        cite(v.clone(), "EG0002").as_deref(),
+        Some("GenerateTokenRequestV2Report")
+    );
+    v["endpoint"] = serde_json::json!({"kind": "Report", "groupId": "a1a1a1a1-0000-4000-8000-000000000001", "reportId": "e1e1e1e1-0000-4000-8000-000000000001"});
+    v["request"] = serde_json::json!({"accessLevel": 3});
+    assert_eq!(
+        cite(v.clone(), "EG0002").as_deref(),
+        Some("GenerateTokenRequest.accessLevel")
+    );
+    // Embedgate's own scenario fields and unknown fields: no document, no citation.
+    let mut v = base.clone();
+    v.as_object_mut().unwrap().remove("caller");
+    assert_eq!(cite(v, "EG0002"), None);
+    let mut v = base;
+    v["request"]["lifetimeInMinute"] = 10.into();
+    assert_eq!(cite(v, "EG0001"), None);
+}

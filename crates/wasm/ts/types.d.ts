@@ -187,7 +187,10 @@ export interface Diagnostic {
   pointer: string;
   rule: string;
   severity: Severity;
-  source: Source;
+  /**
+   * The sentence the finding rests on; none where no document says it (an unknown field).
+   */
+  source?: Source | null;
 }
 /**
  * A machine-applicable fix: an RFC 6902 JSON Patch over the scenario document (request paths

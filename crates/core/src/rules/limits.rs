@@ -3,6 +3,7 @@
 use super::{Family, Rule};
 use crate::diag::{Fix, Location, PatchOp, Severity};
 use crate::scenario::ModelKind;
+use crate::sources::field_source;
 use crate::sources::{cite, Document};
 use crate::text::is_guid;
 
@@ -90,9 +91,13 @@ pub const GUID_FORMAT: Rule = Rule {
     source: cite(Document::Swagger, "GenerateTokenRequestV2Report.id", "\"type\": \"string\", \"format\": \"uuid\", \"description\": \"The report ID\""),
     check: |ctx, e| {
         // The pointer is only formatted for a finding.
+        let v1 = ctx.v1.is_some();
         let mut bad = |loc: Location, v: &str, ptr: &dyn Fn() -> String| {
             if !is_guid(v) {
-                e.report(loc, ptr(), format!("`{v}` is not a GUID"));
+                // The swagger's words for this id where it has them (the profile's id is not the report's).
+                let p = ptr();
+                let source = field_source(loc, &p, v1, None);
+                e.report(loc, p, format!("`{v}` is not a GUID")).source(source);
             }
         };
         let req = Location::Request;

@@ -104,7 +104,7 @@ impl Emitter<'_> {
             pointer: pointer.into(),
             message: message.into(),
             help: None,
-            source: &self.rule.source,
+            source: Some(&self.rule.source),
             fix: None,
         });
         Finding(self.out.last_mut().expect("just pushed"))
@@ -121,6 +121,11 @@ impl Finding<'_> {
     }
     pub fn fix(self, fix: Fix) -> Self {
         self.0.fix = Some(fix);
+        self
+    }
+    /// Cites this sentence instead of the rule's own (a field's description), or nothing.
+    pub fn source(self, source: Option<&'static Source>) -> Self {
+        self.0.source = source;
         self
     }
 }

@@ -3,6 +3,7 @@
 use super::{Emitter, Family, Rule};
 use crate::diag::{doc_pointer, Fix, Location, PatchOp, Severity};
 use crate::parse::{did_you_mean, Parsed};
+use crate::sources::field_source;
 use crate::sources::{cite, Document};
 
 /// V2-only body fields; a V1 body carrying them is reported by EG0004, not as unknown.
@@ -24,7 +25,8 @@ pub const UNKNOWN_FIELD: Rule = Rule {
     doc: "Power BI ignores request fields it does not define, so a misspelt `identites` silently mints a token \
           without row-level security. Unknown request fields are errors. In the scenario metadata, fields Power BI's \
           GET endpoints return are accepted; a field close to a known one is reported as a likely typo (warning), and \
-          an unknown top-level scenario field is a warning.",
+          an unknown top-level scenario field is a warning. A finding cites nothing: no document names a field that \
+          does not exist (the source below is where the defined fields are listed).",
     source: cite(
         Document::Swagger,
         "GenerateTokenRequestV2 / EffectiveIdentity",
@@ -61,12 +63,15 @@ pub(super) fn unknown_fields(parsed: &Parsed, e: &mut Emitter) {
             Location::Request => "Power BI ignores it",
             Location::Scenario => "Embedgate ignores it",
         };
-        let f = e.report_as(
-            severity,
-            u.location,
-            &u.pointer,
-            format!("unknown field `{}`: {what}", u.key),
-        );
+        // No document names a field that does not exist: the finding cites nothing.
+        let f = e
+            .report_as(
+                severity,
+                u.location,
+                &u.pointer,
+                format!("unknown field `{}`: {what}", u.key),
+            )
+            .source(None);
         match guess {
             Some(g) => {
                 let from = doc_pointer(u.location, &u.pointer);
@@ -91,14 +96,28 @@ pub const SHAPE: Rule = Rule {
     severity: Severity::Error,
     title: "Value of the wrong type, or a required field missing",
     doc: "The value does not have the type the swagger (or the scenario schema) defines. Rules that need the value are \
-          skipped until it is fixed.",
+          skipped until it is fixed. Each finding cites the swagger's own words for its field (type and description), \
+          or the definition's `required` list for a missing field; a finding on the scenario's own fields (Embedgate's \
+          schema, not Microsoft's) cites nothing.",
     source: cite(Document::Swagger, "definitions", "\"required\": [\"id\"] ... \"type\": \"array\""),
     check: |ctx, e| shape_errors(ctx.parsed, e),
 };
 
 pub(super) fn shape_errors(parsed: &Parsed, e: &mut Emitter) {
+    let v1 = parsed
+        .scenario
+        .as_ref()
+        .is_some_and(|s| !s.endpoint.is_v2());
     for s in &parsed.shape_errors {
-        e.report(s.location, &s.pointer, s.message.clone());
+        // The field's own swagger words, or its definition's `required` list for a missing one;
+        // nothing for the scenario's own fields (Embedgate's schema, not Microsoft's).
+        let missing = s
+            .message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'));
+        let source = field_source(s.location, &s.pointer, v1, missing);
+        e.report(s.location, &s.pointer, s.message.clone())
+            .source(source);
     }
 }
 
