@@ -581,6 +581,55 @@ describe('RLS checker', () => {
   });
 });
 
+describe('from Power BI metadata to a checked token', () => {
+  test('GET dataset JSON: no contradicting error, the workspace from @odata.context, the guesses shown and settable, roles lead to a fix', async () => {
+    const page = await open('rls.html');
+    const ws = 'a4a4a4a4-0000-4000-8000-000000000004';
+    const ds = 'd4d4d4d4-0000-4000-8000-000000000004';
+    await page.locator('#editor').fill(
+      JSON.stringify({
+        '@odata.context': `https://api.powerbi.com/v1.0/myorg/groups/${ws}/$metadata#datasets/$entity`,
+        id: ds,
+        name: 'Finance',
+        configuredBy: 'owner@contoso.com',
+        isEffectiveIdentityRequired: true,
+        isEffectiveIdentityRolesRequired: true,
+        targetStorageMode: 'Abf',
+      }),
+    );
+    await page.locator('#metadata-notice:not([hidden])').waitFor();
+    // Before wrapping: the banner alone, no "missing field caller" beside it.
+    assert.equal(await page.locator('#results .diag').count(), 0, await page.locator('#results').textContent());
+    await page.locator('#wrap-metadata').click();
+    await page.locator('#results .diag[data-code="EG0301"]').waitFor();
+    const s = JSON.parse(await page.locator('#editor').inputValue());
+    assert.deepEqual(s.workspaces, [{ id: ws, type: 'Workspace' }]);
+    assert.equal(s.datasets[0].workspaceId, ws);
+    assert.equal(await page.locator('#results .diag[data-code="EG0407"]').count(), 0, 'the workspace is known');
+    // The placeholder caller is said, and set in one step.
+    const me = '7c7c7c7c-0000-4000-8000-000000000007';
+    await page.locator('#wrap-notes [data-note="caller"]').waitFor();
+    await page.locator('#wrap-object-id').fill(me);
+    await page.locator('#wrap-object-id-use').click();
+    await page.waitForFunction(() => !document.querySelector('#wrap-notes [data-note="caller"]'));
+    assert.equal(JSON.parse(await page.locator('#editor').inputValue()).caller.objectId, me);
+    // EG0301's fix adds an identity; EG0206 then says the JSON has no role names.
+    await page.locator('#results [data-fix="EG0301"]').click();
+    const roles = page.locator('#results .diag[data-code="EG0206"]');
+    await roles.waitFor();
+    assert.match(await roles.locator('.help').textContent(), /never lists the model's role names/);
+    assert.equal(await roles.locator('[data-fix]').count(), 0);
+    await page.locator('#wrap-roles-0').fill('Region');
+    await page.locator('#wrap-roles-0-use').click();
+    await page.locator('#results [data-fix="EG0206"]', { hasText: 'Region' }).click();
+    await page.waitForFunction(() => !document.querySelector('#results .diag[data-code="EG0206"]'));
+    const done = JSON.parse(await page.locator('#editor').inputValue());
+    assert.deepEqual(done.request.identities[0].roles, ['Region']);
+    assert.equal(await page.locator('#wrap-notes').isHidden(), true, 'nothing left to guess');
+    await page.close();
+  });
+});
+
 describe('capabilities', () => {
   test('the RLS table shows all six RLS types, filterable by caller and type', async () => {
     const page = await open('capabilities.html');

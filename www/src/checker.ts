@@ -2,7 +2,7 @@
 // checked on every keystroke; diagnostics listed and marked at their lines.
 import { $, copy, debounce, h, say } from './dom';
 import { card, summary, verdictText } from './diag';
-import { defaultScenario } from './form';
+import { defaultScenario, MASTER_UPN, SP_OBJECT_ID } from './form';
 import * as hash from './hash';
 import { redact, redactText } from './secrets';
 import * as wasm from './wasm';
@@ -94,8 +94,15 @@ function select(span: TextSpan) {
   editor.scrollTop = Math.max(0, (span.line - 1) * lineHeight - editor.clientHeight / 3);
 }
 
+interface PowerBiItems {
+  datasets: Record<string, unknown>[];
+  reports: Record<string, unknown>[];
+  /** The workspace `@odata.context` names (`.../groups/{id}/$metadata#datasets`). */
+  workspaceId?: string;
+}
+
 /** Power BI metadata pasted on its own (GET dataset / report, or a `value` list of them). */
-function powerBiItems(v: unknown): { datasets: Record<string, unknown>[]; reports: Record<string, unknown>[] } | undefined {
+function powerBiItems(v: unknown): PowerBiItems | undefined {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
   if ('caller' in o || 'endpoint' in o || 'request' in o) return undefined;
@@ -109,27 +116,33 @@ function powerBiItems(v: unknown): { datasets: Record<string, unknown>[]; report
       datasets.push(it);
     else return undefined;
   }
-  return datasets.length || reports.length ? { datasets, reports } : undefined;
+  const context = typeof o['@odata.context'] === 'string' ? (o['@odata.context'] as string) : '';
+  const workspaceId = /\/groups\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\//i.exec(context)?.[1];
+  return datasets.length || reports.length ? { datasets, reports, workspaceId } : undefined;
 }
 
 /** Wraps Power BI metadata into a scenario: the given caller asks for a V2 token for every item. */
-function wrap(items: { datasets: Record<string, unknown>[]; reports: Record<string, unknown>[] }, caller: string): Scenario {
+function wrap(items: PowerBiItems, caller: string): Scenario {
   const callerObj: Scenario['caller'] =
-    caller === 'user' ? { principalType: 'User', upn: 'embed@contoso.com' } : { principalType: 'App', objectId: '6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01' };
+    caller === 'user' ? { principalType: 'User', upn: MASTER_UPN } : { principalType: 'App', objectId: SP_OBJECT_ID };
   const ids = new Set<string>();
   for (const r of items.reports) if (typeof r.datasetId === 'string') ids.add(r.datasetId);
   for (const d of items.datasets) ids.add(d.id as string);
-  // Where the items live, from what Power BI's JSON tells: a report's embedUrl names its workspace
-  // (groupId), and datasetWorkspaceId its dataset's. The caller's access in them stays unknown.
+  // Where the items live, from what Power BI's JSON tells: `@odata.context` names the workspace
+  // the items were read from, a report's embedUrl its own (groupId), and datasetWorkspaceId its
+  // dataset's. The caller's access in them stays unknown.
   const workspaces = new Set<string>();
+  if (items.workspaceId) workspaces.add(items.workspaceId);
   const reports = items.reports.map((r) => {
-    const group = groupOf(r.embedUrl);
+    const group = groupOf(r.embedUrl) ?? items.workspaceId;
     if (group) workspaces.add(group);
     if (typeof r.datasetWorkspaceId === 'string') workspaces.add(r.datasetWorkspaceId);
     return group && !r.workspaceId ? { ...r, workspaceId: group } : r;
   });
   const datasets = items.datasets.map((d) => {
-    const home = items.reports.find((r) => r.datasetId === d.id && typeof r.datasetWorkspaceId === 'string')?.datasetWorkspaceId;
+    const home =
+      items.reports.find((r) => r.datasetId === d.id && typeof r.datasetWorkspaceId === 'string')?.datasetWorkspaceId ??
+      items.workspaceId;
     return home && !d.workspaceId ? { ...d, workspaceId: home } : d;
   });
   return {
@@ -143,6 +156,77 @@ function wrap(items: { datasets: Record<string, unknown>[]; reports: Record<stri
       ...(ids.size ? { datasets: [...ids].map((id) => ({ id })) } : {}),
     },
   };
+}
+
+/** Set while the editor holds a scenario built from Power BI metadata: its guesses are shown. */
+let wrapped = false;
+
+/** Edits the editor's scenario (as JSON) and checks it again. */
+function editScenario(change: (s: Record<string, any>) => void) {
+  try {
+    const v = JSON.parse(editor.value);
+    change(v);
+    setText(JSON.stringify(v, null, 2));
+  } catch {
+    $('#status').textContent = 'The text is not JSON any more: edit it directly.';
+  }
+}
+
+/**
+ * What a scenario built from Power BI metadata had to guess, each with a way to set it: the
+ * caller (a placeholder), and the role names Power BI's dataset JSON never lists.
+ */
+function renderWrapNotes(v: unknown) {
+  const box = $('#wrap-notes');
+  const s = wrapped && v && typeof v === 'object' ? (v as Record<string, any>) : undefined;
+  const notes: HTMLElement[] = [];
+  const field = (id: string, label: string, placeholder: string, apply: (value: string) => void) => {
+    const input = h('input', { id, type: 'text', placeholder, 'aria-label': label, spellcheck: 'false' }) as HTMLInputElement;
+    const use = () => input.value.trim() && apply(input.value.trim());
+    input.addEventListener('keydown', (e) => e.key === 'Enter' && use());
+    return [input, h('button', { type: 'button', id: `${id}-use`, onclick: use }, 'Use')];
+  };
+  if (s?.caller?.objectId === SP_OBJECT_ID) {
+    notes.push(
+      h(
+        'li',
+        { 'data-note': 'caller' },
+        h('span', {}, `The caller is a placeholder service principal (object id ${SP_OBJECT_ID}). Your app's object id (Entra ID, Enterprise applications):`),
+        ...field('wrap-object-id', "Your service principal's object id", 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx', (id) =>
+          editScenario((x) => (x.caller.objectId = id)),
+        ),
+      ),
+    );
+  } else if (s?.caller?.upn === MASTER_UPN) {
+    notes.push(
+      h(
+        'li',
+        { 'data-note': 'caller' },
+        h('span', {}, `The caller is a placeholder master user (${MASTER_UPN}). Your master user's UPN:`),
+        ...field('wrap-upn', "Your master user's UPN", 'name@yourtenant.com', (upn) => editScenario((x) => (x.caller.upn = upn))),
+      ),
+    );
+  }
+  (Array.isArray(s?.datasets) ? (s!.datasets as Record<string, any>[]) : []).forEach((d, i) => {
+    if (!d || Array.isArray(d.roles) || d.isEffectiveIdentityRolesRequired !== true) return;
+    notes.push(
+      h(
+        'li',
+        { 'data-note': `roles-${i}` },
+        h('span', {}, `Power BI's dataset JSON never lists role names. The RLS roles of ${d.name ?? d.id} (Power BI Desktop: Modeling, Manage roles), comma-separated:`),
+        ...field(`wrap-roles-${i}`, `RLS roles of ${d.name ?? d.id}`, 'Region, Manager', (text) =>
+          editScenario((x) => (x.datasets[i].roles = text.split(',').map((r) => r.trim()).filter(Boolean))),
+        ),
+      ),
+    );
+  });
+  box.hidden = notes.length === 0;
+  // Rebuilt only when the set of notes changes, so a half-typed value survives other edits.
+  const key = notes.map((n) => n.dataset.note).join(' ');
+  if (box.dataset.key !== key) {
+    box.dataset.key = key;
+    box.replaceChildren(h('p', {}, 'Built from Power BI metadata. What it could not know:'), h('ul', {}, notes));
+  }
 }
 
 /** The `groupId` of an embed URL, if it has one. */
@@ -186,11 +270,21 @@ function check() {
       parsed = JSON.parse(text);
     } catch {}
     const items = powerBiItems(parsed);
+    renderWrapNotes(parsed);
     if (items) {
       notice.hidden = false;
       $('#wrap-metadata').onclick = () => {
+        wrapped = true;
         setText(JSON.stringify(wrap(items, ($('#wrap-caller') as HTMLSelectElement).value), null, 2));
       };
+      // Metadata is no scenario yet: its "missing field caller" would only contradict the banner.
+      out.replaceChildren(
+        h('div', { class: 'verdict verdict-unknown' }, h('span', { class: 'verdict-badge' }, '?'), h('span', { class: 'verdict-text' }, 'Power BI metadata: build a scenario above to check a token for it')),
+      );
+      announce('Power BI metadata recognised: build a scenario to check it');
+      renderGutter(text, marks);
+      saveHash();
+      return;
     }
     const list = h('div', { class: 'diag-list' });
     r.diagnostics.forEach((d, i) => {
@@ -244,7 +338,10 @@ function setText(text: string) {
 }
 
 function loadFile(file: File) {
-  file.text().then(setText);
+  file.text().then((t) => {
+    wrapped = false;
+    setText(t);
+  });
 }
 
 export function start() {
@@ -257,7 +354,10 @@ export function start() {
   editor.value = fromHash() ?? JSON.stringify(defaultScenario(), null, 2);
   window.addEventListener('hashchange', () => {
     const text = fromHash();
-    if (text !== undefined && text !== editor.value && text !== redactText(editor.value)) setText(text);
+    if (text !== undefined && text !== editor.value && text !== redactText(editor.value)) {
+      wrapped = false;
+      setText(text);
+    }
   });
 
   // Long texts are checked once typing pauses: a check of a large file takes longer than a keystroke.
@@ -296,6 +396,7 @@ export function start() {
       $('#status').textContent = 'Choose an example first.';
       return examples.focus();
     }
+    wrapped = false;
     setText(JSON.stringify(make(), null, 2));
     editor.focus();
   });

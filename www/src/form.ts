@@ -28,7 +28,10 @@ import type {
 type Json = Record<string, unknown>;
 type Kind = Endpoint['kind'];
 
-const SP_OBJECT_ID = '6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01';
+/** The sample service principal's object id: a placeholder until the user gives their app's. */
+export const SP_OBJECT_ID = '6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01';
+/** The sample master user: a placeholder too. */
+export const MASTER_UPN = 'embed@contoso.com';
 const WS_ID = 'a1a1a1a1-0000-4000-8000-000000000001';
 const DS_ID = 'd1d1d1d1-0000-4000-8000-000000000001';
 const REPORT_ID = 'e1e1e1e1-0000-4000-8000-000000000001';

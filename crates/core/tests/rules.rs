@@ -1307,3 +1307,39 @@ fn pages_link_each_document_where_the_core_does() {
         }
     }
 }
+
+/// EG0206 without the model's role names (Power BI's GET dataset answer has none) says where to
+/// find them; with them, it offers the fix (issue 16, item 4).
+#[test]
+fn roles_required_says_where_the_names_are() {
+    let mut v = json!({
+        "caller": {"principalType": "App", "objectId": "6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01"},
+        "endpoint": {"kind": "GenerateTokenV2"},
+        "workspaces": [{"id": "a1a1a1a1-0000-4000-8000-000000000001", "type": "Workspace", "callerAccess": "Admin"}],
+        "datasets": [{"id": "d1d1d1d1-0000-4000-8000-000000000001", "workspaceId": "a1a1a1a1-0000-4000-8000-000000000001",
+                      "isEffectiveIdentityRequired": true, "isEffectiveIdentityRolesRequired": true, "targetStorageMode": "Abf"}],
+        "request": {"datasets": [{"id": "d1d1d1d1-0000-4000-8000-000000000001"}],
+                    "identities": [{"username": "alice@contoso.com", "datasets": ["d1d1d1d1-0000-4000-8000-000000000001"]}]}
+    });
+    let find = |v: &serde_json::Value| {
+        embedgate_core::check_value(v)
+            .diagnostics
+            .into_iter()
+            .find(|d| d.code == "EG0206")
+            .expect("EG0206")
+    };
+    let d = find(&v);
+    assert!(d.fix.is_none());
+    assert!(
+        d.help
+            .as_deref()
+            .is_some_and(|h| h.contains("never lists the model's role names")),
+        "{d:#?}"
+    );
+    v["datasets"][0]["roles"] = json!(["Customer"]);
+    let d = find(&v);
+    assert_eq!(
+        d.fix.map(|f| f.title).as_deref(),
+        Some("add role `Customer`")
+    );
+}

@@ -231,12 +231,18 @@ pub const ROLES_REQUIRED: Rule = Rule {
                     continue;
                 }
                 let f = e.report(Location::Request, format!("/identities/{i}/roles"), format!("dataset `{d}` requires roles to be included in the effective identity"));
-                if let Some(roles) = meta.model_roles().filter(|r| !r.is_empty()) {
-                    let title = match roles {
-                        [r] => format!("add role `{r}`"),
-                        _ => format!("add the model's roles ({}); keep only those this user should have", roles.join(", ")),
-                    };
-                    f.fix(Fix { title, patch: vec![PatchOp::add(format!("/request/identities/{i}/roles"), serde_json::json!(roles))] });
+                match meta.model_roles().filter(|r| !r.is_empty()) {
+                    Some(roles) => {
+                        let title = match roles {
+                            [r] => format!("add role `{r}`"),
+                            _ => format!("add the model's roles ({}); keep only those this user should have", roles.join(", ")),
+                        };
+                        f.fix(Fix { title, patch: vec![PatchOp::add(format!("/request/identities/{i}/roles"), serde_json::json!(roles))] });
+                    }
+                    // No name to offer: Power BI's GET dataset answer has none, so say where they are.
+                    None => {
+                        f.help("Power BI's GET dataset response never lists the model's role names. Add them to this dataset's `roles` in the scenario (Power BI Desktop: Modeling > Manage roles) and a fix appears here, or put the role in `roles` of this identity");
+                    }
                 }
                 break;
             }
