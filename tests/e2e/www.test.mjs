@@ -630,6 +630,87 @@ describe('from Power BI metadata to a checked token', () => {
   });
 });
 
+describe('phones and keyboards', () => {
+  test('at 390 px the verdict stays in view while editing, and leads to the findings', async () => {
+    const page = await open('index.html');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const bar = page.locator('#verdict-bar');
+    // Editing the first field: the findings are far below, the verdict is on screen.
+    await page.locator('#form input').first().focus();
+    const findings = await page.locator('#findings').boundingBox();
+    assert.ok(findings.y > 844, `findings at ${findings.y}`);
+    const box = await bar.boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= 844, JSON.stringify(box));
+    assert.equal(await bar.locator('.verdict-text').textContent(), await page.locator('#summary .verdict-text').textContent());
+    await bar.click();
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.fix), 'EG0301');
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    assert.equal(await bar.isVisible(), false, 'beside the form on a wide screen, no bar');
+    await page.close();
+  });
+
+  test('the first Fix is two Tab presses away', async () => {
+    const page = await open('index.html');
+    await tabTo(page, '#skip-findings', 2);
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.fix), 'EG0301');
+    await page.close();
+  });
+
+  test('each item card is a group named by its heading', async () => {
+    const page = await open('index.html');
+    const rows = await page.locator('#form [data-row]').evaluateAll((els) =>
+      els.map((e) => ({ role: e.getAttribute('role'), name: document.getElementById(e.getAttribute('aria-labelledby'))?.textContent })),
+    );
+    assert.ok(rows.length >= 3, JSON.stringify(rows));
+    for (const r of rows) assert.ok(r.role === 'group' && r.name, JSON.stringify(rows));
+    // The same label in two cards is told apart by its group.
+    assert.equal(await page.getByRole('group', { name: 'Workspace 1' }).getByLabel('ID', { exact: true }).count(), 1);
+    assert.equal(await page.getByRole('group', { name: 'Sales', exact: true }).getByLabel('ID', { exact: true }).count(), 1);
+    await page.close();
+  });
+
+  test('Remove can be undone, and the undo is withdrawn by the next edit', async () => {
+    const page = await open('index.html');
+    const datasets = () => page.evaluate(() => document.querySelectorAll('#form [data-row^="/datasets/"]').length);
+    const n = await datasets();
+    await page.getByRole('button', { name: 'Remove dataset 1' }).click();
+    assert.equal(await datasets(), n - 1);
+    await page.locator('#undo', { hasText: 'Dataset Sales removed' }).waitFor();
+    await page.locator('#undo-remove').click();
+    assert.equal(await datasets(), n);
+    assert.ok((await hashText(page, 's')).includes('d1d1d1d1-0000-4000-8000-000000000001'));
+    await page.locator('#results, #summary .diag[data-code="EG0301"]').first().waitFor();
+    // After another edit, Undo would throw that edit away: it is gone.
+    await page.getByRole('button', { name: 'Remove dataset 1' }).click();
+    await page.locator('#undo:not([hidden])').waitFor();
+    await page.locator('#lifetime').fill('30');
+    assert.equal(await page.locator('#undo').isHidden(), true);
+    await page.close();
+  });
+
+  test('a wide capability table says it scrolls, and a keyboard scrolls it to its last column', async () => {
+    const page = await open('capabilities.html');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.evaluate(() => window.dispatchEvent(new Event('resize')));
+    const wrap = page.locator('.table-wrap').first();
+    const hint = page.locator('.scroll-hint').first();
+    await hint.waitFor();
+    assert.equal(await wrap.getAttribute('tabindex'), '0');
+    assert.match(await wrap.getAttribute('aria-label'), /Row-level security/);
+    await wrap.focus();
+    // Arrow keys scroll the focused region (smoothly: one press at a time).
+    for (let i = 0; i < 40 && (await hint.isVisible()); i++) {
+      await page.keyboard.press('ArrowRight');
+      await sleep(120);
+    }
+    assert.equal(await hint.isVisible(), false, 'the hint goes once the last column is in view');
+    const [w, last] = await Promise.all([wrap.boundingBox(), wrap.locator('thead th').last().boundingBox()]);
+    assert.ok(last.x + last.width <= w.x + w.width + 1, `last column ${JSON.stringify(last)} in ${JSON.stringify(w)}`);
+    await page.close();
+  });
+});
+
 describe('capabilities', () => {
   test('the RLS table shows all six RLS types, filterable by caller and type', async () => {
     const page = await open('capabilities.html');

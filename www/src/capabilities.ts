@@ -29,6 +29,23 @@ const docLink = (d: { title: string; url?: string }) =>
 
 const yesNo = (b: boolean) => h('span', { class: b ? 'yes' : 'no' }, b ? 'Yes' : 'No');
 
+/**
+ * A table wider than the screen scrolls sideways in a region a keyboard can focus and scroll,
+ * with a hint that more columns are there (hidden once the last one is in view).
+ */
+function scroller(table: HTMLElement, label: string): HTMLElement {
+  const wrap = h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${label} (table)`, tabindex: '0' }, table);
+  wrap.addEventListener('scroll', () => hint(wrap), { passive: true });
+  return h('div', { class: 'table-box' }, h('p', { class: 'scroll-hint', 'aria-hidden': 'true', hidden: true }, 'More columns: scroll sideways →'), wrap);
+}
+
+function hint(wrap: HTMLElement) {
+  const more = wrap.scrollWidth - wrap.clientWidth - wrap.scrollLeft > 1;
+  wrap.classList.toggle('more-right', more);
+  const p = wrap.previousElementSibling as HTMLElement | null;
+  if (p) p.hidden = !more;
+}
+
 export function start() {
   const caps: Capabilities = wasm.capabilities();
   const catalog = new Map<string, Rule>(wasm.rules().map((r) => [r.code, r]));
@@ -145,15 +162,17 @@ export function start() {
       ...([
       h('h2', {}, 'Row-level security and the caller'),
       h('p', { class: 'intro' }, 'From ', docLink(considerations), ' on Microsoft Learn.'),
-      h('div', { class: 'table-wrap' }, rls),
+      scroller(rls, 'Row-level security and the caller'),
       note,
       h('h2', {}, 'Effective identity by dataset type'),
       h('p', { class: 'intro' }, 'From ', docLink(identity), ', “Compare dataset types”, on Microsoft Learn.'),
-      h('div', { class: 'table-wrap' }, dt),
+      scroller(dt, 'Effective identity by dataset type'),
     ].filter((x): x is HTMLElement => x !== null)),
     );
+    for (const w of document.querySelectorAll<HTMLElement>('.table-wrap')) hint(w);
     $('#status').textContent = `${rlsRows.length} RLS types, ${dtRows.length} dataset types shown`;
   }
+  window.addEventListener('resize', () => document.querySelectorAll<HTMLElement>('.table-wrap').forEach(hint));
   callerSel.addEventListener('change', render);
   typeSel.addEventListener('change', render);
   window.addEventListener('hashchange', () => {

@@ -1,7 +1,7 @@
 // Token-request form: builds a scenario with form controls; every change re-validates in WASM.
 // The scenario object is the only state: the form reads from it and writes through to it, so a
 // fix (a JSON Patch from the core) or a shared link simply re-renders the form.
-import { $, copy, debounce, h, nextId } from './dom';
+import { $, copy, debounce, h, nextId, say } from './dom';
 import { card, rich, scenarioPointer, summary, verdictText } from './diag';
 import * as hash from './hash';
 import { redact, redactText } from './secrets';
@@ -504,8 +504,8 @@ function workspacesSection(): HTMLElement {
     const t = entryIndex('targetWorkspaces', w.id);
     const row = h(
       'div',
-      { class: 'row', 'data-row': p },
-      h('div', { class: 'row-head' }, h('h3', {}, `Workspace ${i + 1}`), removeButton(`Remove workspace ${i + 1}`, () => removeAt('workspaces', i, 'targetWorkspaces'))),
+      { class: 'row', 'data-row': p, role: 'group', 'aria-labelledby': `row-workspaces-${i}-title` },
+      h('div', { class: 'row-head' }, h('h3', { id: `row-workspaces-${i}-title` }, `Workspace ${i + 1}`), removeButton(`Remove workspace ${i + 1}`, () => removeAt('workspaces', i, 'targetWorkspaces'))),
       h(
         'div',
         { class: 'grid' },
@@ -566,8 +566,8 @@ function datasetsSection(): HTMLElement {
     const ep = `/request/datasets/${e}`;
     const row = h(
       'div',
-      { class: 'row', 'data-row': p },
-      h('div', { class: 'row-head' }, h('h3', {}, d.name || `Dataset ${i + 1}`), removeButton(`Remove dataset ${i + 1}`, () => removeAt('datasets', i, 'datasets'))),
+      { class: 'row', 'data-row': p, role: 'group', 'aria-labelledby': `row-datasets-${i}-title` },
+      h('div', { class: 'row-head' }, h('h3', { id: `row-datasets-${i}-title` }, d.name || `Dataset ${i + 1}`), removeButton(`Remove dataset ${i + 1}`, () => removeAt('datasets', i, 'datasets'))),
       h(
         'div',
         { class: 'grid' },
@@ -644,8 +644,8 @@ function reportsSection(): HTMLElement {
     const ep = `/request/reports/${e}`;
     const row = h(
       'div',
-      { class: 'row', 'data-row': p },
-      h('div', { class: 'row-head' }, h('h3', {}, r.name || `Report ${i + 1}`), removeButton(`Remove report ${i + 1}`, () => removeAt('reports', i, 'reports'))),
+      { class: 'row', 'data-row': p, role: 'group', 'aria-labelledby': `row-reports-${i}-title` },
+      h('div', { class: 'row-head' }, h('h3', { id: `row-reports-${i}-title` }, r.name || `Report ${i + 1}`), removeButton(`Remove report ${i + 1}`, () => removeAt('reports', i, 'reports'))),
       h(
         'div',
         { class: 'grid' },
@@ -710,8 +710,8 @@ function identitiesSection(): HTMLElement {
     const o = idn as unknown as Json;
     const row = h(
       'div',
-      { class: 'row', 'data-row': p },
-      h('div', { class: 'row-head' }, h('h3', {}, `Identity ${i + 1}`), removeButton(`Remove identity ${i + 1}`, () => removeIdentity(i))),
+      { class: 'row', 'data-row': p, role: 'group', 'aria-labelledby': `row-identities-${i}-title` },
+      h('div', { class: 'row-head' }, h('h3', { id: `row-identities-${i}-title` }, `Identity ${i + 1}`), removeButton(`Remove identity ${i + 1}`, () => removeIdentity(i))),
       h(
         'div',
         { class: 'grid' },
@@ -775,17 +775,50 @@ function addIdentity() {
 }
 
 function removeIdentity(i: number) {
+  const before = structuredClone(state);
   const r = req();
   (r.identities as unknown[]).splice(i, 1);
   if ((r.identities as unknown[]).length === 0) delete r.identities;
-  rerender('[data-testid="add-identity"]');
+  removed(`Identity ${i + 1}`, before, '[data-testid="add-identity"]', `[aria-labelledby="row-identities-${i}-title"] :is(input, select)`);
 }
 
 function removeAt(key: 'workspaces' | 'datasets' | 'reports', i: number, reqKey: string) {
-  const list = state[key] as { id: string }[];
+  const before = structuredClone(state);
+  const list = state[key] as { id: string; name?: string }[];
   const [gone] = list.splice(i, 1);
   if (gone && isV2()) toggleEntry(reqKey, gone.id, false);
-  rerender(`[data-testid="add-${key.slice(0, -1)}"]`);
+  const what = `${key.charAt(0).toUpperCase()}${key.slice(1, -1)} ${gone?.name || i + 1}`;
+  removed(what, before, `[data-testid="add-${key.slice(0, -1)}"]`, `[aria-labelledby="row-${key}-${i}-title"] :is(input, select)`);
+}
+
+/** Set while a removal's rerender runs, so that its own check does not withdraw the undo. */
+let offeringUndo = false;
+
+/**
+ * After a removal: the form without the item, and an Undo that brings back the state as it was
+ * (withdrawn at the next edit, which Undo would otherwise throw away).
+ */
+function removed(what: string, before: Scenario, focus: string, restoredFocus: string) {
+  offeringUndo = true;
+  rerender(focus);
+  offeringUndo = false;
+  const bar = $('#undo');
+  bar.replaceChildren(
+    h('span', {}, `${what} removed.`),
+    h('button', {
+      type: 'button',
+      class: 'secondary',
+      id: 'undo-remove',
+      onclick: () => {
+        bar.hidden = true;
+        state = before;
+        rerender(restoredFocus);
+        say(`${what} restored`);
+      },
+    }, 'Undo'),
+  );
+  bar.hidden = false;
+  say(`${what} removed. Undo is available.`);
 }
 
 function optionsSection(): HTMLElement {
@@ -929,6 +962,7 @@ function applyDiagnosticFix(d: Diagnostic) {
 
 /** Re-validates, places every diagnostic next to its field, refreshes preview and URL. */
 function changed() {
+  if (!offeringUndo) $('#undo').hidden = true;
   let report;
   try {
     report = wasm.validate(state);
@@ -978,6 +1012,8 @@ function changed() {
   }
   if (report.diagnostics.length === 0) list.append(h('p', { class: 'all-clear' }, 'No findings: Power BI should accept this request.'));
   $('#summary').replaceChildren(summary(report), list);
+  // The verdict stays in view on a narrow screen, where the findings are far below the form.
+  $('#verdict-bar').replaceChildren(summary(report), h('span', { class: 'to-findings' }, 'Findings ↓'));
   announce(verdictText(report));
   preview();
   hash.write({ s: hash.encode(JSON.stringify(redact(state))) });
@@ -1130,8 +1166,19 @@ function loadFromHash() {
   showNotice(linked.problem, linked.text);
 }
 
+/** To the findings: the first Fix when there is one, else the findings themselves. */
+function toFindings(e: Event) {
+  e.preventDefault();
+  const first = document.querySelector<HTMLElement>('#summary [data-fix]');
+  const target = first ?? $('#findings');
+  target.scrollIntoView({ block: 'center' });
+  target.focus();
+}
+
 export function start() {
   loadFromHash();
+  $('#skip-findings').addEventListener('click', toFindings);
+  $('#verdict-bar').addEventListener('click', toFindings);
   $('#share').addEventListener('click', (e) => copy(hash.shareUrl(), e.currentTarget as HTMLElement));
   $('#reset').addEventListener('click', () => {
     $('#form-notice').hidden = true;
