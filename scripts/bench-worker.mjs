@@ -69,6 +69,12 @@ const ms = (us) => (us / 1000).toFixed(1);
 // wrangler's own per-request log lines cost more CPU than the worker itself on a small machine: off for the
 // measurement (the worker logs at its default LOG_LEVEL=info, one line per issued token).
 process.env.WRANGLER_LOG_LEVEL ||= 'warn';
+// The main pass runs without wrangler's DevTools inspector (scripts/dev-worker.mjs: wrangler's own startWorker,
+// the same workerd and bindings): with it on, every worker subrequest sends four Network events to wrangler's
+// Node process, which appends each to its debug log file, a dev-tool cost no deployed worker pays. A second
+// pass measures `wrangler dev` as it runs by default (inspector on). BENCH_INSPECTOR=1: the main pass with it on.
+const INSPECTOR = process.env.BENCH_INSPECTOR === '1';
+process.env.WORKER_INSPECTOR = INSPECTOR ? '1' : '0';
 const emu = await startEmulator();
 const worker = await startWorker(emu, {
   RATE_LIMIT_CUSTOMER_PER_MINUTE: '1000000',
@@ -78,6 +84,8 @@ const worker = await startWorker(emu, {
 });
 const rows = [];
 const health = {};
+/** The second pass, inspector on: { c: { health, session } } in requests/s. */
+const withInspector = {};
 let cold;
 let opsPerToken = null;
 let anchor = null;
@@ -139,6 +147,29 @@ try {
     });
     console.error(`bench: ${kind} c=${c}: ${ok} tokens, ${failed} failed, ${rows.at(-1).rps.toFixed(1)} tokens/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`);
   }
+  // `wrangler dev` as it runs by default (DevTools inspector on): health and the session token per level.
+  if (!INSPECTOR && process.env.BENCH_INSPECTOR_PASS !== '0') {
+    await worker.stop();
+    process.env.WORKER_INSPECTOR = '1';
+    const dev = await startWorker(emu, {
+      RATE_LIMIT_CUSTOMER_PER_MINUTE: '1000000',
+      RATE_LIMIT_USER_PER_MINUTE: '1000000',
+      UPSTREAM_DEADLINE_MS: '20000',
+    });
+    try {
+      await seed(dev);
+      for (let i = 0; i < 30; i++) await mint(dev, token, { reports: [IDS.contosoReport] });
+      for (const c of LEVELS) {
+        const hr = runWrk(c, healthPath, `${dev.base}/api/health`);
+        const tr = runWrk(c, luaPath, `${dev.base}/api/token`, { TOKENS_FILE: session });
+        const rate = (r) => (r.requests - r.status_errors - r.connect_errors - r.read_errors - r.write_errors - r.timeouts) / (r.duration_us / 1e6);
+        withInspector[c] = { health: rate(hr), session: rate(tr), p50: tr.p50, p99: tr.p99 };
+        console.error(`bench: inspector on, c=${c}: health ${withInspector[c].health.toFixed(1)}/s, session token ${withInspector[c].session.toFixed(1)}/s`);
+      }
+    } finally {
+      await dev.stop();
+    }
+  }
   // Microsoft's own sample beside it, on the same emulator once the worker is idle (it replaces the emulator's
   // state with one more report, so it runs last). BENCH_ANCHOR=0 skips it.
   if (process.env.BENCH_ANCHOR !== '0') {
@@ -149,6 +180,23 @@ try {
   await worker.stop();
   await emu.stop();
 }
+const inspectorSection = Object.keys(withInspector).length
+  ? `
+The same worker under \`wrangler dev\` as it runs by default, with its DevTools inspector on (same machine, same
+emulator, right after the main pass; session JWT). wrangler then forwards four inspector Network events per worker
+subrequest (the rate-limit Durable Object call, the GenerateToken call) to its Node process and appends each to its
+debug log file, so the token route, which makes subrequests, pays for it and \`/api/health\`, which makes none, does
+not:
+
+| concurrency | health req/s, inspector off | health req/s, inspector on | tokens/s, inspector off | tokens/s, inspector on | token / health, off | token / health, on |
+|---:|---:|---:|---:|---:|---:|---:|
+${LEVELS.map((c) => {
+    const off = rows.find((r) => r.kind === 'session' && r.c === c);
+    const on = withInspector[c];
+    return `| ${c} | ${health[c].rps.toFixed(1)} | ${on.health.toFixed(1)} | ${off.rps.toFixed(1)} | ${on.session.toFixed(1)} | ${(off.rps / health[c].rps).toFixed(2)} | ${(on.session / on.health).toFixed(2)} |`;
+  }).join('\n')}
+`
+  : '';
 
 const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU';
 const load = loadAtStart.toFixed(1);
@@ -210,7 +258,7 @@ ${anchor.rows.map((a) => {
 const section = `## Edge worker
 
 \`POST /api/token\` (RS256 user JWT, one RLS report, profile flow) against the real worker in workerd through
-\`wrangler dev\` (local D1, KV, Durable Objects and Queues) and the release emulator, ${DURATION} s per level with
+${INSPECTOR ? '\`wrangler dev\`' : 'wrangler\'s own dev server without its DevTools inspector (\`scripts/dev-worker.mjs\`: the startWorker API behind \`wrangler dev\`, \`dev.inspector: false\`)'} (local D1, KV, Durable Objects and Queues) and the release emulator, ${DURATION} s per level with
 ${wrkVersion.split(' [')[0]} (\`-t min(2,c)\`), and \`GET /api/health\` at the same concurrency in the same run (the
 worker's floor on this \`wrangler dev\`). A warm token: JWT verification, the customer document from isolate memory
 (KV after CUSTOMER_MEMORY_TTL_SECONDS), one call to the customer's rate-limit Durable Object, core validation of the
@@ -223,7 +271,11 @@ compare the ratios. wrangler's own request log is off (\`--log-level warn\`), th
 ${table}
 
 ${opsLine}
-${comparison}${anchorSection}
+${inspectorSection}${comparison}
+History (inspector on, \`scripts/bench-worker.sh --before\`, docs of 2026-12-06): the token/health ratio was
+0.10–0.12 before issue 15 (28274a3: two D1 round trips per token) and 0.13–0.20 after it (aaf664a: isolate memory
+and KV, a rate-limit Durable Object, an audit queue).
+${anchorSection}
 *session*: the same user JWT on every request (what a portal sends across page views; its signature is verified
 once and cached by SHA-256, claims are checked every time). *fresh*: ${FRESH_TOKENS} distinct users' JWTs in turn, so
 (almost) every request verifies an RS256 signature in wasm and counts a new per-user rate-limit key.
@@ -236,7 +288,8 @@ GenerateToken call itself); the Entra token and the metadata come from isolate m
 
 \`\`\`sh
 scripts/bench-worker.sh            # BENCH_SECONDS=15 BENCH_CONCURRENCY=1,16,64; installs wrk (Debian) if missing
-scripts/bench-worker.sh --before REF   # also benches REF (a git ref) first and prints both ratios
+scripts/bench-worker.sh --before REF   # also benches REF (a git ref) first and prints both ratios (both with the inspector on)
+BENCH_INSPECTOR=1 scripts/bench-worker.sh   # the main pass under wrangler dev with its inspector on
 \`\`\`
 `;
 process.stdout.write(section);

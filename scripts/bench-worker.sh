@@ -24,6 +24,8 @@ cargo build -q --release -p embedgate-emulator
 export EMULATOR_BIN="$CARGO_TARGET_DIR/release/pbi-emulator"
 if [ "${1:-}" = "--before" ]; then
   ref=${2:?--before needs a git ref}
+  # An older checkout's harness always runs wrangler dev with its inspector: both runs do, to compare alike.
+  export BENCH_INSPECTOR=1
   tmp=$(mktemp -d)
   wt="$tmp/before"
   git worktree add -q --detach "$wt" "$ref"

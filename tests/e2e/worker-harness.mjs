@@ -228,7 +228,11 @@ export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse }
       '--persist-to', join(state, 'state'),
       '--show-interactive-dev-session=false', '--log-level', process.env.WRANGLER_LOG_LEVEL || 'log'];
     for (const [k, v] of Object.entries(all)) args.push('--var', `${k}:${v}`);
-    proc = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // WORKER_INSPECTOR=0 (benchmarks): the same worker through scripts/dev-worker.mjs, without the DevTools inspector.
+    proc = process.env.WORKER_INSPECTOR === '0'
+      ? spawn(process.execPath, [join(ROOT, 'scripts', 'dev-worker.mjs'), ...args.filter((a) => !['dev', '--show-interactive-dev-session=false'].includes(a))],
+        { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      : spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = [];
     logs = out;
     proc.stdout.on('data', (d) => out.push(String(d)));
