@@ -32,8 +32,9 @@ rm -rf "$DIST" && mkdir -p "$DIST"
   "$PKG/embedgate_wasm_bg.wasm" -o "$DIST/embedgate_wasm_bg.wasm"
 
 "$BIN/tsc" -p www/tsconfig.json
-"$BIN/esbuild" www/src/main.ts --bundle --format=esm --target=es2022 --minify --sourcemap \
-  --log-level=warning --outfile="$DIST/app.js"
+# One bundle per page (www/src/entries/*.ts): a page loads only its own code beside the module.
+"$BIN/esbuild" www/src/entries/*.ts --bundle --format=esm --target=es2022 --minify --sourcemap \
+  --log-level=warning --outdir="$DIST" --entry-names='[name]'
 # The demo portal: powerbi-client and @embedgate/embed (packages/embed) in one bundle.
 "$BIN/esbuild" www/src/portal.ts --bundle --format=esm --target=es2022 --minify --sourcemap \
   --log-level=warning --outfile="$DIST/portal.js"

@@ -32,7 +32,7 @@ let profileDir;
 const pageErrors = [];
 
 before(async () => {
-  assert.ok(existsSync(join(dist, 'app.js')), 'www/dist is not built: run scripts/build-www.sh');
+  assert.ok(existsSync(join(dist, 'form.js')), 'www/dist is not built: run scripts/build-www.sh');
   mkdirSync(artifacts, { recursive: true });
   ({ server, url: base } = await serve(dist, 0));
   profileDir = mkdtempSync(join(tmpdir(), 'embedgate-chromium-'));
@@ -840,7 +840,7 @@ describe('explain', () => {
 });
 
 describe('loading', () => {
-  test('the module is served compressed and preloaded beside app.js, and the preload is used', async () => {
+  test('the module is served compressed and preloaded beside the page script, and each page loads only its own bundle', async () => {
     const plain = await fetch(`${base}embedgate_wasm_bg.wasm`, { headers: { 'accept-encoding': 'identity' } });
     const raw = (await plain.arrayBuffer()).byteLength;
     for (const enc of ['br', 'gzip']) {
@@ -863,7 +863,10 @@ describe('loading', () => {
       await sleep(300);
       assert.ok(await page.locator('link[rel="preload"][href="embedgate_wasm_bg.wasm"][as="fetch"][crossorigin]').count() === 1, path);
       assert.deepEqual(warnings, [], `${path}: the preloaded module is the one the page uses`);
-      assert.ok(started['/embedgate_wasm_bg.wasm'] <= started['/app.js'] + 50, `${path}: the module is asked for with app.js, not after it`);
+      const script = `/${{ 'index.html': 'form', 'rls.html': 'rls', 'capabilities.html': 'capabilities', 'explain.html': 'explain' }[path]}.js`;
+      assert.ok(started['/embedgate_wasm_bg.wasm'] <= started[script] + 50, `${path}: the module is asked for with ${script}, not after it`);
+      const scripts = Object.keys(started).filter((p) => p.endsWith('.js'));
+      assert.deepEqual(scripts, [script], `${path}: one script, its own`);
       assert.ok(wire > 0 && wire < raw * 0.6, `${path}: ${wire} B on the wire for ${raw} B`);
       await page.close();
     }

@@ -1,13 +1,11 @@
-// Entry point: loads the wasm module, then starts the page named by <body data-page>.
+// Start-up shared by every page: loads the wasm module, then starts the page. Each page has its own bundle
+// (src/entries/*.ts): a page downloads only its own code beside the module, which is what the first
+// verdict on a slow link waits for.
 import * as wasm from './wasm';
 
-const pages: Record<string, () => Promise<{ start: () => void }>> = {
-  form: () => import('./form'),
-  rls: () => import('./checker'),
-  capabilities: () => import('./capabilities'),
-  explain: () => import('./explain'),
-  rules: () => import('./rules'),
-};
+interface Page {
+  start: () => void;
+}
 
 // Until the module is ready the page's controls are inert and a visible notice says why: loading, or
 // the failure with a retry (a blank page with working-looking buttons would mislead).
@@ -47,12 +45,14 @@ function showFailure(e: unknown) {
 
 let started = false;
 
+let page: Page;
+
 async function main() {
   setInert(true);
   showLoading();
   try {
-    const page = document.body.dataset.page ?? 'form';
-    const [mod] = await Promise.all([pages[page](), wasm.load()]);
+    const mod = page;
+    await wasm.load();
     // Live before start: a page may move the focus (the rules page, to the linked rule).
     setInert(false);
     if (!started) mod.start();
@@ -65,4 +65,8 @@ async function main() {
   }
 }
 
-void main();
+/** Starts `p` once the module is ready (with a visible loading state and a retry on failure). */
+export function boot(p: Page) {
+  page = p;
+  void main();
+}

@@ -6,7 +6,7 @@ export type * from '../pkg/embedgate_wasm.js';
 
 let ready: Promise<unknown> | undefined;
 
-/** Loads the module (the .wasm sits next to app.js). */
+/** Loads the module (the .wasm sits next to the page's script). */
 export function load(): Promise<unknown> {
   ready ??= init({ module_or_path: new URL('./embedgate_wasm_bg.wasm', import.meta.url) }).catch((e) => {
     ready = undefined; // a failed load may be retried

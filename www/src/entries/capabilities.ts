@@ -1,0 +1,5 @@
+// The capabilities page's bundle.
+import { boot } from '../main';
+import * as page from '../capabilities';
+
+boot(page);

@@ -1,0 +1,5 @@
+// The explain page's bundle.
+import { boot } from '../main';
+import * as page from '../explain';
+
+boot(page);
