@@ -66,9 +66,17 @@ struct Pattern {
     fix: &'static str,
     rules: &'static [&'static str],
     status: &'static [u16],
-    /// More specific patterns that make this one redundant when they match too.
-    unless: &'static [&'static str],
 }
+
+/// A generic pattern and the more specific ones that make it redundant when they match too.
+const SUPERSEDED: &[(&str, &[&str])] = &[(
+    "not-authorized",
+    &[
+        "api-not-accessible-for-app",
+        "entity-not-found",
+        "insufficient-token-permissions",
+    ],
+)];
 
 static PATTERNS: &[Pattern] = &[
     Pattern {
@@ -78,7 +86,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "The dataset uses row-level security (or is a live connection / SSO model) and the token request carries no effective identity for it. A service principal can never omit it.",
         fix: "Add an identity {username, roles, datasets:[<dataset id>]} built on the server from the signed-in user.",
         rules: &["EG0301"],
-        unless: &[],
         status: &[400],
     },
     Pattern {
@@ -88,7 +95,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "The model's RLS needs at least one role in the effective identity (internal-hosted import and DirectQuery models).",
         fix: "Add the RLS role(s) the model defines to identities[].roles.",
         rules: &["EG0206", "EG0207"],
-        unless: &[],
         status: &[400],
     },
     Pattern {
@@ -98,7 +104,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "The dataset has no row-level security, and an effective identity was sent for it.",
         fix: "Remove the dataset from identities[].datasets (or drop the identity).",
         rules: &["EG0204"],
-        unless: &[],
         status: &[400],
     },
     Pattern {
@@ -108,7 +113,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "Azure Analysis Services live connection: the caller's identity cannot be overridden, so the username must be the caller's own UPN (master user) or object id (service principal).",
         fix: "Set username to the caller's principal and carry the end user in customData (filter with CUSTOMDATA()).",
         rules: &["EG0303", "EG0304"],
-        unless: &[],
         status: &[400],
     },
     Pattern {
@@ -118,7 +122,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "More than one effective identity names the same dataset.",
         fix: "Merge them: one identity per dataset, with all of its roles.",
         rules: &["EG0203"],
-        unless: &[],
         status: &[400],
     },
     Pattern {
@@ -128,7 +131,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "The caller may not reach the item: the service principal or profile is not a member of the workspace, the X-PowerBI-Profile-Id names another profile, or the Entra token is missing, expired or for the wrong audience.",
         fix: "Give the profile access with Add Group User (principalType App, profile {id}); call as the profile that owns the customer's workspace; refresh the Entra token.",
         rules: &["EG0602", "EG0405", "EG0403", "EG0404"],
-        unless: &["api-not-accessible-for-app", "entity-not-found", "insufficient-token-permissions"],
         status: &[401, 403],
     },
     Pattern {
@@ -138,7 +140,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "A service principal called an API it may not use: a user-scoped route such as /v1.0/myorg/reports/{id} (without /groups/{workspace}/), an admin or personal-workspace API, or the tenant does not let service principals use Power BI APIs.",
         fix: "Call the workspace route /v1.0/myorg/groups/{workspace id}/...; in the Power BI admin portal turn on \"Allow service principals to use Power BI APIs\" for a security group the app is in.",
         rules: &[],
-        unless: &[],
         status: &[401],
     },
     Pattern {
@@ -148,7 +149,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "Power BI answers 404 both for an id that does not exist and for one the caller may not see: a typo, an id from another workspace than the one in the path, or a profile (or service principal) that is not a member of the item's workspace.",
         fix: "Check the id and the workspace in the path; call as the profile that owns the customer's workspace (X-PowerBI-Profile-Id), or add it with Add Group User.",
         rules: &["EG0408", "EG0602", "EG0702"],
-        unless: &[],
         status: &[404],
     },
     Pattern {
@@ -158,7 +158,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "The embed token was minted with fewer permissions than the embedded item asked for: editing with a View token, Save As without allowSaveAs, or creating a report without a Create token.",
         fix: "Mint the token with the permission the page uses: V1 accessLevel Edit (and allowSaveAs) or Create with datasetId; V2 reports[].allowEdit. Or open the embed in view mode.",
         rules: &["EG0501", "EG0502", "EG0504", "EG0505"],
-        unless: &[],
         status: &[403],
     },
     Pattern {
@@ -168,7 +167,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "The embed token (or the Entra token) expired. An embed token never outlives the Entra token it was minted with.",
         fix: "Mint a new embed token and pass it to report.setAccessToken(); refresh a few minutes before `expiration`.",
         rules: &["EG0102"],
-        unless: &[],
         status: &[403],
     },
     Pattern {
@@ -178,7 +176,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "Power BI throttled the caller.",
         fix: "Wait for Retry-After seconds, then retry with jitter; cache Entra tokens and reuse embed tokens until near expiry.",
         rules: &[],
-        unless: &[],
         status: &[429],
     },
     Pattern {
@@ -188,7 +185,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "Embed tokens cannot be created for content in My workspace.",
         fix: "Move the content to a (new) workspace.",
         rules: &["EG0401"],
-        unless: &[],
         status: &[400],
     },
     Pattern {
@@ -198,7 +194,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "The profile header is wrong: sent twice, not a GUID, a profile of another service principal, or sent with a master user token.",
         fix: "Send X-PowerBI-Profile-Id once, with the id of a profile the calling service principal created.",
         rules: &["EG0601", "EG0103"],
-        unless: &[],
         status: &[400],
     },
     Pattern {
@@ -208,7 +203,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "Entra ID refused the client secret.",
         fix: "Check CLIENT_SECRET (the secret's value, not its id) and whether it expired.",
         rules: &[],
-        unless: &[],
         status: &[401],
     },
     Pattern {
@@ -218,7 +212,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "Entra ID does not know the tenant.",
         fix: "Use the tenant id (a GUID) in the authority URL, not /common.",
         rules: &[],
-        unless: &[],
         status: &[400],
     },
     Pattern {
@@ -228,7 +221,6 @@ static PATTERNS: &[Pattern] = &[
         reason: "Entra ID does not know the client id in this tenant.",
         fix: "Check CLIENT_ID and that the app registration lives in the configured tenant.",
         rules: &[],
-        unless: &[],
         status: &[400],
     },
 ];
@@ -264,7 +256,12 @@ pub fn explain(text: &str) -> Vec<Explanation> {
         .collect();
     matched
         .iter()
-        .filter(|p| !p.unless.iter().any(|u| matched.iter().any(|m| m.id == *u)))
+        .filter(|p| {
+            !SUPERSEDED
+                .iter()
+                .filter(|(generic, _)| *generic == p.id)
+                .any(|(_, by)| matched.iter().any(|m| by.contains(&m.id)))
+        })
         .map(|p| Explanation {
             id: p.id,
             title: p.title,

@@ -35,11 +35,17 @@ pub const UNKNOWN_FIELD: Rule = Rule {
     check: |ctx, e| unknown_fields(ctx.parsed, e),
 };
 
-pub(super) fn unknown_fields(parsed: &Parsed, e: &mut Emitter) {
-    let v1_body = parsed
+/// Whether the scenario's endpoint takes a V1 body (read from the scenario, since a body with a
+/// shape error is not typed).
+fn v1_body(parsed: &Parsed) -> bool {
+    parsed
         .scenario
         .as_ref()
-        .is_some_and(|s| !s.endpoint.is_v2());
+        .is_some_and(|s| !s.endpoint.is_v2())
+}
+
+pub(super) fn unknown_fields(parsed: &Parsed, e: &mut Emitter) {
+    let v1_body = v1_body(parsed);
     for u in &parsed.unknown {
         let top_level_request =
             u.location == Location::Request && u.pointer.matches('/').count() == 1;
@@ -104,10 +110,7 @@ pub const SHAPE: Rule = Rule {
 };
 
 pub(super) fn shape_errors(parsed: &Parsed, e: &mut Emitter) {
-    let v1 = parsed
-        .scenario
-        .as_ref()
-        .is_some_and(|s| !s.endpoint.is_v2());
+    let v1 = v1_body(parsed);
     for s in &parsed.shape_errors {
         // The field's own swagger words, or its definition's `required` list for a missing one;
         // nothing for the scenario's own fields (Embedgate's schema, not Microsoft's).
