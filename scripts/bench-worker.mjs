@@ -63,6 +63,10 @@ function runWrk(c, script, url, env = {}) {
   return JSON.parse(line.slice(8));
 }
 const FRESH_TOKENS = Number(process.env.BENCH_FRESH_TOKENS || 4000);
+/** Requests wrk saw fail (a non-2xx status, a socket error or a timeout). */
+const failures = (r) => r.status_errors + r.connect_errors + r.read_errors + r.write_errors + r.timeouts;
+/** Requests answered with a 2xx, per second. */
+const okRate = (r) => (r.requests - failures(r)) / (r.duration_us / 1e6);
 
 const ms = (us) => (us / 1000).toFixed(1);
 
@@ -112,8 +116,7 @@ try {
   }
   for (const c of LEVELS) {
     const r = runWrk(c, healthPath, `${worker.base}/api/health`);
-    health[c] = { ok: r.requests - r.status_errors - r.connect_errors - r.read_errors - r.write_errors - r.timeouts, rps: 0, p50: r.p50, p99: r.p99 };
-    health[c].rps = health[c].ok / (r.duration_us / 1e6);
+    health[c] = { ok: r.requests - failures(r), rps: okRate(r), p50: r.p50, p99: r.p99 };
     console.error(`bench: health c=${c}: ${health[c].rps.toFixed(1)} requests/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`);
   }
   const session = join(dir, 'session.txt');
@@ -129,7 +132,7 @@ try {
     await new Promise((res) => setTimeout(res, 1500)); // requests still in flight when wrk stopped
     const calls = await emu.calls();
     const upstream = Object.values(calls).reduce((a, b) => a + b, 0);
-    const failed = r.status_errors + r.connect_errors + r.read_errors + r.write_errors + r.timeouts;
+    const failed = failures(r);
     const ok = r.requests - failed;
     const gen = calls['powerbi.generateToken'] ?? 0;
     rows.push({
@@ -137,7 +140,7 @@ try {
       c,
       tokens: ok,
       failed,
-      rps: ok / (r.duration_us / 1e6),
+      rps: okRate(r),
       p50: r.p50,
       p90: r.p90,
       p99: r.p99,
@@ -162,8 +165,7 @@ try {
       for (const c of LEVELS) {
         const hr = runWrk(c, healthPath, `${dev.base}/api/health`);
         const tr = runWrk(c, luaPath, `${dev.base}/api/token`, { TOKENS_FILE: session });
-        const rate = (r) => (r.requests - r.status_errors - r.connect_errors - r.read_errors - r.write_errors - r.timeouts) / (r.duration_us / 1e6);
-        withInspector[c] = { health: rate(hr), session: rate(tr), p50: tr.p50, p99: tr.p99 };
+        withInspector[c] = { health: okRate(hr), session: okRate(tr), p50: tr.p50, p99: tr.p99 };
         console.error(`bench: inspector on, c=${c}: health ${withInspector[c].health.toFixed(1)}/s, session token ${withInspector[c].session.toFixed(1)}/s`);
       }
     } finally {

@@ -2,7 +2,7 @@
 // dataset types of "Set effective identity"), rendered from the core's
 // data and filterable by caller and dataset type. Filters live in the URL hash.
 import { ruleHref } from './diag';
-import { DOCS } from './docs';
+import { DOCS, docLink } from './docs';
 import { $, h } from './dom';
 import * as hash from './hash';
 import * as wasm from './wasm';
@@ -24,8 +24,6 @@ const RLS_MODELS: Record<RlsType, ModelKind[]> = {
 
 const considerations = DOCS['seed-004-token-considerations'];
 const identity = DOCS['seed-003-effective-identity'];
-const docLink = (d: { title: string; url?: string }) =>
-  h('a', { class: 'doc-link', href: d.url, target: '_blank', rel: 'noopener' }, `“${d.title}”`);
 
 const yesNo = (b: boolean) => h('span', { class: b ? 'yes' : 'no' }, b ? 'Yes' : 'No');
 
@@ -161,11 +159,11 @@ export function start() {
     $('#tables').replaceChildren(
       ...([
       h('h2', {}, 'Row-level security and the caller'),
-      h('p', { class: 'intro' }, 'From ', docLink(considerations), ' on Microsoft Learn.'),
+      h('p', { class: 'intro' }, 'From ', docLink(considerations, 'doc-link', `“${considerations.title}”`), ' on Microsoft Learn.'),
       scroller(rls, 'Row-level security and the caller'),
       note,
       h('h2', {}, 'Effective identity by dataset type'),
-      h('p', { class: 'intro' }, 'From ', docLink(identity), ', “Compare dataset types”, on Microsoft Learn.'),
+      h('p', { class: 'intro' }, 'From ', docLink(identity, 'doc-link', `“${identity.title}”`), ', “Compare dataset types”, on Microsoft Learn.'),
       scroller(dt, 'Effective identity by dataset type'),
     ].filter((x): x is HTMLElement => x !== null)),
     );

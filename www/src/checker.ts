@@ -186,24 +186,22 @@ function renderWrapNotes(v: unknown) {
     input.addEventListener('keydown', (e) => e.key === 'Enter' && use());
     return [input, h('button', { type: 'button', id: `${id}-use`, onclick: use }, 'Use')];
   };
-  if (s?.caller?.objectId === SP_OBJECT_ID) {
+  // The placeholder caller wrap() put in, with the one value to replace.
+  const caller =
+    s?.caller?.objectId === SP_OBJECT_ID
+      ? { key: 'objectId', id: 'wrap-object-id', label: "Your service principal's object id", example: 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx',
+          text: `The caller is a placeholder service principal (object id ${SP_OBJECT_ID}). Your app's object id (Entra ID, Enterprise applications):` }
+      : s?.caller?.upn === MASTER_UPN
+        ? { key: 'upn', id: 'wrap-upn', label: "Your master user's UPN", example: 'name@yourtenant.com',
+            text: `The caller is a placeholder master user (${MASTER_UPN}). Your master user's UPN:` }
+        : undefined;
+  if (caller) {
     notes.push(
       h(
         'li',
         { 'data-note': 'caller' },
-        h('span', {}, `The caller is a placeholder service principal (object id ${SP_OBJECT_ID}). Your app's object id (Entra ID, Enterprise applications):`),
-        ...field('wrap-object-id', "Your service principal's object id", 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx', (id) =>
-          editScenario((x) => (x.caller.objectId = id)),
-        ),
-      ),
-    );
-  } else if (s?.caller?.upn === MASTER_UPN) {
-    notes.push(
-      h(
-        'li',
-        { 'data-note': 'caller' },
-        h('span', {}, `The caller is a placeholder master user (${MASTER_UPN}). Your master user's UPN:`),
-        ...field('wrap-upn', "Your master user's UPN", 'name@yourtenant.com', (upn) => editScenario((x) => (x.caller.upn = upn))),
+        h('span', {}, caller.text),
+        ...field(caller.id, caller.label, caller.example, (value) => editScenario((x) => (x.caller[caller.key] = value))),
       ),
     );
   }

@@ -1,10 +1,10 @@
 // Rendering of the core's report: a summary, and one card per diagnostic.
 import { h } from './dom';
-import { DOCS } from './docs';
+import { DOCS, docLink } from './docs';
 import type { Diagnostic, Report, Source } from './wasm';
 
 
-const SEVERITY_LABEL = { error: 'Error', warning: 'Warning', info: 'Note' } as const;
+export const SEVERITY_LABEL = { error: 'Error', warning: 'Warning', info: 'Note' } as const;
 
 /** The pointer relative to the scenario root (request pointers gain `/request`). */
 export function scenarioPointer(d: Diagnostic): string {
@@ -77,11 +77,8 @@ export function ruleHref(code: string): string {
 
 /** The cited document by its title (a link to Microsoft Learn where it has a page), section and quote. */
 export function citation(src: Source): (HTMLElement | string | null)[] {
-  const doc = DOCS[src.document] ?? { title: src.document };
   return [
-    doc.url
-      ? h('a', { class: 'source-doc', href: doc.url, target: '_blank', rel: 'noopener' }, doc.title)
-      : h('span', { class: 'source-doc' }, doc.title),
+    docLink(DOCS[src.document] ?? { title: src.document }, 'source-doc'),
     src.section ? ` · ${src.section}` : '',
     src.quote ? h('q', {}, src.quote) : null,
   ];

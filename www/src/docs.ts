@@ -1,5 +1,6 @@
 // Microsoft's documents the rules cite, by the core's document id: the title a user knows and its
 // page on Microsoft Learn. The core's `Document::url` holds the same links (a core test compares).
+import { h } from './dom';
 import type { Document } from './wasm';
 
 export interface DocRef {
@@ -27,3 +28,10 @@ export const DOCS: Record<Document, DocRef> = {
   'service-behaviour': { title: 'Power BI service behaviour' },
   embedgate: { title: 'Embedgate' },
 };
+
+/** A document's title as a link to its page (a new tab), or as plain text where it has none. */
+export function docLink(doc: DocRef, className: string, text = doc.title): HTMLElement {
+  return doc.url
+    ? h('a', { class: className, href: doc.url, target: '_blank', rel: 'noopener' }, text)
+    : h('span', { class: className }, text);
+}

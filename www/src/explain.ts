@@ -1,6 +1,6 @@
 // Explain: a Power BI error message in, the rule, the reason and the fix out.
 import { ruleHref } from './diag';
-import { DOCS } from './docs';
+import { DOCS, docLink } from './docs';
 import { $, debounce, h, say } from './dom';
 import { defaultScenario } from './form';
 import * as hash from './hash';
@@ -91,9 +91,7 @@ export function start() {
                 ' ',
                 h('strong', {}, r?.title ?? ''),
                 r ? h('span', { class: 'rule-name' }, ` (${r.name})`) : null,
-                r && DOCS[r.source.document]?.url
-                  ? [' · ', h('a', { class: 'source-doc', href: DOCS[r.source.document].url!, target: '_blank', rel: 'noopener' }, DOCS[r.source.document].title)]
-                  : null,
+                r && DOCS[r.source.document]?.url ? [' · ', docLink(DOCS[r.source.document], 'source-doc')] : null,
               );
             }),
           ) : null,

@@ -51,11 +51,10 @@ async function main() {
   setInert(true);
   showLoading();
   try {
-    const mod = page;
     await wasm.load();
     // Live before start: a page may move the focus (the rules page, to the linked rule).
     setInert(false);
-    if (!started) mod.start();
+    if (!started) page.start();
     started = true;
     notice.hidden = true;
     document.body.classList.add('ready');

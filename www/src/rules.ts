@@ -1,6 +1,6 @@
 // The rule catalog as a page: one section per rule (its code is the anchor findings and chips link
 // to), grouped by family, each with its severity, how it was decided and the sentence it rests on.
-import { citation, rich } from './diag';
+import { citation, rich, SEVERITY_LABEL } from './diag';
 import { $, h } from './dom';
 import * as wasm from './wasm';
 import type { Family, Rule } from './wasm';
@@ -15,8 +15,6 @@ const FAMILIES: Record<Family, string> = {
   profiles: 'Service principal profiles',
   scenario: 'Scenario completeness',
 };
-
-const SEVERITY = { error: 'Error', warning: 'Warning', info: 'Note' } as const;
 
 export function start() {
   const rules = wasm.rules();
@@ -45,7 +43,7 @@ export function start() {
               'header',
               {},
               h('h3', { id: `${r.code}-h` }, h('code', { class: 'code' }, r.code), ' ', ...rich(r.title)),
-              h('span', { class: `sev sev-${r.severity}` }, SEVERITY[r.severity]),
+              h('span', { class: `sev sev-${r.severity}` }, SEVERITY_LABEL[r.severity]),
             ),
             h('p', { class: 'rule-name' }, h('code', {}, r.name)),
             r.doc ? h('p', { class: 'rule-doc' }, ...rich(r.doc.replace(/\s+/g, ' ').trim())) : null,
