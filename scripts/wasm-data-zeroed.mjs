@@ -1,12 +1,19 @@
 // Writes a copy of a .wasm module with every data segment's bytes set to zero, so that its gzip size
 // is the size of everything but the data (code, types, imports, exports): the floor that no move of
-// texts or tables out of the module can go below.
+// texts or tables out of the module can go below. With --sections it writes nothing and prints each
+// section's raw and gzip -9 size instead (how much of the module is code, how much data).
 //   node scripts/wasm-data-zeroed.mjs in.wasm out.wasm
+//   node scripts/wasm-data-zeroed.mjs --sections in.wasm
 import { readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 
-const [input, output] = process.argv.slice(2);
-if (!input || !output) {
-  console.error("usage: node scripts/wasm-data-zeroed.mjs in.wasm out.wasm");
+const args = process.argv.slice(2);
+const sections = args[0] === "--sections";
+const [input, output] = sections ? args.slice(1) : args;
+if (!input || (!output && !sections)) {
+  console.error(
+    "usage: node scripts/wasm-data-zeroed.mjs in.wasm out.wasm | --sections in.wasm",
+  );
   process.exit(2);
 }
 const b = readFileSync(input);
@@ -38,12 +45,19 @@ function skipConstExpr() {
     throw new Error(`offset expression not ended at ${at - 1}`);
 }
 
+const NAMES = ["custom", "type", "import", "function", "table", "memory", "global", "export",
+  "start", "element", "code", "data", "data count"];
+const kib = (n) => (n / 1024).toFixed(1);
+if (sections) console.log("| section | raw KiB | gzip -9 KiB |\n| --- | ---: | ---: |");
 let zeroed = 0;
 while (at < b.length) {
   const id = b[at++];
   const size = leb();
   const end = at + size;
-  if (id === 11) {
+  if (sections) {
+    const body = b.subarray(at, end);
+    console.log(`| ${NAMES[id] ?? id} | ${kib(size)} | ${kib(gzipSync(body, { level: 9 }).length)} |`);
+  } else if (id === 11) {
     const count = leb();
     for (let i = 0; i < count; i++) {
       const flags = leb();
@@ -57,5 +71,7 @@ while (at < b.length) {
   }
   at = end;
 }
-writeFileSync(output, b);
-console.error(`${zeroed} data bytes zeroed`);
+if (!sections) {
+  writeFileSync(output, b);
+  console.error(`${zeroed} data bytes zeroed`);
+}
