@@ -39,3 +39,5 @@ rm -rf "$DIST" && mkdir -p "$DIST"
 "$BIN/esbuild" www/src/portal.ts --bundle --format=esm --target=es2022 --minify --sourcemap \
   --log-level=warning --outfile="$DIST/portal.js"
 cp www/static/* "$DIST/"
+# The rules page reads the catalog with its docs (not in the module); the scenario schema for editors.
+cp docs/rules.json docs/schemas/scenario.schema.json "$DIST/"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Prints the browser module's raw and gzip sizes and fails when the gzip size is past the budget.
 #   scripts/check-wasm-size.sh [www/dist/embedgate_wasm_bg.wasm]
-# WASM_GZIP_BUDGET_KB (default 131) is the enforced ceiling, a regression guard set just above
-# today's size (129.7 KiB; 127.8 before the per-field swagger citations and 124.1 before Explain's
-# new errors, issue 16; 120.8 before the form's C#/Node/Python samples, issue 14).
+# WASM_GZIP_BUDGET_KB (default 125) is the enforced ceiling, a regression guard set just above
+# today's size (124.8 KiB). Issue 16 keeps it where issue 14 left it: its new texts were paid for by
+# moving the scenario schema and the rule docs out of the module (static files beside the pages).
 # Issue 3's target is 64 KB gzip; it is printed as met or not (it is not, and cannot be with this core: scripts/wasm-size-floor.sh, www/README.md "Size and speed").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WASM="${1:-www/dist/embedgate_wasm_bg.wasm}"
-BUDGET_KB="${WASM_GZIP_BUDGET_KB:-131}"
+BUDGET_KB="${WASM_GZIP_BUDGET_KB:-125}"
 TARGET_KB=64
 [ -f "$WASM" ] || { echo "size: $WASM not found (run scripts/build-www.sh)" >&2; exit 1; }
 raw=$(wc -c < "$WASM")

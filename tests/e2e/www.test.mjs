@@ -959,6 +959,31 @@ describe('documents and rules', () => {
     assert.ok((await page.locator('#rule-toc a').count()) >= 5, 'no table of families');
     // Rules of Embedgate's own or of the service have no page: no link, only the title.
     assert.equal(await page.locator('.source span.source-doc').first().count(), 1);
+    // Each rule's doc, from docs/rules.json (the module carries none).
+    const catalog = JSON.parse(readFileSync(join(dist, 'rules.json'), 'utf8'));
+    assert.equal(ids.length, catalog.length);
+    assert.equal(await page.locator('section.rule .rule-doc').count(), catalog.filter((r) => r.doc).length);
+    assert.match(await page.locator('section.rule#EG0207 .rule-doc').innerText(), /At least one role must be defined/);
+    await page.close();
+  });
+
+  test('the rules page needs no module; a failed catalog shows a retry, then recovers', async () => {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`rules.html: ${e.message}`));
+    const asked = [];
+    page.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    await page.route('**/rules.json', (r) => r.abort());
+    await page.goto(base + 'rules.html');
+    const notice = page.locator('#load-state[role="alert"]');
+    await notice.waitFor({ timeout: 15000 });
+    assert.ok(await notice.isVisible());
+    assert.equal(await page.locator('section.rule').count(), 0);
+    await page.unroute('**/rules.json');
+    await page.locator('#load-retry').click();
+    await page.waitForSelector('body.ready', { timeout: 15000 });
+    assert.ok((await page.locator('section.rule').count()) >= 56);
+    assert.ok(asked.includes('/rules.json'), asked.join(' '));
+    assert.ok(!asked.some((p) => p.endsWith('.wasm')), `the rules page fetched the module: ${asked.join(' ')}`);
     await page.close();
   });
 

@@ -6,7 +6,7 @@ import { DOCS, docLink } from './docs';
 import { $, h } from './dom';
 import * as hash from './hash';
 import * as wasm from './wasm';
-import type { Capabilities, ModelKind, RlsType, Rule } from './wasm';
+import type { Capabilities, ModelKind, RlsType } from './wasm';
 
 type CallerFilter = 'all' | 'user' | 'sp';
 
@@ -46,7 +46,7 @@ function hint(wrap: HTMLElement) {
 
 export function start() {
   const caps: Capabilities = wasm.capabilities();
-  const catalog = new Map<string, Rule>(wasm.rules().map((r) => [r.code, r]));
+  const catalog = new Map(wasm.rules().map((r) => [r.code, r]));
   const callerSel = $('#filter-caller') as HTMLSelectElement;
   const typeSel = $('#filter-type') as HTMLSelectElement;
   for (const row of caps.rls) typeSel.append(h('option', { value: `rls:${row.rlsType}` }, row.name));

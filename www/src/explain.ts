@@ -5,7 +5,7 @@ import { $, debounce, h, say } from './dom';
 import { defaultScenario } from './form';
 import * as hash from './hash';
 import * as wasm from './wasm';
-import type { Explanation, Rule } from './wasm';
+import type { Explanation } from './wasm';
 
 const SAMPLES = [
   '{"error":{"code":"InvalidRequest","message":"Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 requires effective identity to be provided"}}',
@@ -37,7 +37,7 @@ export function scenarioFor(x: Explanation): string {
 export function start() {
   const input = $('#error-text') as HTMLTextAreaElement;
   const out = $('#explanations');
-  const catalog = new Map<string, Rule>(wasm.rules().map((r) => [r.code, r]));
+  const catalog = new Map(wasm.rules().map((r) => [r.code, r]));
 
   function run() {
     const text = input.value;

@@ -4,6 +4,8 @@
 import * as wasm from './wasm';
 
 interface Page {
+  /** What the page waits for before it starts; the wasm module unless the page says otherwise. */
+  load?: () => Promise<void>;
   start: () => void;
 }
 
@@ -51,7 +53,7 @@ async function main() {
   setInert(true);
   showLoading();
   try {
-    await wasm.load();
+    await (page.load ?? wasm.load)();
     // Live before start: a page may move the focus (the rules page, to the linked rule).
     setInert(false);
     if (!started) page.start();

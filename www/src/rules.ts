@@ -2,7 +2,6 @@
 // to), grouped by family, each with its severity, how it was decided and the sentence it rests on.
 import { citation, rich, SEVERITY_LABEL } from './diag';
 import { $, h } from './dom';
-import * as wasm from './wasm';
 import type { Family, Rule } from './wasm';
 
 const FAMILIES: Record<Family, string> = {
@@ -16,8 +15,16 @@ const FAMILIES: Record<Family, string> = {
   scenario: 'Scenario completeness',
 };
 
+let rules: Rule[] = [];
+
+// The catalog with its docs, written by `embedgate docs`: the page needs no module (the docs are not in it).
+export async function load() {
+  const res = await fetch('rules.json');
+  if (!res.ok) throw new Error(`rules.json: HTTP ${res.status}`);
+  rules = (await res.json()) as Rule[];
+}
+
 export function start() {
-  const rules = wasm.rules();
   const byFamily = new Map<Family, Rule[]>();
   for (const r of rules) byFamily.set(r.family, [...(byFamily.get(r.family) ?? []), r]);
   const toc = $('#rule-toc');

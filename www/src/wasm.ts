@@ -20,7 +20,6 @@ export const checkText = wasm.checkText;
 export const capabilities = wasm.capabilities;
 export const rules = wasm.rules;
 export const explain = wasm.explain;
-export const schema = wasm.schema;
 export const locate = wasm.locate;
 export const requestPreview = wasm.requestPreview;
 

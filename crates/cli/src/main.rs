@@ -435,6 +435,11 @@ fn generated(dir: &std::path::Path) -> Vec<(PathBuf, String)> {
     let mut v = vec![
         (dir.join("rules.md"), docs::rules_markdown()),
         (dir.join("capabilities.md"), docs::capabilities_markdown()),
+        // The rules page reads the catalog, docs included, from this file (the module has no docs).
+        (
+            dir.join("rules.json"),
+            pretty(&serde_json::to_value(embedgate_core::CATALOG).expect("catalog")) + "\n",
+        ),
     ];
     let inventory =
         serde_json::to_value(schemars::schema_for!(embedgate_migrate::Inventory)).expect("schema");

@@ -58,10 +58,6 @@ fn per_call<T, U>(work: impl FnOnce() -> T, finish: impl FnOnce(&T) -> U) -> U {
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("../ts/types.d.ts");
 
-/// The scenario JSON Schema, embedded minified (the module does not link schemars; `build.rs`
-/// minifies `docs/schemas/scenario.schema.json`).
-pub const SCENARIO_SCHEMA: &str = include_str!(concat!(env!("OUT_DIR"), "/scenario.schema.json"));
-
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
@@ -224,9 +220,9 @@ pub fn capabilities() -> Result<JsValue, JsError> {
     per_call(embedgate_core::capabilities, to_js)
 }
 
-/// The rule catalog.
+/// The rule catalog, without the rules' docs (the rules page reads them from `rules.json`).
 #[cfg(not(feature = "only-validate"))]
-#[wasm_bindgen(unchecked_return_type = "Rule[]")]
+#[wasm_bindgen(unchecked_return_type = "Omit<Rule, \"doc\">[]")]
 pub fn rules() -> Result<JsValue, JsError> {
     to_js(embedgate_core::CATALOG)
 }
@@ -237,13 +233,6 @@ pub fn rules() -> Result<JsValue, JsError> {
 pub fn explain(text: JsString) -> Result<JsValue, JsError> {
     let text = utf8(&text);
     per_call(|| embedgate_core::explain(&text), to_js)
-}
-
-/// The scenario JSON Schema, as an object.
-#[cfg(not(feature = "only-validate"))]
-#[wasm_bindgen(unchecked_return_type = "Record<string, unknown>")]
-pub fn schema() -> Result<JsValue, JsError> {
-    js_sys::JSON::parse(SCENARIO_SCHEMA).map_err(|_| JsError::new("embedded schema is not JSON"))
 }
 
 /// Applies a diagnostic's fix to a scenario. Returns a new scenario of the same kind as given:

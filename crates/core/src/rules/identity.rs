@@ -45,6 +45,7 @@ pub const IDENTITY_DATASETS_REQUIRED: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "Every effective identity lists the datasets it applies to",
+    #[cfg(feature = "rule-docs")]
     doc: "An identity for paginated reports may list `reports` instead.",
     source: cite(
         Document::EffectiveIdentity,
@@ -81,6 +82,7 @@ pub const IDENTITY_DATASET_NOT_EMBEDDED: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "An identity names only datasets the token embeds",
+    #[cfg(feature = "rule-docs")]
     doc: "An identity for a dataset the token does not cover is usually a wrong id: the dataset meant gets no \
           identity. Checked only when every embedded item is described in the scenario. The emulator refuses it too \
           (it once ignored such an identity; the generated differential test found the two apart).",
@@ -113,6 +115,7 @@ pub const ONE_IDENTITY_PER_DATASET: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "A dataset gets at most one effective identity",
+    #[cfg(feature = "rule-docs")]
     doc: "Two identities for one dataset are refused by the service. Put all roles into one identity: \
           the roles are enforced together (the union of their rows).",
     source: cite(Document::ServiceBehaviour, "GenerateToken errors", "Creating embed token with multiple identities is not supported"),
@@ -144,6 +147,7 @@ pub const IDENTITY_NOT_ALLOWED: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "A dataset without row-level security gets no effective identity",
+    #[cfg(feature = "rule-docs")]
     doc: "When the model defines no RLS roles (or `isEffectiveIdentityRequired` is false) the service refuses an identity for it.",
     source: cite(
         Document::ServiceBehaviour,
@@ -179,6 +183,7 @@ pub const USERNAME_REQUIRED: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "An effective identity carries a username",
+    #[cfg(feature = "rule-docs")]
     doc: "“Set effective identity” requires a username for internal-hosted models and uses it to authenticate with Analysis Services. \
           The swagger marks `username` required. “Set effective identity” lets token-based (SSO) identity omit it, but “Considerations when generating an embed token” says a \
           service principal must always give an SSO dataset a username: Embedgate accepts a blob-only identity from a \
@@ -211,6 +216,7 @@ pub const ROLES_REQUIRED: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "Internal-hosted RLS models need at least one role in the identity",
+    #[cfg(feature = "rule-docs")]
     doc: "“Set effective identity” requires a role for import and DirectQuery models. A model whose `isEffectiveIdentityRolesRequired` \
           is false (dynamic RLS) is the one exception the service documents.",
     source: cite(
@@ -256,6 +262,7 @@ pub const ROLE_NOT_IN_MODEL: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "Roles in the identity are roles the model defines",
+    #[cfg(feature = "rule-docs")]
     doc: "Checked when the scenario lists the model's roles. A role the model does not define filters nothing or fails. \
           A model that defines no roles at all (`roles: []`) has no role to name: “Set effective identity” says \"At least one role must be \
           defined in the model\" for every model kind that takes an identity, so any role named against it is an error too. \
@@ -300,6 +307,7 @@ pub const MODEL_WITHOUT_ROLES: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Warning,
     title: "Analysis Services models used with an identity define at least one role",
+    #[cfg(feature = "rule-docs")]
     doc: "For import and DirectQuery models without roles the identity itself is refused (EG0204).",
     source: cite(
         Document::EffectiveIdentity,
@@ -328,6 +336,7 @@ pub const CUSTOM_DATA_UNSUPPORTED: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "CustomData is not supported for SQL Server Analysis Services",
+    #[cfg(feature = "rule-docs")]
     doc: "Supported for internal-hosted models and Azure Analysis Services only.",
     source: cite(
         Document::EffectiveIdentity,
@@ -355,6 +364,7 @@ pub const IDENTITY_BLOB_ONLY_AZURE_SQL: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "identityBlob only for DirectQuery to Azure SQL Database (SSO)",
+    #[cfg(feature = "rule-docs")]
     doc: "Token-based identity works only when the source is an Azure SQL Database reached with DirectQuery and SSO.",
     source: cite(Document::Swagger, "IdentityBlob", "A blob for specifying an identity. Only supported for datasets with a DirectQuery connection to Azure SQL"),
     check: |ctx, e| {
@@ -377,6 +387,7 @@ pub const IDENTITY_BLOB_EMPTY: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Error,
     title: "identityBlob.value holds an OAuth 2.0 access token for Azure SQL",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::Swagger,
@@ -406,6 +417,7 @@ pub const AS_ROLES_OPTIONAL: Rule = Rule {
     family: Family::Identity,
     severity: Severity::Info,
     title: "Analysis Services without roles in the identity: the account's roles apply",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::EffectiveIdentity,

@@ -18,6 +18,7 @@ pub const LIST_LIMIT: Rule = Rule {
     family: Family::Limits,
     severity: Severity::Error,
     title: "At most 50 reports, datasets, target workspaces and identities per V2 request",
+    #[cfg(feature = "rule-docs")]
     doc: "GenerateToken V2 accepts at most 50 entries in each list.",
     source: cite(
         Document::ServiceBehaviour,
@@ -58,6 +59,7 @@ pub const LIFETIME: Rule = Rule {
     family: Family::Limits,
     severity: Severity::Error,
     title: "lifetimeInMinutes must be a positive integer (0 means the default)",
+    #[cfg(feature = "rule-docs")]
     doc: "A negative lifetime is an error. Zero is accepted and means the default expiry (reported as a note). The \
           lifetime can only shorten a token: it never outlives the Entra token used to mint it.",
     source: cite(
@@ -86,6 +88,7 @@ pub const GUID_FORMAT: Rule = Rule {
     family: Family::Limits,
     severity: Severity::Error,
     title: "Ids are GUIDs",
+    #[cfg(feature = "rule-docs")]
     doc: "Report, dataset, workspace, dashboard, tile, profile and service principal object ids are GUIDs \
           (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`).",
     source: cite(Document::Swagger, "GenerateTokenRequestV2Report.id", "\"type\": \"string\", \"format\": \"uuid\", \"description\": \"The report ID\""),
@@ -141,6 +144,7 @@ pub const USERNAME_LENGTH: Rule = Rule {
     family: Family::Limits,
     severity: Severity::Error,
     title: "An effective username is at most 256 characters",
+    #[cfg(feature = "rule-docs")]
     doc: "Applies to every model type.",
     source: cite(
         Document::Swagger,
@@ -169,6 +173,7 @@ pub const USERNAME_SPACES: Rule = Rule {
     family: Family::Limits,
     severity: Severity::Error,
     title: "An effective username contains no spaces",
+    #[cfg(feature = "rule-docs")]
     doc: "Applies to every model type.",
     source: cite(
         Document::Swagger,
@@ -196,6 +201,7 @@ pub const USERNAME_ON_PREM_ALPHABET: Rule = Rule {
     family: Family::Limits,
     severity: Severity::Error,
     title: "On-premises models: the username uses letters, digits and . - _ ! # ^ ~ \\ @ only",
+    #[cfg(feature = "rule-docs")]
     doc: "Applies when the identity covers a SQL Server Analysis Services (on-premises) model. Cloud models accept any ASCII character.",
     source: cite(
         Document::Swagger,
@@ -222,6 +228,7 @@ pub const ROLES_COUNT: Rule = Rule {
     family: Family::Limits,
     severity: Severity::Error,
     title: "An identity carries at most 50 roles",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::Swagger,
@@ -248,6 +255,7 @@ pub const ROLE_FORMAT: Rule = Rule {
     family: Family::Limits,
     severity: Severity::Error,
     title: "A role name is 1 to 50 characters without commas",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::Swagger,

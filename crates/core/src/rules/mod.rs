@@ -65,6 +65,7 @@ pub struct Rule {
     pub severity: Severity,
     pub title: &'static str,
     /// Longer explanation, including how contradictions between sources were resolved.
+    #[cfg(feature = "rule-docs")]
     pub doc: &'static str,
     pub source: Source,
     #[serde(skip)]

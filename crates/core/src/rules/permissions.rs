@@ -22,6 +22,7 @@ pub const EDIT_ONLY_REPORTS: Rule = Rule {
     family: Family::Permissions,
     severity: Severity::Error,
     title: "accessLevel Edit only for report embedding",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::TokenConsiderations,
@@ -43,6 +44,7 @@ pub const CREATE_ONLY_CREATE_ENDPOINT: Rule = Rule {
     family: Family::Permissions,
     severity: Severity::Error,
     title: "accessLevel Create only, and always, for report creation",
+    #[cfg(feature = "rule-docs")]
     doc: "The create-report endpoint needs accessLevel Create; no other endpoint accepts it.",
     source: cite(
         Document::TokenConsiderations,
@@ -72,6 +74,7 @@ pub const CREATE_NEEDS_DATASET: Rule = Rule {
     family: Family::Permissions,
     severity: Severity::Error,
     title: "Report creation needs datasetId",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::TokenConsiderations,
@@ -104,6 +107,7 @@ pub const SAVE_AS_ONLY_REPORTS: Rule = Rule {
     family: Family::Permissions,
     severity: Severity::Error,
     title: "allowSaveAs only applies to report embedding",
+    #[cfg(feature = "rule-docs")]
     doc: "“Considerations when generating an embed token” says allowSaveAs \"is only applicable when generating an embed token for a report\", the same \
           wording as for `Edit` and `Create` (\"only applies when ...\"), which EG0501 and EG0502 treat as errors. \
           `allowSaveAs: true` elsewhere is therefore an error too, as it is in the emulator (found by the generated \
@@ -139,6 +143,7 @@ pub const V2_IGNORES_V1_PERMISSIONS: Rule = Rule {
     family: Family::Permissions,
     severity: Severity::Warning,
     title: "GenerateToken V2 ignores accessLevel, allowSaveAs and datasetId: use reports[].allowEdit",
+    #[cfg(feature = "rule-docs")]
     doc: "The V2 body has no accessLevel; editing is granted per report with allowEdit.",
     source: cite(
         Document::TokenConsiderations,
@@ -172,6 +177,7 @@ pub const DATASET_ID_WITHOUT_CREATE: Rule = Rule {
     family: Family::Permissions,
     severity: Severity::Warning,
     title: "datasetId only applies to report creation",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(Document::Swagger, "GenerateTokenRequest.datasetId", "The dataset ID used for report creation. Only applies when you generate an embed token for report creation."),
     check: |ctx, e| {

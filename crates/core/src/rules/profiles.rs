@@ -12,6 +12,7 @@ pub const PROFILE_NEEDS_SERVICE_PRINCIPAL: Rule = Rule {
     family: Family::Profiles,
     severity: Severity::Error,
     title: "Only a service principal has profiles",
+    #[cfg(feature = "rule-docs")]
     doc: "The `X-PowerBI-Profile-Id` header goes with a service principal's app-only token.",
     source: cite(
         Document::ProfilesMigration,
@@ -49,6 +50,7 @@ pub const PRINCIPAL_WORKSPACE_ACCESS: Rule = Rule {
     family: Family::Profiles,
     severity: Severity::Error,
     title: "A profile (or service principal) reaches only the workspaces it was given",
+    #[cfg(feature = "rule-docs")]
     doc: "A profile is its own principal: access granted to the bare service principal, or to another profile, does \
           not count. In the profiles model only the customer's profile has access to its content.",
     source: cite(
@@ -81,6 +83,7 @@ pub const PROFILE_ADMIN: Rule = Rule {
     family: Family::Profiles,
     severity: Severity::Info,
     title: "In the profiles model each profile is Admin of its customer's workspace",
+    #[cfg(feature = "rule-docs")]
     doc: "The model of “Migrate multi-customer applications to the service principal profiles model”; Member is enough to mint a token (“Considerations when generating an embed token”), so this is a note.",
     source: cite(
         Document::ProfilesMigration,

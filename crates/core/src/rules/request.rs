@@ -22,6 +22,7 @@ pub const UNKNOWN_FIELD: Rule = Rule {
     family: Family::Request,
     severity: Severity::Error,
     title: "Field not defined by the Power BI REST API",
+    #[cfg(feature = "rule-docs")]
     doc: "Power BI ignores request fields it does not define, so a misspelt `identites` silently mints a token \
           without row-level security. Unknown request fields are errors. In the scenario metadata, fields Power BI's \
           GET endpoints return are accepted; a field close to a known one is reported as a likely typo (warning), and \
@@ -101,6 +102,7 @@ pub const SHAPE: Rule = Rule {
     family: Family::Request,
     severity: Severity::Error,
     title: "Value of the wrong type, or a required field missing",
+    #[cfg(feature = "rule-docs")]
     doc: "The value does not have the type the swagger (or the scenario schema) defines. Rules that need the value are \
           skipped until it is fixed. Each finding cites the swagger's own words for its field (type and description), \
           or the definition's `required` list for a missing field; a finding on the scenario's own fields (Embedgate's \
@@ -130,6 +132,7 @@ pub const EMPTY_REQUEST: Rule = Rule {
     family: Family::Request,
     severity: Severity::Error,
     title: "A V2 request must name at least one report or dataset",
+    #[cfg(feature = "rule-docs")]
     doc: "A GenerateToken V2 body without reports and datasets embeds nothing.",
     source: cite(
         Document::Swagger,
@@ -156,6 +159,7 @@ pub const V1_BODY_V2_FIELDS: Rule = Rule {
     family: Family::Request,
     severity: Severity::Error,
     title: "V2 item lists sent to a V1 endpoint",
+    #[cfg(feature = "rule-docs")]
     doc: "`reports`, `datasets`, `targetWorkspaces` and `datasourceIdentities` exist only in GenerateToken V2 \
           (`POST /v1.0/myorg/GenerateToken`). A V1 endpoint ignores them, so the token does not cover those items.",
     source: cite(
@@ -199,6 +203,7 @@ pub const DUPLICATE_ITEM: Rule = Rule {
     family: Family::Request,
     severity: Severity::Warning,
     title: "The same id appears twice in a list",
+    #[cfg(feature = "rule-docs")]
     doc: "Listing an item twice is redundant and usually hides a copy-paste mistake (the item meant is missing).",
     source: cite(Document::Embedgate, "", "Each item is listed once."),
     check: |ctx, e| {

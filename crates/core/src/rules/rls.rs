@@ -56,6 +56,7 @@ pub const SP_IDENTITY_REQUIRED: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "A service principal must give every RLS dataset an effective identity",
+    #[cfg(feature = "rule-docs")]
     doc: "The RLS table of “Considerations when generating an embed token”: for Cloud RLS, Analysis Services live connections (on premises and Azure), SSO and SSO + \
           cloud RLS a service principal cannot generate a token without an effective identity. This holds for service \
           principal profiles too: “Migrate multi-customer applications to the service principal profiles model” says dynamic RLS sees the profile name in UserName(), but the note of “Considerations when generating an embed token” \
@@ -85,6 +86,7 @@ pub const RDL_MASTER_USER: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "Paginated (RDL) reports need a service principal",
+    #[cfg(feature = "rule-docs")]
     doc: "On every endpoint that embeds them: V2 and the V1 report endpoint (whose documented examples include a \
           paginated report). A paginated report's `datasetId` adds no dataset to the token: \"you cannot rely on the \
           datasetId property\" (Embed a paginated report); its semantic models are the ones listed in `datasets`.",
@@ -114,6 +116,7 @@ pub const AAS_USERNAME_IS_CALLER: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "Azure Analysis Services: the username is the caller's own principal",
+    #[cfg(feature = "rule-docs")]
     doc: "The caller's identity cannot be overridden for Azure Analysis Services live connections: the username is the \
           master user's UPN or the service principal's object id. Use customData for dynamic RLS.",
     source: cite(
@@ -145,6 +148,7 @@ pub const AAS_USERNAME_FORMAT: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "Azure Analysis Services: the username is a UPN or an object id",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::EffectiveIdentity,
@@ -176,6 +180,7 @@ pub const SSAS_USERNAME_FORMAT: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "SQL Server Analysis Services: the username is a Windows account (UPN or DOMAIN\\user)",
+    #[cfg(feature = "rule-docs")]
     doc: "An object id or a bare name is neither. The emulator once checked only the characters; the generated \
           differential test found the two apart, and both now follow “Set effective identity”.",
     source: cite(
@@ -208,6 +213,7 @@ pub const SSAS_GATEWAY_PERMISSION: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "SQL Server Analysis Services: the caller is gateway admin or has ReadOverrideEffectiveIdentity",
+    #[cfg(feature = "rule-docs")]
     doc: "An error when the scenario says the caller has neither; a note when it does not say.",
     source: cite(
         Document::EffectiveIdentity,
@@ -241,6 +247,7 @@ pub const SSO_IDENTITY_BLOB: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "SSO datasets get an explicit identity blob (and, with cloud RLS, a username too)",
+    #[cfg(feature = "rule-docs")]
     doc: "SSO + cloud RLS needs both the identity blob and the RLS username (error), from a master user too: the \
           blob-only identity EG0205 allows a master user is for SSO without cloud RLS. SSO alone without a blob is a \
           warning: the data source then cannot apply the end user's permissions.",
@@ -280,6 +287,7 @@ pub const PAGINATED_IDENTITY_REPORTS: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "An identity's `reports` names paginated reports the token embeds",
+    #[cfg(feature = "rule-docs")]
     doc: "The `reports` list of an effective identity is for paginated reports; its username feeds UserID.",
     source: cite(Document::ServiceBehaviour, "Paginated reports", "Paginated reports: service principal only; the identity goes in `reports`, its username feeds `UserID`."),
     check: |ctx, e| {
@@ -306,6 +314,7 @@ pub const MASTER_USER_UNRESTRICTED: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Warning,
     title: "A master user token without an identity sees every row",
+    #[cfg(feature = "rule-docs")]
     doc: "“Considerations when generating an embed token” allows a master user to leave the identity out, which gives the token access to the whole model. \
           Fine for admins; a leak for a customer's end user.",
     source: cite(
@@ -333,6 +342,7 @@ pub const DIRECT_LAKE: Rule = Rule {
     family: Family::Rls,
     severity: Severity::Error,
     title: "Direct Lake models need V2 tokens and do not support service principal profiles",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::ServiceBehaviour,

@@ -12,6 +12,7 @@ pub const CALLER_INCOMPLETE: Rule = Rule {
     family: Family::Scenario,
     severity: Severity::Warning,
     title: "The caller is a master user (with upn) or a service principal (with objectId)",
+    #[cfg(feature = "rule-docs")]
     doc: "GenerateToken is called by a master user or a service principal (“Considerations when generating an embed token”). Without the UPN or object id the \
           username rules of Azure Analysis Services cannot be checked.",
     source: cite(
@@ -42,6 +43,7 @@ pub const ITEM_NOT_DESCRIBED: Rule = Rule {
     family: Family::Scenario,
     severity: Severity::Warning,
     title: "Every item the request names is described in the scenario",
+    #[cfg(feature = "rule-docs")]
     doc: "Without a report's or dataset's metadata its RLS rules cannot be checked: the verdict would be blind.",
     source: cite(Document::Embedgate, "Scenario", "Rules only check what the scenario describes."),
     check: |ctx, e| {
@@ -69,6 +71,7 @@ pub const MODEL_KIND_ASSUMED: Rule = Rule {
     family: Family::Scenario,
     severity: Severity::Info,
     title: "A dataset without `model` or Analysis Services data sources is taken as Import",
+    #[cfg(feature = "rule-docs")]
     doc: "Set `model` to be explicit (DirectQuery to Azure SQL with SSO cannot be inferred).",
     source: cite(
         Document::Embedgate,
@@ -96,6 +99,7 @@ pub const RLS_UNKNOWN: Rule = Rule {
     family: Family::Scenario,
     severity: Severity::Warning,
     title: "Whether a dataset uses RLS is known",
+    #[cfg(feature = "rule-docs")]
     doc: "Give the model's `roles` (`[]` for none) or `isEffectiveIdentityRequired` (from GET dataset).",
     source: cite(Document::Embedgate, "Scenario", "Rules only check what the scenario describes."),
     check: |ctx, e| {

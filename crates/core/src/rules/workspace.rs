@@ -34,6 +34,7 @@ pub const MY_WORKSPACE: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Error,
     title: "No embed token for content in My workspace",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::TokenConsiderations,
@@ -58,6 +59,7 @@ pub const CLASSIC_SAME_WORKSPACE: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Error,
     title: "Classic workspaces: the dataset and the item are in the same workspace",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::TokenConsiderations,
@@ -88,6 +90,7 @@ pub const CLASSIC_NO_SERVICE_PRINCIPAL: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Error,
     title: "Classic workspaces: a service principal cannot be used",
+    #[cfg(feature = "rule-docs")]
     doc: "Applies to service principal profiles too.",
     source: cite(
         Document::TokenConsiderations,
@@ -120,6 +123,7 @@ pub const CLASSIC_ADMIN: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Error,
     title: "Classic workspaces: the master user is an admin of the workspace",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::TokenConsiderations,
@@ -154,6 +158,7 @@ pub const NEW_AT_LEAST_MEMBER: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Error,
     title: "New workspaces: the caller is at least a member of the item's and the dataset's workspace",
+    #[cfg(feature = "rule-docs")]
     doc: "“Considerations when generating an embed token” asks for Member or Admin in both workspaces. A service principal or profile with no access at all is \
           reported by EG0602.",
     source: cite(
@@ -179,6 +184,7 @@ pub const V2_NEW_WORKSPACES_ONLY: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Error,
     title: "GenerateToken V2: every item and target workspace is in a new workspace",
+    #[cfg(feature = "rule-docs")]
     doc: "",
     source: cite(
         Document::ServiceBehaviour,
@@ -234,6 +240,7 @@ pub const WORKSPACE_UNKNOWN: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Info,
     title: "Workspace not described: workspace rules skipped",
+    #[cfg(feature = "rule-docs")]
     doc: "Describe each workspace (its type and the caller's access) to have the workspace rules checked.",
     source: cite(Document::Embedgate, "Scenario", "Rules only check what the scenario describes."),
     check: |ctx, e| {
@@ -258,6 +265,7 @@ pub const ITEM_IN_ENDPOINT_WORKSPACE: Rule = Rule {
     family: Family::Workspace,
     severity: Severity::Error,
     title: "A V1 endpoint finds its item only in the workspace its path names",
+    #[cfg(feature = "rule-docs")]
     doc: "`POST /groups/{groupId}/reports/{reportId}/GenerateToken` (and the dataset, dashboard and tile \
           endpoints) looks the item up in that workspace: an item that lives in another workspace is not found \
           (404, PowerBIEntityNotFound). Checked when the scenario says where the item lives.",
