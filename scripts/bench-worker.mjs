@@ -3,7 +3,7 @@
 // calls per token from the emulator's call counts. Prints the markdown section and writes it into
 // docs/benchmarks.md ("## Edge worker"; other sections are left alone).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSection } from './bench-doc.mjs';
@@ -70,6 +70,60 @@ const okRate = (r) => (r.requests - failures(r)) / (r.duration_us / 1e6);
 
 const ms = (us) => (us / 1000).toFixed(1);
 
+// CPU time per thread of the local processes, from /proc (Linux; elsewhere the CPU table is left out): which
+// thread a route is bound by. `comm` is the process name (workerd: wrangler's proxy and the worker's runtime).
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function threadTicks(comm) {
+  const out = new Map();
+  let pids = [];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) continue;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        out.set(`${pid}/${tid}`, Number(f[11]) + Number(f[12])); // utime + stime (stat fields 14 and 15)
+      }
+    } catch {
+      // the process or thread ended meanwhile
+    }
+  }
+  return out;
+}
+const cpuSnapshot = () => ({ workerd: threadTicks('workerd'), emulator: threadTicks('pbi-emulator'), at: performance.now() });
+/** CPU seconds between two snapshots: the busiest workerd thread, every workerd thread, the emulator; wall seconds. */
+function cpuSince(a) {
+  const b = cpuSnapshot();
+  const delta = (x, y) => [...y].map(([k, v]) => (v - (x.get(k) ?? 0)) / CLK_TCK);
+  const w = delta(a.workerd, b.workerd);
+  return {
+    wall: (b.at - a.at) / 1000,
+    busiest: w.length ? Math.max(...w) : 0,
+    workerd: w.reduce((x, y) => x + y, 0),
+    emulator: delta(a.emulator, b.emulator).reduce((x, y) => x + y, 0),
+  };
+}
+const cpuRows = [];
+/** runWrk, with the CPU its requests cost recorded under `route`. */
+function runWrkCpu(route, c, ...args) {
+  const before = cpuSnapshot();
+  const r = runWrk(c, ...args);
+  const cpu = cpuSince(before);
+  if (cpu.workerd > 0) cpuRows.push({ route, c, requests: r.requests - failures(r), rps: okRate(r), ...cpu });
+  return r;
+}
+
 // wrangler's own per-request log lines cost more CPU than the worker itself on a small machine: off for the
 // measurement (the worker logs at its default LOG_LEVEL=info, one line per issued token).
 process.env.WRANGLER_LOG_LEVEL ||= 'warn';
@@ -115,7 +169,7 @@ try {
     for (const k of Object.keys(sample[0])) opsPerToken[k] = sample.reduce((a, o) => a + o[k], 0) / sample.length;
   }
   for (const c of LEVELS) {
-    const r = runWrk(c, healthPath, `${worker.base}/api/health`);
+    const r = runWrkCpu('health', c, healthPath, `${worker.base}/api/health`);
     health[c] = { ok: r.requests - failures(r), rps: okRate(r), p50: r.p50, p99: r.p99 };
     console.error(`bench: health c=${c}: ${health[c].rps.toFixed(1)} requests/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`);
   }
@@ -128,7 +182,7 @@ try {
 
   for (const [kind, file] of [['session', session], ['fresh', fresh]]) for (const c of LEVELS) {
     await emu.clearCalls();
-    const r = runWrk(c, luaPath, `${worker.base}/api/token`, { TOKENS_FILE: file });
+    const r = runWrkCpu(`token (${kind})`, c, luaPath, `${worker.base}/api/token`, { TOKENS_FILE: file });
     await new Promise((res) => setTimeout(res, 1500)); // requests still in flight when wrk stopped
     const calls = await emu.calls();
     const upstream = Object.values(calls).reduce((a, b) => a + b, 0);
@@ -215,7 +269,7 @@ const table = [
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) => `| ${r.kind} | ${r.c} | ${r.tokens} | ${r.failed} | ${r.rps.toFixed(1)} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${health[r.c].rps.toFixed(1)} | ${(r.rps / health[r.c].rps).toFixed(2)} | ${r.entra} | ${r.gen} | ${r.perToken.toFixed(2)} |`),
 ].join('\n');
-const result = { label: LABEL, date: new Date().toISOString().slice(0, 10), rows, health, opsPerToken };
+const result = { label: LABEL, date: new Date().toISOString().slice(0, 10), rows, health, opsPerToken, cpu: cpuRows };
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2));
 // Before/after: the same bench on an earlier build, run on the same machine just before (BENCH_BEFORE=file).
 let comparison = '';
@@ -237,6 +291,18 @@ ${rows.map((r) => {
   }).join('\n')}
 `;
 }
+const cpuSection = cpuRows.length
+  ? `
+Where the CPU goes (the same runs; CPU time per thread from \`/proc\` around each wrk run). workerd runs the
+worker's isolate and, locally, its Durable Object, queue broker, queue consumer and D1 on one thread; the second
+workerd process is wrangler's proxy in front of it. "busiest thread" is that thread's CPU time over the wall time
+(100% = one core, the most one thread can do):
+
+| route | concurrency | requests/s | busiest workerd thread, % of a core | its CPU ms / request | all workerd CPU ms / request | emulator CPU ms / request |
+|---|---:|---:|---:|---:|---:|---:|
+${cpuRows.map((r) => `| ${r.route} | ${r.c} | ${r.rps.toFixed(1)} | ${((100 * r.busiest) / r.wall).toFixed(0)}% | ${((1000 * r.busiest) / r.requests).toFixed(2)} | ${((1000 * r.workerd) / r.requests).toFixed(2)} | ${((1000 * r.emulator) / r.requests).toFixed(2)} |`).join('\n')}
+`
+  : '';
 const opsLine = opsPerToken
   ? `Platform operations per warm token (mean of 20, from \`x-embedgate-ops\`): D1 ${opsPerToken.d1}, KV reads ${opsPerToken['kv-get']}, KV writes ${opsPerToken['kv-put']}, Durable Object calls ${opsPerToken.do}, queue sends ${opsPerToken.queue}.`
   : 'This build does not report its platform operations.';
@@ -273,7 +339,7 @@ compare the ratios. wrangler's own request log is off (\`--log-level warn\`), th
 ${table}
 
 ${opsLine}
-${inspectorSection}${comparison}
+${cpuSection}${inspectorSection}${comparison}
 History (inspector on, \`scripts/bench-worker.sh --before\`, docs of 2026-12-06): the token/health ratio was
 0.10–0.12 before issue 15 (28274a3: two D1 round trips per token) and 0.13–0.20 after it (aaf664a: isolate memory
 and KV, a rate-limit Durable Object, an audit queue).

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# What each piece of a warm token costs on this machine: benches the worker as committed (HEAD), then with one
+# piece taken out at a time, then with all three out: the audit queue send, the rate-limit Durable Object call,
+# the `token_issued` log line. Each variant is built in a throwaway worktree of HEAD (the checkout is never
+# edited) and benched by scripts/bench-worker.mjs against the release emulator, health and session tokens at one
+# concurrency. Prints a markdown table. For measurement only: every variant breaks a promise of the token path.
+#   scripts/bench-worker-ablate.sh      BENCH_SECONDS (12), BENCH_CONCURRENCY (16); about 15 minutes on 2 cores
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+command -v wrk >/dev/null || { echo "bench-worker-ablate: wrk is missing: run scripts/bench-worker.sh once" >&2; exit 1; }
+[ -x node_modules/.bin/wrangler ] && command -v worker-build >/dev/null || scripts/setup.sh
+cargo build -q --release -p embedgate-emulator
+export EMULATOR_BIN="$CARGO_TARGET_DIR/release/pbi-emulator"
+SECONDS_PER=${BENCH_SECONDS:-12}
+C=${BENCH_CONCURRENCY:-16}
+
+tmp=$(mktemp -d)
+wt="$tmp/wt"
+git worktree add -q --detach "$wt" HEAD
+trap 'git worktree remove --force "$wt" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+ln -s "$ROOT/node_modules" "$wt/node_modules"
+
+# edit FILE PERL: applies a perl substitution in the worktree; fails when it changed nothing (the code moved).
+edit() {
+  local f="$wt/$1"
+  cp "$f" "$tmp/before"
+  perl -0pi -e "$2" "$f"
+  if cmp -s "$f" "$tmp/before"; then
+    echo "bench-worker-ablate: the edit of $1 no longer applies: $2" >&2
+    exit 1
+  fi
+}
+no_queue() { edit crates/worker/src/token.rs 's/    store::audit\(\n.*?\n    \)\n    \.await\?;\n/    let _ = store::audit;\n/s'; }
+no_do() { edit crates/worker/src/token.rs 's/limiter::hit\(ctx, &who\.customer_id, &who\.user_id\)\.await\?/(1u64, 1u64)/'; }
+no_log() { edit wrangler.toml 's/^LOG_LEVEL = "info"$/LOG_LEVEL = "warn"/m'; }
+
+# bench NAME: builds the worktree as it stands and benches it; restores the worktree after.
+bench() {
+  echo "bench-worker-ablate: $1" >&2
+  # bench-worker.mjs as in this checkout (HEAD's may predate its CPU table).
+  cp scripts/bench-worker.mjs "$wt/scripts/bench-worker.mjs"
+  (cd "$wt" && CARGO_TARGET_DIR="$ROOT/target/bench-ablate" scripts/build-worker.sh \
+    && BENCH_WRITE=0 BENCH_ANCHOR=0 BENCH_INSPECTOR_PASS=0 BENCH_FRESH_TOKENS=20 BENCH_SECONDS="$SECONDS_PER" \
+       BENCH_CONCURRENCY="$C" BENCH_LABEL="$1" BENCH_JSON="$tmp/$2.json" node scripts/bench-worker.mjs >/dev/null)
+  git -C "$wt" checkout -q -- .
+}
+bench "as committed" base
+no_queue; bench "no audit queue send" noqueue
+no_do; bench "no Durable Object call" nodo
+no_log; bench "no token_issued log line" nolog
+no_queue; no_do; no_log; bench "none of the three" none
+
+node --input-type=module - "$tmp" "$C" <<'EOF'
+import { readFileSync } from 'node:fs';
+const [dir, c] = process.argv.slice(2);
+const rows = ['base', 'noqueue', 'nodo', 'nolog', 'none'].map((n) => JSON.parse(readFileSync(`${dir}/${n}.json`, 'utf8')));
+const base = rows[0];
+const tok = (r) => r.rows.find((x) => x.kind === 'session' && x.c === Number(c)).rps;
+const thread = (r) => r.cpu?.find((x) => x.route === 'token (session)' && x.c === Number(c));
+console.log(`| variant (c=${c}, session JWT) | tokens/s | health req/s | token / health | busiest workerd thread, ms / token | saved vs as committed, ms / token |`);
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  const t = thread(r);
+  const perToken = t ? (1000 * t.busiest) / t.requests : NaN;
+  const b = thread(base);
+  const saved = b && t ? (1000 * b.busiest) / b.requests - perToken : NaN;
+  console.log(`| ${r.label} | ${tok(r).toFixed(1)} | ${r.health[c].rps.toFixed(1)} | ${(tok(r) / r.health[c].rps).toFixed(2)} | ${perToken.toFixed(2)} | ${r === base ? '–' : saved.toFixed(2)} |`);
+}
+EOF
