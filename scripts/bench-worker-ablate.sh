@@ -8,12 +8,8 @@
 #   about 11 minutes on 2 cores. Writes the "Token path, piece by piece" section of docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+. scripts/worker-env.sh
 command -v wrk >/dev/null || { echo "bench-worker-ablate: wrk is missing: run scripts/bench-worker.sh once" >&2; exit 1; }
-[ -x node_modules/.bin/wrangler ] && command -v worker-build >/dev/null || scripts/setup.sh
 cargo build -q --release -p embedgate-emulator
 export EMULATOR_BIN="$CARGO_TARGET_DIR/release/pbi-emulator"
 SECONDS_PER=${BENCH_SECONDS:-12}

@@ -6,19 +6,13 @@
 # so the section can show the token/health ratio before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+. scripts/worker-env.sh
 
 if ! command -v wrk >/dev/null; then
   echo "bench-worker: installing wrk (Debian)" >&2
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null 2>&1 \
     || { DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null; }
-fi
-if [ ! -x node_modules/.bin/wrangler ] || ! command -v worker-build >/dev/null; then
-  scripts/setup.sh
 fi
 cargo build -q --release -p embedgate-emulator
 export EMULATOR_BIN="$CARGO_TARGET_DIR/release/pbi-emulator"

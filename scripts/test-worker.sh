@@ -5,14 +5,7 @@
 # Extra arguments go to `node --test` (e.g. --test-name-pattern=CORS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
-export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
-
-if [ ! -x node_modules/.bin/wrangler ] || ! command -v worker-build >/dev/null; then
-  scripts/setup.sh
-fi
+. scripts/worker-env.sh
 
 echo "test-worker: unit tests (edge, client, worker crypto)" >&2
 cargo test -q -p embedgate-edge -p embedgate-client --lib 2>&1 | grep -E "^test result|FAILED|panicked" >&2
