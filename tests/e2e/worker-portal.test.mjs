@@ -107,6 +107,8 @@ async function assertNoTokenLeak(page, seen) {
 test('sign in as Contoso with PKCE: the report shows only Contoso rows; no token in the URL, storage or console', async () => {
   const { context, page, seen } = await open();
   await signIn(page, 'alice@contoso.example');
+  // The name comes with /api/reports, after the signed-in view shows (the suite's first call is a cold one).
+  await page.waitForFunction(() => document.getElementById('customer-name')?.textContent !== '');
   assert.equal(await page.textContent('#customer-name'), 'Contoso');
   await rendered(page);
   const r = await rows(page);
