@@ -7,6 +7,8 @@ import { $, h } from './dom';
 import * as hash from './hash';
 import * as wasm from './wasm';
 import type { Capabilities, ModelKind, RlsType } from './wasm';
+// What the page waits for before it starts (main.ts).
+export { load } from './wasm';
 
 type CallerFilter = 'all' | 'user' | 'sp';
 

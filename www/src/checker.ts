@@ -7,6 +7,8 @@ import * as hash from './hash';
 import { redact, redactText } from './secrets';
 import * as wasm from './wasm';
 import type { Scenario, TextSpan } from './wasm';
+// What the page waits for before it starts (main.ts).
+export { load } from './wasm';
 
 const EXAMPLES: Record<string, () => unknown> = {
   'Service principal, RLS dataset, no identity': () => defaultScenario(),

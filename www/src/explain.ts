@@ -6,6 +6,8 @@ import { defaultScenario } from './form';
 import * as hash from './hash';
 import * as wasm from './wasm';
 import type { Explanation } from './wasm';
+// What the page waits for before it starts (main.ts).
+export { load } from './wasm';
 
 const SAMPLES = [
   '{"error":{"code":"InvalidRequest","message":"Creating embed token for accessing dataset d1d1d1d1-0000-4000-8000-000000000001 requires effective identity to be provided"}}',

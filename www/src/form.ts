@@ -24,6 +24,8 @@ import type {
   WorkspaceType,
   XmlaPermissions,
 } from './wasm';
+// What the page waits for before it starts (main.ts).
+export { load } from './wasm';
 
 type Json = Record<string, unknown>;
 type Kind = Endpoint['kind'];

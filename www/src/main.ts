@@ -1,15 +1,14 @@
-// Start-up shared by every page: loads the wasm module, then starts the page. Each page has its own bundle
+// Start-up shared by every page: loads what the page needs (the wasm module, or the rules page's catalog), then
+// starts the page. Each page has its own bundle
 // (src/entries/*.ts): a page downloads only its own code beside the module, which is what the first
 // verdict on a slow link waits for.
-import * as wasm from './wasm';
-
 interface Page {
-  /** What the page waits for before it starts; the wasm module unless the page says otherwise. */
-  load?: () => Promise<void>;
+  /** What the page waits for before it starts: the wasm module, or the rules page's catalog. */
+  load: () => Promise<unknown>;
   start: () => void;
 }
 
-// Until the module is ready the page's controls are inert and a visible notice says why: loading, or
+// Until what it waits for is ready the page's controls are inert and a visible notice says why: loading, or
 // the failure with a retry (a blank page with working-looking buttons would mislead).
 const notice = document.createElement('div');
 notice.id = 'load-state';
@@ -53,7 +52,7 @@ async function main() {
   setInert(true);
   showLoading();
   try {
-    await (page.load ?? wasm.load)();
+    await page.load();
     // Live before start: a page may move the focus (the rules page, to the linked rule).
     setInert(false);
     if (!started) page.start();

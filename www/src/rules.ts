@@ -18,7 +18,7 @@ const FAMILIES: Record<Family, string> = {
 let rules: Rule[] = [];
 
 // The catalog with its docs, written by `embedgate docs`: the page needs no module (the docs are not in it).
-export async function load() {
+export async function load(): Promise<void> {
   const res = await fetch('rules.json');
   if (!res.ok) throw new Error(`rules.json: HTTP ${res.status}`);
   rules = (await res.json()) as Rule[];
