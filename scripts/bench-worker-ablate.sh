@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What each piece of a warm token costs on this machine: benches the worker as committed (HEAD), then with one
 # piece taken out at a time, then with all three out: the audit queue send, the rate-limit Durable Object call,
-# the `token_issued` log line. Each variant is built in a throwaway worktree of HEAD (the checkout is never
+# the `token_issued` log line; then bounds: with the GenerateToken call replaced by a canned token, and with only
+# the audit queue send kept (the one piece every allowed design needs per token). Each variant is built in a throwaway worktree of HEAD (the checkout is never
 # edited) and benched by scripts/bench-worker.mjs against the release emulator, health and session tokens at one
 # concurrency. For measurement only: every variant breaks a promise of the token path.
 #   scripts/bench-worker-ablate.sh      BENCH_SECONDS (12), BENCH_CONCURRENCY (16), BENCH_WRITE=0 to only print;
@@ -34,6 +35,8 @@ edit() {
 no_queue() { edit crates/worker/src/token.rs 's/    store::audit\(\n.*?\n    \)\n    \.await\?;\n/    let _ = store::audit;\n/s'; }
 no_do() { edit crates/worker/src/token.rs 's/limiter::hit\(ctx, &who\.customer_id, &who\.user_id\)\.await\?/(1u64, 1u64)/'; }
 no_log() { edit wrangler.toml 's/^LOG_LEVEL = "info"$/LOG_LEVEL = "warn"/m'; }
+# A canned token in place of the GenerateToken call: what a design that reuses tokens could at best save.
+no_upstream() { edit crates/worker/src/token.rs 's/let embed = powerbi::generate_token\(ctx, customer\.caller_profile\(\), &v2\)\.await\?;/let embed = embedgate_core::powerbi::EmbedToken { token: "H4sI".repeat(300), token_id: ctx.request_id.clone(), expiration: embedgate_edge::upstream::rfc3339(now_secs() + 3600) };/'; }
 
 # bench NAME: builds the worktree as it stands and benches it; restores the worktree after.
 bench() {
@@ -50,13 +53,17 @@ no_queue; bench "no audit queue send" noqueue
 no_do; bench "no Durable Object call" nodo
 no_log; bench "no token_issued log line" nolog
 no_queue; no_do; no_log; bench "none of the three" none
+no_queue; no_do; no_log; no_upstream; bench "none of the three, no GenerateToken call" noneup
+# Bounds for any design the issue allows: one durable accept of the audit event per token is kept.
+no_do; no_log; bench "audit queue send only" queueonly
+no_do; no_log; no_upstream; bench "audit queue send only, no GenerateToken call" queueonlyup
 
 node --input-type=module - "$tmp" "$C" "$SECONDS_PER" <<'EOF'
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 const { writeSection } = await import(`file://${process.cwd()}/scripts/bench-doc.mjs`);
 const [dir, c, seconds] = process.argv.slice(2);
-const rows = ['base', 'noqueue', 'nodo', 'nolog', 'none'].map((n) => JSON.parse(readFileSync(`${dir}/${n}.json`, 'utf8')));
+const rows = ['base', 'noqueue', 'nodo', 'nolog', 'none', 'noneup', 'queueonly', 'queueonlyup'].map((n) => JSON.parse(readFileSync(`${dir}/${n}.json`, 'utf8')));
 const tok = (r) => r.rows.find((x) => x.kind === 'session' && x.c === Number(c)).rps;
 const thread = (r) => r.cpu.find((x) => x.route === 'token (session)' && x.c === Number(c));
 const perToken = (r) => (1000 * thread(r).busiest) / thread(r).requests;
@@ -68,10 +75,16 @@ const table = [
 const section = `## Token path, piece by piece (issue 15)
 
 What each piece of a warm token costs on local \`wrangler dev\` (no inspector): the worker as committed, then
-built without one piece at a time, then without all three (\`scripts/bench-worker-ablate.sh\`: each variant in a
-throwaway worktree; \`scripts/bench-worker.mjs\` against the release emulator, ${seconds} s per run, health and
-tokens in the same run). Measured ${rows[0].date} on ${cpus().length} cores. Every variant but the first breaks a
-promise of the token path (no audit, no rate limit, no log line); they exist only to be measured.
+built without one piece at a time, then without all three, then two bounds (\`scripts/bench-worker-ablate.sh\`: each
+variant in a throwaway worktree; \`scripts/bench-worker.mjs\` against the release emulator, ${seconds} s per run,
+health and tokens in the same run). Measured ${rows[0].date} on ${cpus().length} cores. Every variant but the first
+breaks a promise of the token path (no audit, no rate limit, no log line, or a canned token in place of the
+GenerateToken call); they exist only to be measured.
+
+The last two rows bound every design the issue allows. Each keeps only the audit event's durable accept (no
+token without it), with no rate limit and no log line at all, so any real limiter or log can only lower them:
+- with one GenerateToken call per token, the bound is the row "audit queue send only";
+- a design that reuses tokens across page views (no GenerateToken call on a warm view) is bounded by the last row.
 
 ${table}
 
