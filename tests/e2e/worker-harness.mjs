@@ -255,6 +255,12 @@ export async function startWorker(emu, vars = {}, { secrets = {}, state: reuse }
     proc,
     logs,
     state,
+    /** Runs SQL on the worker's local D1 (a test's way to set up a state no API call makes); the rows. */
+    async d1(sql) {
+      const { stdout } = await promisify(execFile)(WRANGLER, ['d1', 'execute', 'DB', '--local', '--config', config,
+        '--persist-to', join(state, 'state'), '--json', '--command', sql], { cwd: ROOT, env: WRANGLER_ENV });
+      return JSON.parse(stdout)[0].results;
+    },
     /** Everything wrangler printed so far. */
     logText: () => logs.join(''),
     async stop({ keepState = false } = {}) {

@@ -166,3 +166,38 @@ test('a lost answer after each kind of create fails that call, and calling again
   // Its profile's name matches no row of the shared template: it sees none of another customer's rows.
   assert.deepEqual(await rows('crash2'), []);
 });
+
+test('two onboarding calls at once for one customer: one runs, the other is told when to call again', async () => {
+  // Without the lease both would look the profile up, find none, create it and overwrite each other's progress.
+  await emu.fault('powerbi.getProfiles', { hangMs: 1500 });
+  await emu.clearCalls();
+  const both = await Promise.all([0, 1].map(() => admin(worker.base, '/customers/race/onboard', { method: 'POST', body: body('Race') })));
+  await emu.clearFaults();
+  assert.deepEqual(both.map((r) => r.status).sort(), [201, 409], both.map((r) => r.text).join('\n'));
+  const busy = both.find((r) => r.status === 409);
+  assert.equal(busy.json.error, 'onboarding_in_progress', busy.text);
+  const retry = Number(busy.headers.get('retry-after'));
+  assert.ok(retry >= 1 && retry <= 2, `Retry-After ${retry}: at most the holder's wait (ONBOARD_WAIT_MS 1 s) + 1`);
+  assert.equal(busy.json.retryAfter, retry);
+  const creates = (await emu.callLog()).filter((c) => c.route === 'powerbi.createProfile').map((c) => c.status);
+  assert.deepEqual(creates, [200], 'one create, no duplicate refused');
+  assert.deepEqual(await counts('race', 'Race'), { profiles: 1, workspaces: 1, reports: 1, imports: 1 });
+  // The lease ends with the call: calling again at once is the usual no-op.
+  const again = await admin(worker.base, '/customers/race/onboard', { method: 'POST', body: body('Race') });
+  assert.equal(again.status, 200, again.text);
+  assert.deepEqual(await worker.d1("SELECT * FROM onboarding_leases WHERE customer_id = 'race'"), []);
+});
+
+test('an onboarding lease left by a call that was cut off blocks until it runs out, then is taken over', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  await worker.d1(`INSERT INTO onboarding_leases (customer_id, holder, until_unix) VALUES ('cutoff', 'gone', ${now + 600})`);
+  const blocked = await admin(worker.base, '/customers/cutoff/onboard', { method: 'POST', body: body('Cut Off') });
+  assert.equal(blocked.status, 409, blocked.text);
+  assert.equal(blocked.json.error, 'onboarding_in_progress');
+  assert.deepEqual(await counts('cutoff', 'Cut Off'), { profiles: 0, workspaces: 0, reports: 0, imports: 0 }, 'nothing was called');
+  await worker.d1(`UPDATE onboarding_leases SET until_unix = ${now - 1} WHERE customer_id = 'cutoff'`);
+  const done = await admin(worker.base, '/customers/cutoff/onboard', { method: 'POST', body: body('Cut Off') });
+  assert.equal(done.status, 201, done.text);
+  assert.deepEqual(await counts('cutoff', 'Cut Off'), { profiles: 1, workspaces: 1, reports: 1, imports: 1 });
+  assert.deepEqual(await worker.d1("SELECT * FROM onboarding_leases WHERE customer_id = 'cutoff'"), []);
+});

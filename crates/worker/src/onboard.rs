@@ -3,13 +3,14 @@
 //! the profile flow. The steps are the migration's own machine (`embedgate_migrate`); this module only does the
 //! I/O: R2 for the templates, D1 for the progress (saved after every step Power BI confirmed), `fetch` for the
 //! calls. A call cut off anywhere, or answered 202 while an import publishes, is resumed by calling again; a
-//! call after the end changes nothing.
+//! call after the end changes nothing. One call runs per customer at a time (a lease in D1): overlapping calls
+//! would each look up, each create, and overwrite each other's progress.
 //!
-//! | route                                       | does                                                  |
-//! |---------------------------------------------|-------------------------------------------------------|
-//! | `PUT /api/admin/templates/{key}?name=Sales`  | stores a template (the PBIX bytes as the body) in R2  |
-//! | `GET /api/admin/templates`                  | lists them                                            |
-//! | `POST /api/admin/customers/{id}/onboard`    | onboards (201 done, 202 still publishing, 200 no-op)  |
+//! | route                                       | does                                                            |
+//! |---------------------------------------------|-----------------------------------------------------------------|
+//! | `PUT /api/admin/templates/{key}?name=Sales`  | stores a template (the PBIX bytes as the body) in R2            |
+//! | `GET /api/admin/templates`                  | lists them                                                      |
+//! | `POST /api/admin/customers/{id}/onboard`    | onboards (201 done, 202 still publishing, 200 no-op, 409 busy)  |
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -22,7 +23,7 @@ use embedgate_migrate::InputError;
 use serde_json::{json, Value};
 use worker::{Delay, Include, Request, Response};
 
-use crate::{entra, http, internal, json_response, log, now_ms, store, Ctx};
+use crate::{entra, http, internal, json_response, log, now_ms, now_secs, store, Ctx};
 
 /// Templates are held in the worker's memory while they are imported; larger PBIX files are imported with
 /// `embedgate migrate apply`, which streams from disk.
@@ -115,7 +116,40 @@ pub async fn onboard(ctx: &Ctx, req: &mut Request, id: &str) -> Result<Response,
     }
     let body = http::read_body(req, ctx.cfg.max_body_bytes).await?;
     let r = onboard::read(&body).map_err(input)?;
-    let request = serde_json::to_string(&r).map_err(|e| internal(e.into()))?;
+    let holder = ctx.request_id.as_str();
+    let lease_secs = lease_secs(ctx);
+    if let Some(until) = store::claim_onboarding(ctx, id, holder, now_secs() + lease_secs).await? {
+        // The holder answers within its wait (202 at the latest), or its lease runs out.
+        let secs = until
+            .saturating_sub(now_secs())
+            .clamp(1, ctx.cfg.onboard_wait_ms.div_ceil(1000) + 1);
+        return Err(EdgeError::new(
+            409,
+            "onboarding_in_progress",
+            format!("Another call is onboarding customer {id}; call again in {secs} s to resume from its progress."),
+        )
+        .retry_after(secs));
+    }
+    let out = run(ctx, id, &r, holder, lease_secs).await;
+    // A release that fails leaves the lease to run out: the next call waits for it, nothing is lost.
+    let _ = store::release_onboarding(ctx, id, holder).await;
+    out
+}
+
+/// How long a call may hold the onboarding lease between two saves of its progress: its wait for a
+/// publishing import, plus a few Power BI calls each bounded by the upstream deadline.
+fn lease_secs(ctx: &Ctx) -> u64 {
+    (ctx.cfg.onboard_wait_ms + 4 * ctx.cfg.upstream_deadline_ms).div_ceil(1000) + 30
+}
+
+async fn run(
+    ctx: &Ctx,
+    id: &str,
+    r: &OnboardRequest,
+    holder: &str,
+    lease_secs: u64,
+) -> Result<Response, EdgeError> {
+    let request = serde_json::to_string(r).map_err(|e| internal(e.into()))?;
     let row = store::get_onboarding(ctx, id).await?;
     let existing = store::get_customer(ctx, id).await?;
     let mut progress: Progress = match &row {
@@ -148,12 +182,22 @@ pub async fn onboard(ctx: &Ctx, req: &mut Request, id: &str) -> Result<Response,
         // Deleted since: the machine finds everything again by name and writes the document anew.
         progress.document_written = false;
     }
-    let (names, files) = templates(ctx, &r).await?;
-    let o = onboard::build(id, &r, &names);
+    let (names, files) = templates(ctx, r).await?;
+    let o = onboard::build(id, r, &names);
     let save = |p: &Progress| {
         let progress = serde_json::to_string(p).unwrap_or_default();
         let request = request.clone();
-        async move { store::save_onboarding(ctx, id, &request, &progress).await }
+        async move {
+            // Only the lease's holder writes progress; one that lost it stops before it writes.
+            if !store::renew_onboarding(ctx, id, holder, now_secs() + lease_secs).await? {
+                return Err(EdgeError::new(
+                    409,
+                    "onboarding_in_progress",
+                    format!("This call for customer {id} ran past its lease and another call took over; call again to resume."),
+                ));
+            }
+            store::save_onboarding(ctx, id, &request, &progress).await
+        }
     };
     save(&progress).await?;
 

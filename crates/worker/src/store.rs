@@ -469,3 +469,70 @@ pub async fn save_onboarding(
         .map_err(internal)?;
     Ok(())
 }
+
+/// Takes the customer's onboarding lease (`migrations/0004_onboarding_lease.sql`) until `until` (unix seconds)
+/// if it is free or ran out. `Ok(None)`: taken; `Ok(Some(until))`: another call holds it until then.
+pub async fn claim_onboarding(
+    ctx: &Ctx,
+    id: &str,
+    holder: &str,
+    until: u64,
+) -> Result<Option<u64>, EdgeError> {
+    q(ctx);
+    let r = db(ctx)?
+        .prepare(
+            "INSERT INTO onboarding_leases (customer_id, holder, until_unix) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (customer_id) DO UPDATE SET holder = excluded.holder, until_unix = excluded.until_unix \
+             WHERE onboarding_leases.until_unix <= ?4",
+        )
+        .bind(&[s(id), s(holder), n(until as f64), n(now_secs() as f64)])
+        .map_err(internal)?
+        .run()
+        .await
+        .map_err(internal)?;
+    if r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0 {
+        return Ok(None);
+    }
+    q(ctx);
+    let held: Option<f64> = db(ctx)?
+        .prepare("SELECT until_unix FROM onboarding_leases WHERE customer_id = ?1")
+        .bind(&[s(id)])
+        .map_err(internal)?
+        .first(Some("until_unix"))
+        .await
+        .map_err(internal)?;
+    Ok(Some(held.map_or(until, |u| u as u64)))
+}
+
+/// Extends the lease this call holds; false when it has lost it (it ran out and another call took it).
+pub async fn renew_onboarding(
+    ctx: &Ctx,
+    id: &str,
+    holder: &str,
+    until: u64,
+) -> Result<bool, EdgeError> {
+    q(ctx);
+    let r = db(ctx)?
+        .prepare(
+            "UPDATE onboarding_leases SET until_unix = ?3 WHERE customer_id = ?1 AND holder = ?2",
+        )
+        .bind(&[s(id), s(holder), n(until as f64)])
+        .map_err(internal)?
+        .run()
+        .await
+        .map_err(internal)?;
+    Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+/// Gives the lease back, if this call still holds it.
+pub async fn release_onboarding(ctx: &Ctx, id: &str, holder: &str) -> Result<(), EdgeError> {
+    q(ctx);
+    db(ctx)?
+        .prepare("DELETE FROM onboarding_leases WHERE customer_id = ?1 AND holder = ?2")
+        .bind(&[s(id), s(holder)])
+        .map_err(internal)?
+        .run()
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
