@@ -40,12 +40,13 @@ pub enum Family {
 }
 
 impl Family {
+    /// The family's heading, here and on the rules page (`www/src/rules.ts`; a test holds the two together).
     pub fn title(self) -> &'static str {
         match self {
             Family::Request => "Request shape",
-            Family::Limits => "Limits and formats (swagger)",
+            Family::Limits => "Limits and formats",
             Family::Identity => "Effective identity per dataset type",
-            Family::Rls => "Row-level security capability table",
+            Family::Rls => "Row-level security",
             Family::Workspace => "Workspaces",
             Family::Permissions => "Token permissions",
             Family::Profiles => "Service principal profiles",
