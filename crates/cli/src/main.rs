@@ -192,6 +192,11 @@ fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
     let inv = m::read_inventory(&args.inventory)?;
     let plan = embedgate_migrate::plan(&inv);
     let state = m::state_path(&args.inventory, args.state.clone());
+    // Every step but plan reads the state file, and most write it.
+    let _lock = match step {
+        MigrateStep::Plan { .. } => None,
+        _ => Some(m::lock_state(&state)?),
+    };
     let dir = args
         .inventory
         .parent()

@@ -186,6 +186,31 @@ fn save(path: &Path, st: &State) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Held while a step reads and writes the state file: two runs on one file would each send the creates and
+/// overwrite each other's progress. An OS lock on `<state>.lock`, so a killed run leaves nothing to clean up.
+pub struct StateLock(#[allow(dead_code)] std::fs::File);
+
+pub fn lock_state(state: &Path) -> Result<StateLock, String> {
+    let path = state.with_extension("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(StateLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another `embedgate migrate` is using {} (it holds {}): let it finish, then run this again",
+            state.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(format!("cannot lock {}: {e}", path.display()))
+        }
+    }
+}
+
 pub fn load_state(path: &Path) -> Result<State, String> {
     match std::fs::read_to_string(path) {
         Ok(t) => serde_json::from_str(&t)

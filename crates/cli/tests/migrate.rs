@@ -427,3 +427,39 @@ fn slow_imports_are_polled_until_they_succeed_and_a_kill_while_publishing_conver
         );
     }
 }
+
+#[test]
+fn a_second_run_on_one_state_file_is_refused_while_the_first_holds_it() {
+    let e = Env::new("lock");
+    // As a running `apply` holds it: an OS lock, which a child process's own open of the file cannot share.
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(e.dir.join("inventory.state.lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+    for step in [&["apply"][..], &["verify"], &["cleanup", "--dry-run"]] {
+        let o = e.run(step);
+        assert!(!o.status.success(), "{step:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("another `embedgate migrate` is using"),
+            "{step:?}: {}",
+            text(&o)
+        );
+    }
+    let calls = e.http("GET", "/__emulator/calls/log", None);
+    assert_eq!(
+        calls.as_array().map(Vec::len),
+        Some(0),
+        "nothing was sent: {calls}"
+    );
+    assert!(
+        e.run(&["plan"]).status.success(),
+        "plan writes nothing and takes no lock"
+    );
+    drop(held);
+    let o = e.run(&["apply"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_converged(&e);
+}
