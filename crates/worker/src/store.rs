@@ -12,7 +12,7 @@ use embedgate_edge::{upstream, EdgeError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Env};
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 use crate::{internal, now_ms, now_secs, Ctx, Ops};
 
@@ -26,6 +26,11 @@ fn s(v: &str) -> JsValue {
 
 fn n(v: f64) -> JsValue {
     JsValue::from_f64(v)
+}
+
+/// Rows a write changed (0 when D1 reports no meta).
+fn changes(r: &D1Result) -> usize {
+    r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
 }
 
 /// Counts one D1 query of this request.
@@ -306,7 +311,7 @@ pub async fn delete_customer(ctx: &Ctx, id: &str) -> Result<bool, EdgeError> {
         .await
         .map_err(internal)?;
     publish(ctx, Some(id)).await?;
-    Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+    Ok(changes(&r) > 0)
 }
 
 /// Bumps the metadata cache generation of one customer (or all). Returns how many were bumped.
@@ -321,7 +326,7 @@ pub async fn bump_cache(ctx: &Ctx, id: Option<&str>) -> Result<usize, EdgeError>
     };
     let r = stmt.run().await.map_err(internal)?;
     publish(ctx, id).await?;
-    Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
+    Ok(changes(&r))
 }
 
 /// One issued token, as queued and as stored. Never the token itself.
@@ -490,7 +495,7 @@ pub async fn claim_onboarding(
         .run()
         .await
         .map_err(internal)?;
-    if r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0 {
+    if changes(&r) > 0 {
         return Ok(None);
     }
     q(ctx);
@@ -521,7 +526,7 @@ pub async fn renew_onboarding(
         .run()
         .await
         .map_err(internal)?;
-    Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+    Ok(changes(&r) > 0)
 }
 
 /// Gives the lease back, if this call still holds it.
