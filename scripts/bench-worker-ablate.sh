@@ -2,9 +2,10 @@
 # What each piece of a warm token costs on this machine: benches the worker as committed (HEAD), then with one
 # piece taken out at a time, then with all three out: the audit queue send, the rate-limit Durable Object call,
 # the `token_issued` log line; then bounds: with the GenerateToken call replaced by a canned token, and with only
-# the audit queue send kept (the one piece every allowed design needs per token). Each variant is built in a throwaway worktree of HEAD (the checkout is never
-# edited) and benched by scripts/bench-worker.mjs against the release emulator, health and session tokens at one
-# concurrency. For measurement only: every variant breaks a promise of the token path.
+# the audit queue send kept (the one piece every allowed design needs per token). Each variant is built in a
+# throwaway worktree of HEAD (the checkout is never edited) and benched by scripts/bench-worker.mjs against the
+# release emulator, health and session tokens at one concurrency. For measurement only: every variant breaks a
+# promise of the token path.
 #   scripts/bench-worker-ablate.sh      BENCH_SECONDS (12), BENCH_CONCURRENCY (16), BENCH_WRITE=0 to only print;
 #   about 11 minutes on 2 cores. Writes the "Token path, piece by piece" section of docs/benchmarks.md.
 set -euo pipefail

@@ -194,7 +194,7 @@ test('an onboarding lease left by a call that was cut off blocks until it runs o
   const blocked = await admin(worker.base, '/customers/cutoff/onboard', { method: 'POST', body: body('Cut Off') });
   assert.equal(blocked.status, 409, blocked.text);
   assert.equal(blocked.json.error, 'onboarding_in_progress');
-  assert.deepEqual(await counts('cutoff', 'Cut Off'), { profiles: 0, workspaces: 0, reports: 0, imports: 0 }, 'nothing was called');
+  assert.deepEqual(await counts('cutoff', 'Cut Off'), { profiles: 0, workspaces: 0, reports: 0, imports: 0 }, 'nothing was created');
   await worker.d1(`UPDATE onboarding_leases SET until_unix = ${now - 1} WHERE customer_id = 'cutoff'`);
   const done = await admin(worker.base, '/customers/cutoff/onboard', { method: 'POST', body: body('Cut Off') });
   assert.equal(done.status, 201, done.text);

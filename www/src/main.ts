@@ -1,7 +1,6 @@
 // Start-up shared by every page: loads what the page needs (the wasm module, or the rules page's catalog), then
-// starts the page. Each page has its own bundle
-// (src/entries/*.ts): a page downloads only its own code beside the module, which is what the first
-// verdict on a slow link waits for.
+// starts the page. Each page has its own bundle (src/entries/*.ts): a page downloads only its own code beside
+// the module, which is what the first verdict on a slow link waits for.
 interface Page {
   /** What the page waits for before it starts: the wasm module, or the rules page's catalog. */
   load: () => Promise<unknown>;
