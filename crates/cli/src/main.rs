@@ -48,8 +48,9 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Migrate a multi-customer app to service principal profiles (seed 000). Configuration comes from the
-    /// environment: EMBEDGATE_TENANT_ID, EMBEDGATE_CLIENT_ID, EMBEDGATE_CLIENT_SECRET, EMBEDGATE_PBI_API,
+    /// Migrate a multi-customer app to service principal profiles (Microsoft's "Migrate multi-customer
+    /// applications to the service principal profiles model"). Configuration comes from the environment:
+    /// EMBEDGATE_TENANT_ID, EMBEDGATE_CLIENT_ID, EMBEDGATE_CLIENT_SECRET, EMBEDGATE_PBI_API,
     /// EMBEDGATE_AUTHORITY, EMBEDGATE_WORKER_URL, EMBEDGATE_ADMIN_KEY.
     Migrate {
         #[command(subcommand)]
@@ -76,15 +77,17 @@ struct MigrateArgs {
 
 #[derive(Subcommand)]
 enum MigrateStep {
-    /// Print the plan per customer and per step, with each customer's identity afterwards.
+    /// Print what is left to do per customer and per step (after the state file and, with a worker, its
+    /// customers), with each customer's identity afterwards.
     Plan {
         #[command(flatten)]
         args: MigrateArgs,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Create profiles, organise workspaces, import items, write each customer's document (flow still legacy).
-    /// Resumable: a re-run after a crash converges without duplicates.
+    /// Create profiles, organise workspaces, import items, record each profile in the customer's document
+    /// (flow unchanged). Checks the whole inventory against the live state first; leaves customers already on
+    /// the profile flow as they are. Resumable: a re-run after a crash converges without duplicates.
     Apply {
         #[command(flatten)]
         args: MigrateArgs,
@@ -92,11 +95,13 @@ enum MigrateStep {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
-    /// Act as each customer's profile and check workspace, Admin, items, the core's verdict and GenerateToken.
+    /// Act as each customer's profile and check workspace, Admin, items, the core's verdict and GenerateToken,
+    /// with the identity the worker builds from the customer's document for its sample user.
     Verify {
         #[command(flatten)]
         args: MigrateArgs,
-        /// Also compare the rows a sample user sees before and after (the emulator's render route).
+        /// Also compare the rows the sample user sees on the worker's live legacy document and after rollout
+        /// (the emulator's render route).
         #[arg(long)]
         compare_rows: bool,
     },
@@ -121,10 +126,14 @@ enum MigrateStep {
         #[arg(long, value_delimiter = ',', required = true)]
         customers: Vec<String>,
     },
-    /// List (--dry-run) or remove (--apply) redundant permissions and old workspaces no customer uses.
+    /// List (--dry-run) or remove (--apply) the master user's and the service principal's own rows on migrated
+    /// customers' workspaces, and old workspaces nothing uses; everything else is listed as kept, with why.
     Cleanup {
         #[command(flatten)]
         args: MigrateArgs,
+        /// The master user (UPN) whose rows are redundant; default: the inventory's `masterUser`.
+        #[arg(long)]
+        master_user: Option<String>,
         #[arg(long, conflicts_with = "apply", required_unless_present = "apply")]
         dry_run: bool,
         #[arg(long)]
@@ -190,13 +199,13 @@ fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
         | MigrateStep::Cleanup { args, .. } => args,
     };
     let inv = m::read_inventory(&args.inventory)?;
-    let plan = embedgate_migrate::plan(&inv);
     let state = m::state_path(&args.inventory, args.state.clone());
     // Every step but plan reads the state file, and most write it.
     let _lock = match step {
         MigrateStep::Plan { .. } => None,
         _ => Some(m::lock_state(&state)?),
     };
+    let plan = embedgate_migrate::plan(&inv);
     let dir = args
         .inventory
         .parent()
@@ -204,19 +213,33 @@ fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
         .unwrap_or_default();
     match step {
         MigrateStep::Plan { format, .. } => {
+            let left = m::plan_left(&inv, &state)?;
             match format {
-                Format::Text => print!("{}", embedgate_migrate::plan::render_text(&plan)),
-                Format::Json => println!("{}", pretty(&plan)),
+                Format::Text => print!("{}", embedgate_migrate::plan::render_text(&left)),
+                Format::Json => println!("{}", pretty(&left)),
             }
             Ok(ExitCode::SUCCESS)
         }
         MigrateStep::Apply { concurrency, .. } => {
-            let (done, failed) = m::apply(m::Config::from_env()?, &inv, &dir, &state, concurrency)?;
+            let r = m::apply(m::Config::from_env()?, &inv, &dir, &state, concurrency)?;
+            for (id, why) in &r.skipped {
+                eprintln!("skipped {id}: {why}");
+            }
+            for (id, why) in &r.failed {
+                eprintln!("FAILED  {id}: {why}");
+            }
             eprintln!(
-                "apply: {done} customers done, {failed} failed (state in {})",
+                "apply: {} customer{} done, {} skipped, {} failed (state in {})",
+                r.done,
+                if r.done == 1 { "" } else { "s" },
+                r.skipped.len(),
+                r.failed.len(),
                 state.display()
             );
-            Ok(if failed == 0 {
+            if !r.failed.is_empty() {
+                eprintln!("what Power BI confirmed is kept: fix what is named above and run `migrate apply` again to resume");
+            }
+            Ok(if r.failed.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -273,7 +296,9 @@ fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
                 true,
                 force,
             )?;
-            println!("rolled out to the profile flow: {}", moved.join(", "));
+            for (id, what) in &moved {
+                println!("{id}: {what}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         MigrateStep::Rollback { customers, .. } => {
@@ -286,18 +311,34 @@ fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
                 false,
                 true,
             )?;
-            println!("rolled back to the legacy flow: {}", moved.join(", "));
+            for (id, what) in &moved {
+                println!("{id}: {what}");
+            }
             Ok(ExitCode::SUCCESS)
         }
-        MigrateStep::Cleanup { apply, .. } => {
-            let actions = m::cleanup(m::Config::from_env()?, &inv, &state, apply)?;
-            for a in &actions {
-                println!("{}{a}", if apply { "done: " } else { "would " });
+        MigrateStep::Cleanup {
+            apply, master_user, ..
+        } => {
+            let lines = m::cleanup(
+                m::Config::from_env()?,
+                &inv,
+                &state,
+                master_user.as_deref(),
+                apply,
+            )?;
+            let removed = lines.iter().filter(|l| l.remove).count();
+            for l in &lines {
+                match (l.remove, apply) {
+                    (true, true) => println!("done: {}", l.text),
+                    (true, false) => println!("would {}", l.text),
+                    (false, _) => println!("{}", l.text),
+                }
             }
             eprintln!(
-                "cleanup: {} actions{}",
-                actions.len(),
-                if apply { " done" } else { " (dry run)" }
+                "cleanup: {removed} removal{}{}, {} kept",
+                if removed == 1 { "" } else { "s" },
+                if apply { " done" } else { " (dry run)" },
+                lines.len() - removed
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -322,13 +322,11 @@ fn lost_answers_after_each_kind_of_create_and_a_kill_converge_without_duplicates
     ] {
         e.fault(json!({"route": route, "skip": skip, "count": 1, "fault": {"status": 500, "afterHandler": true}}));
     }
+    // Each lost answer is found again by an exact lookup within the same run: no customer fails, nothing is
+    // made twice.
     let first = e.run(&["apply", "--concurrency", "2"]);
-    assert_eq!(
-        first.status.code(),
-        Some(1),
-        "some customers fail: {}",
-        text(&first)
-    );
+    assert!(first.status.success(), "{}", text(&first));
+    assert_converged(&e);
     // A kill in the middle of a run.
     let mut child = e
         .cmd(&["apply", "--concurrency", "1"])

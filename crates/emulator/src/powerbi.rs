@@ -157,6 +157,25 @@ fn display_name(body: &Value) -> Result<String, ApiError> {
     }
 }
 
+/// The string literal of a `$filter` clause `<prefix>'<text>'`, unescaped as OData does (a quote inside the
+/// literal is written twice: `name eq 'O''Brien'` is the name `O'Brien`). `None` for anything else, including
+/// a lone quote inside the literal.
+fn odata_string(filter: &str, prefix: &str) -> Option<String> {
+    let lit = filter
+        .strip_prefix(prefix)?
+        .strip_prefix('\'')?
+        .strip_suffix('\'')?;
+    let mut out = String::with_capacity(lit.len());
+    let mut chars = lit.chars();
+    while let Some(c) = chars.next() {
+        if c == '\'' && chars.next() != Some('\'') {
+            return None;
+        }
+        out.push(c);
+    }
+    Some(out)
+}
+
 fn duplicate_profile(name: &str) -> ApiError {
     ApiError::pbi(
         StatusCode::CONFLICT,
@@ -180,11 +199,8 @@ pub async fn get_profiles(
         .collect();
     if let Some(f) = q.get("$filter") {
         // supports: displayName eq 'x'
-        if let Some(name) = f
-            .strip_prefix("displayName eq '")
-            .and_then(|r| r.strip_suffix('\''))
-        {
-            items.retain(|p| p["displayName"] == name);
+        if let Some(name) = odata_string(f, "displayName eq ") {
+            items.retain(|p| p["displayName"] == name.as_str());
         } else {
             return Err(ApiError::invalid(format!("Unsupported $filter '{f}'")));
         }
@@ -312,21 +328,16 @@ pub async fn get_groups(
         .collect();
     if let Some(f) = q.get("$filter") {
         let f = f.trim();
-        if let Some(n) = f
-            .strip_prefix("name eq '")
-            .and_then(|r| r.strip_suffix('\''))
-        {
+        if let Some(n) = odata_string(f, "name eq ") {
             items.retain(|w| w.name == n);
-        } else if let Some(n) = f
-            .strip_prefix("tolower(name) eq '")
-            .and_then(|r| r.strip_suffix('\''))
-        {
+        } else if let Some(n) = odata_string(f, "tolower(name) eq ") {
             items.retain(|w| w.name.to_lowercase() == n);
         } else if let Some(n) = f
-            .strip_prefix("contains(name,'")
-            .and_then(|r| r.strip_suffix("')"))
+            .strip_prefix("contains(name,")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| odata_string(r, ""))
         {
-            items.retain(|w| w.name.contains(n));
+            items.retain(|w| w.name.contains(n.as_str()));
         } else {
             return Err(ApiError::invalid(format!("Unsupported $filter '{f}'")));
         }

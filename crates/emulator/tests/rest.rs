@@ -216,6 +216,28 @@ fn groups_listing_scoping_creation_and_types() {
             .status,
         400
     );
+    // A quote inside an OData string literal is doubled; a lone one is a syntax error, as in Power BI.
+    let sp = emu.sp_token();
+    let made = emu.pbi(
+        "POST",
+        "/groups",
+        &sp,
+        None,
+        Some(json!({"name": "O'Brien & Sons"})),
+    );
+    assert_eq!(made.status, 200, "{}", made.text);
+    let found = emu.pbi(
+        "GET",
+        "/groups?$filter=name%20eq%20'O''Brien%20%26%20Sons'",
+        &sp,
+        None,
+        None,
+    );
+    assert_eq!(ids(&found), [made.json["id"].as_str().unwrap()]);
+    for bad in ["name%20eq%20'O'Brien%20%26%20Sons'", "contains(name,'O'B')"] {
+        let r = emu.pbi("GET", &format!("/groups?$filter={bad}"), &sp, None, None);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
     // not a member / unknown: 401
     assert_eq!(
         emu.pbi("GET", &format!("/groups/{}", ws(4)), &sp, None, None)

@@ -17,6 +17,10 @@ pub struct Inventory {
     /// How many service principals the app uses today (seed 000: one per customer needs no profiles).
     #[serde(default = "one")]
     pub service_principals: u32,
+    /// The master user the app embedded with before profiles (a UPN). `cleanup` removes this user's rows from
+    /// migrated customers' workspaces, and no other user's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_user: Option<String>,
     /// Item templates (PBIX files) imported into workspaces that are created, by key.
     #[serde(default)]
     pub templates: BTreeMap<String, Template>,
@@ -50,6 +54,14 @@ pub struct CustomerIn {
     pub profile_name: Option<String>,
     pub legacy: Legacy,
     pub target: Target,
+    /// The claims of a sign-in `verify` mints for (`sub` and whatever the customer's RLS reads: a role
+    /// claim, a customData claim). Default: `{"sub": "embedgate-verify"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<std::collections::BTreeMap<String, serde_json::Value>>")
+    )]
+    pub sample_user: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Where the customer's items are today and the RLS they rely on.
@@ -167,6 +179,14 @@ fn check(inv: &Inventory) -> Result<(), InputError> {
             "must be a GUID (the service principal's object id)",
         ));
     }
+    if let Some(m) = &inv.master_user {
+        if m.trim().is_empty() || m.chars().any(char::is_whitespace) || !m.contains('@') {
+            return Err(err(
+                "/masterUser".into(),
+                "the master user is a user principal name (name@domain, no spaces)",
+            ));
+        }
+    }
     if inv.customers.is_empty() {
         return Err(err("/customers".into(), "lists no customer"));
     }
@@ -193,8 +213,9 @@ fn check(inv: &Inventory) -> Result<(), InputError> {
                 format!("profile name `{name}` is used by another customer"),
             ));
         }
-        // With dynamic RLS the profile's name is the username USERNAME() returns, and a username has no spaces.
-        if c.legacy.rls.kind == RlsKind::Dynamic && name.chars().any(char::is_whitespace) {
+        // With RLS the profile's name becomes the effective identity's username (USERNAME() returns it under
+        // dynamic RLS), and a username has no spaces.
+        if c.legacy.rls.kind != RlsKind::None && name.chars().any(char::is_whitespace) {
             return Err(err(
                 at(if c.profile_name.is_some() {
                     "/profileName"
@@ -222,6 +243,25 @@ fn check(inv: &Inventory) -> Result<(), InputError> {
                 at("/legacy/rls/username"),
                 "dynamic RLS needs the username sent today",
             ));
+        }
+        check_roles(&c.legacy.rls.roles).map_err(|(j, m)| {
+            err(
+                at(&j
+                    .map(|j| format!("/legacy/rls/roles/{j}"))
+                    .unwrap_or_else(|| "/legacy/rls/roles".into())),
+                m,
+            )
+        })?;
+        if let Some(u) = &c.sample_user {
+            if u.get("sub")
+                .and_then(|v| v.as_str())
+                .is_none_or(str::is_empty)
+            {
+                return Err(err(
+                    at("/sampleUser/sub"),
+                    "the sample user's claims name the user (`sub`, a string)",
+                ));
+            }
         }
         if c.legacy.rls.kind == RlsKind::Static && c.legacy.rls.roles.is_empty() {
             return Err(err(
@@ -253,6 +293,20 @@ fn check(inv: &Inventory) -> Result<(), InputError> {
                 }
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Roles as the service takes them (the effective identity's `roles`): at most 50, each 1 to 50 characters
+/// without a comma. The error gives the index of the bad role, if one is.
+pub fn check_roles(roles: &[String]) -> Result<(), (Option<usize>, &'static str)> {
+    if roles.len() > 50 {
+        return Err((None, "at most 50 roles"));
+    }
+    for (i, r) in roles.iter().enumerate() {
+        if r.trim().is_empty() || r.chars().count() > 50 || r.contains(',') {
+            return Err((Some(i), "a role name is 1 to 50 characters without commas"));
         }
     }
     Ok(())

@@ -6,14 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use embedgate_edge::customer::Customer;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::inventory::{
     err, pointer, profile_name, CustomerIn, InputError, Inventory, Legacy, LegacyRls, RlsKind,
     Target, Template,
 };
-use crate::machine::{profile_document, Progress};
+use crate::machine::{profile_document, Item, Progress, StepError};
 use crate::plan::{plan, IdentityAfter};
 
 /// The onboarding request's body.
@@ -78,10 +78,10 @@ pub fn read(body: &[u8]) -> Result<OnboardRequest, InputError> {
                 "a profile name is 1 to 256 characters",
             ));
         }
-        if r.rls.kind == RlsKind::Dynamic && p.chars().any(char::is_whitespace) {
+        if r.rls.kind != RlsKind::None && p.chars().any(char::is_whitespace) {
             return Err(err(
                 "/profileName".into(),
-                "with dynamic RLS the profile's name is the effective identity's username, which cannot contain spaces",
+                "with RLS the profile's name is the effective identity's username, which cannot contain spaces",
             ));
         }
     }
@@ -116,6 +116,16 @@ pub fn read(body: &[u8]) -> Result<OnboardRequest, InputError> {
             "static RLS needs the roles to send",
         ));
     }
+    crate::inventory::check_roles(&r.rls.roles).map_err(|(i, m)| {
+        err(
+            i.map(|i| format!("/rls/roles/{i}"))
+                .unwrap_or_else(|| "/rls/roles".into()),
+            m,
+        )
+    })?;
+    if r.rls.custom_data.as_deref().is_some_and(str::is_empty) {
+        return Err(err("/rls/customData".into(), "customData is not empty"));
+    }
     if r.rls.kind == RlsKind::None && (!r.rls.roles.is_empty() || r.rls.custom_data.is_some()) {
         return Err(err(
             "/rls/kind".into(),
@@ -141,6 +151,38 @@ pub fn missing_template(index: usize, key: &str) -> InputError {
     )
 }
 
+/// Whether a changed onboarding request can resume `p`, the progress of the one before: `Some((path, why))`
+/// when it changes a name Power BI already made something under, or drops a template already imported.
+pub fn resume_conflict(
+    id: &str,
+    before: &OnboardRequest,
+    now: &OnboardRequest,
+    p: &Progress,
+) -> Option<(String, String)> {
+    let profile = |r: &OnboardRequest| r.profile_name.clone().unwrap_or_else(|| id.to_string());
+    let workspace = |r: &OnboardRequest| r.workspace_name.clone().unwrap_or_else(|| r.name.clone());
+    if (p.profile_id.is_some() || p.creating_profile.is_some()) && profile(before) != profile(now) {
+        return Some((
+            "/profileName".into(),
+            format!("made profile `{}`", profile(before)),
+        ));
+    }
+    if (p.workspace_id.is_some() || p.creating_workspace.is_some())
+        && workspace(before) != workspace(now)
+    {
+        return Some((
+            "/workspaceName".into(),
+            format!("made workspace `{}`", workspace(before)),
+        ));
+    }
+    for (k, item) in &p.items {
+        if (item.report_id.is_some() || item.import_id.is_some()) && !now.templates.contains(k) {
+            return Some(("/templates".into(), format!("imported template `{k}`")));
+        }
+    }
+    None
+}
+
 /// The machine's input for customer `id`: `names` gives each template key's item name.
 pub fn build(id: &str, r: &OnboardRequest, names: &BTreeMap<String, String>) -> Onboarding {
     let profile = r.profile_name.clone().unwrap_or_else(|| id.to_string());
@@ -163,11 +205,13 @@ pub fn build(id: &str, r: &OnboardRequest, names: &BTreeMap<String, String>) -> 
             name: r.workspace_name.clone().unwrap_or_else(|| r.name.clone()),
             templates: r.templates.clone(),
         },
+        sample_user: None,
     };
     let inventory = Inventory {
         schema: None,
         service_principal_object_id: String::new(),
         service_principals: 1,
+        master_user: None,
         templates: r
             .templates
             .iter()
@@ -198,12 +242,29 @@ impl Onboarding {
     }
 
     /// The customer's document once the machine is done: the profile flow from the first page view.
-    pub fn document(&self, p: &Progress) -> Value {
-        let mut doc = profile_document(&self.customer, p, &self.identity);
-        if let (Some(cd), Some(rls)) = (&self.identity.custom_data, doc.get_mut("rls")) {
-            rls["customData"] = json!({ "value": cd });
+    pub fn document(&self, p: &Progress) -> Result<Customer, StepError> {
+        profile_document(&self.customer, p, &self.identity)
+    }
+
+    /// The document this onboarding would write, built with stand-in ids before anything is created: a
+    /// request whose document the worker would refuse is refused before the first Power BI call.
+    pub fn check_document(&self) -> Result<(), StepError> {
+        const STAND_IN: &str = "00000000-0000-4000-8000-000000000000";
+        let mut p = Progress {
+            profile_id: Some(STAND_IN.into()),
+            workspace_id: Some(STAND_IN.into()),
+            ..Progress::default()
+        };
+        for k in self.inventory.templates.keys() {
+            p.items.insert(
+                k.clone(),
+                Item {
+                    report_id: Some(STAND_IN.into()),
+                    ..Item::default()
+                },
+            );
         }
-        doc
+        self.document(&p).map(|_| ())
     }
 }
 
@@ -211,6 +272,28 @@ impl Onboarding {
 mod tests {
     use super::*;
     use crate::machine::Item;
+    use serde_json::json;
+
+    const P1: &str = "9a9a9a9a-0000-4000-8000-000000000001";
+    const W1: &str = "9a9a9a9a-0000-4000-8000-00000000000a";
+    const R1: &str = "9a9a9a9a-0000-4000-8000-00000000000b";
+
+    fn made() -> Progress {
+        let mut p = Progress {
+            profile_id: Some(P1.into()),
+            workspace_id: Some(W1.into()),
+            ..Default::default()
+        };
+        p.items.insert(
+            "sales".into(),
+            Item {
+                import_id: None,
+                report_id: Some(R1.into()),
+                dataset_id: None,
+            },
+        );
+        p
+    }
 
     fn names() -> BTreeMap<String, String> {
         [("sales".to_string(), "Sales".to_string())].into()
@@ -264,24 +347,12 @@ mod tests {
             panic!()
         };
         assert_eq!(name, "Northwind Traders");
-        let mut p = Progress {
-            profile_id: Some("p1".into()),
-            workspace_id: Some("w1".into()),
-            ..Default::default()
-        };
-        p.items.insert(
-            "sales".into(),
-            Item {
-                import_id: None,
-                report_id: Some("r1".into()),
-                dataset_id: Some("d1".into()),
-            },
-        );
-        let doc = o.document(&p);
+        let p = made();
+        let doc = o.document(&p).unwrap().to_value();
         assert_eq!(doc["flow"], "profile");
-        assert_eq!(doc["profileId"], "p1");
-        assert_eq!(doc["workspaces"], json!(["w1"]));
-        assert_eq!(doc["reports"], json!([{"id": "r1", "workspaceId": "w1"}]));
+        assert_eq!(doc["profileId"], P1);
+        assert_eq!(doc["workspaces"], json!([W1]));
+        assert_eq!(doc["reports"], json!([{"id": R1, "workspaceId": W1}]));
         assert_eq!(doc["rls"]["username"]["value"], "northwind");
         assert_eq!(doc["rls"]["roles"], json!(["Customer"]));
     }
@@ -289,13 +360,17 @@ mod tests {
     #[test]
     fn static_rls_keeps_roles_and_custom_data_and_none_has_no_identity() {
         let r = read(br#"{"name": "N", "templates": ["sales"], "rls": {"kind": "static", "roles": ["East"], "customData": "x"}}"#).unwrap();
-        let doc = build("n", &r, &names()).document(&Progress::default());
+        let doc = build("n", &r, &names())
+            .document(&made())
+            .unwrap()
+            .to_value();
         assert_eq!(doc["rls"]["roles"], json!(["East"]));
         assert_eq!(doc["rls"]["customData"]["value"], "x");
         let r = read(br#"{"name": "N", "templates": ["sales"]}"#).unwrap();
-        assert!(build("n", &r, &names())
-            .document(&Progress::default())
-            .get("rls")
-            .is_none());
+        let doc = build("n", &r, &names())
+            .document(&made())
+            .unwrap()
+            .to_value();
+        assert_eq!(doc["rls"], json!({"username": "user", "roles": []}));
     }
 }

@@ -1,16 +1,23 @@
-//! The plan: per customer, the steps seed 000 asks for and the effective identity the customer has afterwards.
+//! The plan: per customer, the steps of "Migrate multi-customer applications to the service principal profiles
+//! model" that are left to do (after what the state file and the worker record as done), and the effective
+//! identity the customer has afterwards.
 
+use std::collections::BTreeMap;
+
+use embedgate_edge::customer::Flow;
 use serde::Serialize;
 
 use crate::inventory::{profile_name, CustomerIn, Inventory, RlsKind, Target};
+use crate::machine::Progress;
+use crate::registry::Registry;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub customers: Vec<CustomerPlan>,
-    /// Seed 000's reasons not to migrate, when they apply.
+    /// The document's cases of apps that shouldn't migrate, when they apply (quoted).
     pub warnings: Vec<String>,
-    /// The fewest Power BI calls `apply` can make for this plan (one list of profiles, then per customer:
+    /// The fewest Power BI calls `apply` can make for what is left (one list of profiles, then per customer:
     /// create profile, find/create workspace or grant, one import + one status read per template).
     pub minimum_calls: usize,
 }
@@ -24,6 +31,9 @@ pub struct CustomerPlan {
     /// What the worker sends for this customer's users after the move.
     pub identity_after: IdentityAfter,
     pub rls_note: String,
+    /// The fewest Power BI calls this customer's steps need.
+    #[serde(skip)]
+    pub calls: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,71 +44,96 @@ pub struct IdentityAfter {
     pub custom_data: Option<String>,
 }
 
-/// Plans an inventory.
+/// Plans an inventory from scratch.
 pub fn plan(inv: &Inventory) -> Plan {
-    let mut warnings = Vec::new();
-    // Seed 000: "Profiles are not needed for every app": a small app with one service principal and few
-    // objects, or an app that already has one service principal per customer.
-    if inv.service_principals > 1 && inv.service_principals as usize >= inv.customers.len() {
-        warnings.push(format!(
-            "the app uses {} service principals for {} customers (one per customer): seed 000 says profiles are not needed then",
-            inv.service_principals,
-            inv.customers.len()
-        ));
-    }
-    let items: usize = inv.customers.iter().map(|c| c.legacy.reports.len()).sum();
-    if inv.customers.len() <= 3 && items <= 5 {
-        warnings.push(format!(
-            "a small app ({} customers, {items} reports) with one service principal: seed 000 says a migration may not be worth it",
-            inv.customers.len()
-        ));
-    }
-    let customers: Vec<CustomerPlan> = inv.customers.iter().map(|c| customer(inv, c)).collect();
-    let minimum_calls = 1 + inv
+    plan_left(inv, &BTreeMap::new(), None)
+}
+
+/// Plans what is left: steps the state file records as done are left out, and customers the worker already
+/// serves on the profile flow have none.
+pub fn plan_left(
+    inv: &Inventory,
+    state: &BTreeMap<String, Progress>,
+    registry: Option<&Registry>,
+) -> Plan {
+    let warnings = crate::checks::should_not_migrate(inv);
+    let customers: Vec<CustomerPlan> = inv
         .customers
         .iter()
-        .map(|c| match &c.target {
-            Target::ExistingWorkspace { .. } => 1 + 1, // create profile, add group user
-            Target::NewWorkspace { templates, .. } => 1 + 1 + 2 * templates.len(), // + create group, import + status
+        .map(|c| {
+            let on_profile = registry.and_then(|r| r.flow(&c.id)) == Some(Flow::Profile);
+            customer(inv, c, state.get(&c.id), on_profile)
         })
-        .sum::<usize>();
+        .collect();
+    let left = customers.iter().map(|c| c.calls).sum::<usize>();
     Plan {
         customers,
         warnings,
-        minimum_calls,
+        minimum_calls: if left == 0 { 0 } else { 1 + left },
     }
 }
 
-fn customer(inv: &Inventory, c: &CustomerIn) -> CustomerPlan {
+fn customer(
+    inv: &Inventory,
+    c: &CustomerIn,
+    p: Option<&Progress>,
+    on_profile: bool,
+) -> CustomerPlan {
     let name = profile_name(c);
-    let mut steps = vec![format!(
-        "create profile `{name}` (or reuse the one of that name)"
-    )];
-    match &c.target {
-        Target::ExistingWorkspace { workspace_id } => {
+    let done = p.cloned().unwrap_or_default();
+    let mut steps = Vec::new();
+    let mut calls = 0;
+    if on_profile {
+        steps.push("nothing: the worker already serves this customer on the profile flow".into());
+    } else {
+        if done.profile_id.is_none() {
             steps.push(format!(
-                "grant the profile Admin on workspace {workspace_id} (Add Group User)"
+                "create profile `{name}` (or take the one the worker or the state file records as this customer's)"
             ));
+            calls += 1;
         }
-        Target::NewWorkspace {
-            name: ws,
-            templates,
-        } => {
-            steps.push(format!(
-                "create workspace `{ws}` as the profile (the profile becomes its Admin)"
-            ));
-            for t in templates {
-                let tpl = &inv.templates[t];
+        match &c.target {
+            Target::ExistingWorkspace { workspace_id } if !done.admin => {
                 steps.push(format!(
-                    "import `{}` from {} and wait until it succeeds",
-                    tpl.name, tpl.file
+                    "grant the profile Admin on workspace {workspace_id} (Add Group User)"
                 ));
+                calls += 1;
+            }
+            Target::ExistingWorkspace { .. } => {}
+            Target::NewWorkspace {
+                name: ws,
+                templates,
+            } => {
+                if done.workspace_id.is_none() {
+                    steps.push(format!(
+                        "create workspace `{ws}` as the profile (the profile becomes its Admin)"
+                    ));
+                    calls += 1;
+                }
+                for t in templates {
+                    if done.items.get(t).is_some_and(|i| i.report_id.is_some()) {
+                        continue;
+                    }
+                    let tpl = &inv.templates[t];
+                    steps.push(format!(
+                        "import `{}` from {} and wait until it succeeds",
+                        tpl.name, tpl.file
+                    ));
+                    calls += 2;
+                }
             }
         }
+        if !done.document_written {
+            steps.push(
+                "record the profile in the customer's worker document (profileId set, flow unchanged)".into(),
+            );
+        } else if steps.is_empty() {
+            steps.push(match done.verify.as_deref() {
+                Some([]) => "nothing left to apply; verified: `migrate rollout` moves it".into(),
+                _ => "nothing left to apply; run `migrate verify`".into(),
+            });
+        }
     }
-    steps.push(
-        "write the customer's document to the worker (profileId set, flow still legacy)".into(),
-    );
     let rls = &c.legacy.rls;
     let (identity_after, rls_note) = match rls.kind {
         RlsKind::Dynamic => (
@@ -142,6 +177,7 @@ fn customer(inv: &Inventory, c: &CustomerIn) -> CustomerPlan {
         steps,
         identity_after,
         rls_note,
+        calls,
     }
 }
 
@@ -174,10 +210,12 @@ pub fn render_text(p: &Plan) -> String {
             c.rls_note
         ));
     }
+    let n = p.customers.len();
     out.push_str(&format!(
-        "{} customers; at least {} Power BI calls\n",
-        p.customers.len(),
-        p.minimum_calls
+        "{n} customer{}; at least {} Power BI call{} left\n",
+        if n == 1 { "" } else { "s" },
+        p.minimum_calls,
+        if p.minimum_calls == 1 { "" } else { "s" }
     ));
     out
 }

@@ -15,11 +15,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use embedgate_edge::customer::{valid_customer_id, Customer};
+use embedgate_client::Failure;
+use embedgate_edge::customer::valid_customer_id;
 use embedgate_edge::EdgeError;
-use embedgate_migrate::machine::{Action, Machine, Progress, Session};
+use embedgate_migrate::machine::{Field, Machine, Progress, Session};
 use embedgate_migrate::onboard::{self, OnboardRequest};
-use embedgate_migrate::InputError;
+use embedgate_migrate::registry::{customer_doc, Registry};
+use embedgate_migrate::{Driver as _, InputError, Stopped};
 use serde_json::{json, Value};
 use worker::{Delay, Include, Request, Response};
 
@@ -153,15 +155,25 @@ async fn run(
     let row = store::get_onboarding(ctx, id).await?;
     let existing = store::get_customer(ctx, id).await?;
     let mut progress: Progress = match &row {
-        Some(row) if row.request != request => {
-            return Err(EdgeError::new(
-                409,
-                "onboarding_differs",
-                format!("Customer {id} was onboarded with a different request; resume it with the same body, or change the customer with PUT /api/admin/customers/{id}."),
-            ));
-        }
         // Unreadable progress starts over: every step looks up before it creates.
-        Some(row) => serde_json::from_str(&row.progress).unwrap_or_default(),
+        Some(row) => {
+            let progress: Progress = serde_json::from_str(&row.progress).unwrap_or_default();
+            // A changed request resumes as long as it keeps what Power BI already made for the first one.
+            if row.request != request {
+                let before: Option<OnboardRequest> = serde_json::from_str(&row.request).ok();
+                if let Some((path, why)) =
+                    before.and_then(|b| onboard::resume_conflict(id, &b, r, &progress))
+                {
+                    return Err(EdgeError::new(
+                        409,
+                        "onboarding_differs",
+                        format!("Customer {id}'s onboarding already {why}; resume it with the same value, or change the customer afterwards with PUT /api/admin/customers/{id}."),
+                    )
+                    .at(path));
+                }
+            }
+            progress
+        }
         None if existing.is_some() => {
             return Err(EdgeError::new(
                 409,
@@ -184,89 +196,88 @@ async fn run(
     }
     let (names, files) = templates(ctx, r).await?;
     let o = onboard::build(id, r, &names);
-    let save = |p: &Progress| {
-        let progress = serde_json::to_string(p).unwrap_or_default();
-        let request = request.clone();
-        async move {
-            // Only the lease's holder writes progress; one that lost it stops before it writes.
-            if !store::renew_onboarding(ctx, id, holder, now_secs() + lease_secs).await? {
-                return Err(EdgeError::new(
-                    409,
-                    "onboarding_in_progress",
-                    format!("This call for customer {id} ran past its lease and another call took over; call again to resume."),
-                ));
-            }
-            store::save_onboarding(ctx, id, &request, &progress).await
+    // Everything is checked before the first Power BI call: the document this onboarding will write, and
+    // the names against the customers the worker has (one profile per customer, one customer per workspace).
+    o.check_document()
+        .map_err(|e| EdgeError::bad_request("invalid_value", format!("{}.", e.message)))?;
+    let mut docs = Vec::new();
+    for v in store::list_customers(ctx).await? {
+        // Stored documents were validated on the way in; one that no longer reads is left out of the check
+        // only if it names no profile (its id is then looked up by the unique index).
+        if let Ok(c) = customer_doc(&v) {
+            docs.push(c);
         }
+    }
+    let registry = Registry::new(docs);
+    let mut d = Onboard {
+        ctx,
+        id,
+        holder,
+        lease_secs,
+        request: &request,
+        started: now_ms(),
     };
-    save(&progress).await?;
+    d.save(&progress).await.map_err(stop)?;
 
     let api = ctx.cfg.api();
     let sp = ctx.cfg.sp_object_id.clone().unwrap_or_default();
-    let mut token = entra::token(ctx, None).await?;
-    let mut refreshed = false;
+    let mut session = Session {
+        api: &api,
+        token: entra::token(ctx, None).await?,
+        sp_object_id: &sp,
+        worker: None,
+        registry: &registry,
+        profiles: None,
+        files: &files,
+    };
     let mut machine = Machine::new(&o.inventory, &o.customer);
-    let started = now_ms();
-    let mut calls = 0u32;
-    loop {
-        let session = Session {
-            api: &api,
-            token: &token,
-            sp_object_id: &sp,
-            worker: None,
-            profiles: None,
-            files: &files,
-        };
-        let wait = match machine.next(&session, &mut progress) {
-            Action::Done => break,
-            Action::Wait(ms) => Some(ms),
-            Action::Send(call, expect) => {
-                calls += 1;
-                let answer = http::send_fresh(ctx, &call).await;
-                if matches!(&answer, Err(f) if f.token_refused()) && !refreshed {
-                    token = entra::token(ctx, Some(&token)).await?;
-                    refreshed = true;
-                    continue;
-                }
-                let before = progress.clone();
-                let read = machine.read(&mut progress, expect, answer);
-                if progress != before {
-                    save(&progress).await?;
-                }
-                read.map_err(|e| {
-                    EdgeError::new(
-                        502,
-                        "onboarding_failed",
-                        format!("{e}. What Power BI confirmed is kept: call again to resume."),
-                    )
-                    .with("progress", json!(progress))
-                })?
-            }
-        };
-        if let Some(ms) = wait {
-            if (now_ms() - started) as u64 + ms > ctx.cfg.onboard_wait_ms {
-                let secs = ms.div_ceil(1000).max(1);
-                log(
-                    ctx,
-                    "admin_onboarding_publishing",
-                    json!({"customer": id, "powerBiCalls": calls}),
-                );
+    let calls =
+        match embedgate_migrate::run(&mut machine, &mut session, &mut progress, &mut d).await {
+            Ok(calls) => calls,
+            Err(Stopped::Driver(Stop::Edge(e))) => return Err(e),
+            Err(Stopped::Driver(Stop::Publishing(secs))) => {
+                log(ctx, "admin_onboarding_publishing", json!({"customer": id}));
                 let mut resp = json_response(
                     ctx,
                     202,
-                    &json!({"status": "publishing", "retryAfter": secs, "progress": progress, "powerBiCalls": calls}),
+                    &json!({"status": "publishing", "retryAfter": secs, "progress": progress}),
                 )?;
                 let _ = resp.headers_mut().set("retry-after", &secs.to_string());
                 return Ok(resp);
             }
-            Delay::from(Duration::from_millis(ms)).await;
-        }
-    }
-    let doc = o.document(&progress);
-    let customer = Customer::from_value(&doc)?;
-    store::put_customer(ctx, &customer, false).await?;
+            Err(Stopped::Step(e)) => {
+                return Err(match e.clash {
+                    // The request names what another customer (or someone else) holds: nothing was created for it.
+                    Some(field) => EdgeError::new(
+                        409,
+                        match field {
+                            Field::ProfileName => "profile_name_taken",
+                            _ => "workspace_name_taken",
+                        },
+                        format!("{}.", e.message),
+                    )
+                    .at(match field {
+                        Field::ProfileName => "/profileName",
+                        _ => "/workspaceName",
+                    }),
+                    None => EdgeError::new(
+                        502,
+                        "onboarding_failed",
+                        format!(
+                            "{}. What Power BI confirmed is kept: call again to resume.",
+                            e.message
+                        ),
+                    )
+                    .with("progress", json!(progress)),
+                });
+            }
+        };
+    let doc = o
+        .document(&progress)
+        .map_err(|e| EdgeError::bad_request("invalid_value", e.message))?;
+    store::put_customer(ctx, &doc, false).await?;
     progress.document_written = true;
-    save(&progress).await?;
+    d.save(&progress).await.map_err(stop)?;
     log(
         ctx,
         "admin_customer_onboarded",
@@ -281,6 +292,67 @@ async fn run(
             "powerBiCalls": calls,
         }),
     )
+}
+
+/// Why the worker stopped an onboarding run.
+enum Stop {
+    Edge(EdgeError),
+    /// An import is still publishing past the call's wait: answer 202, resume on the next call.
+    Publishing(u64),
+}
+
+fn stop(s: Stop) -> EdgeError {
+    match s {
+        Stop::Edge(e) => e,
+        Stop::Publishing(_) => EdgeError::new(500, "internal", "Unexpected stop."),
+    }
+}
+
+/// The worker's side of `embedgate_migrate::drive`: `fetch`, progress in D1 under the lease.
+struct Onboard<'a> {
+    ctx: &'a Ctx,
+    id: &'a str,
+    holder: &'a str,
+    lease_secs: u64,
+    request: &'a str,
+    started: f64,
+}
+
+impl embedgate_migrate::Driver for Onboard<'_> {
+    type Stop = Stop;
+    async fn send(&mut self, req: &embedgate_client::Request) -> Result<String, Failure> {
+        http::send_fresh(self.ctx, req).await
+    }
+    async fn refresh_token(&mut self, refused: &str) -> Result<String, Stop> {
+        entra::token(self.ctx, Some(refused))
+            .await
+            .map_err(Stop::Edge)
+    }
+    async fn save(&mut self, p: &Progress) -> Result<(), Stop> {
+        let (ctx, id) = (self.ctx, self.id);
+        // Only the lease's holder writes progress; one that lost it stops before it writes.
+        if !store::renew_onboarding(ctx, id, self.holder, now_secs() + self.lease_secs)
+            .await
+            .map_err(Stop::Edge)?
+        {
+            return Err(Stop::Edge(EdgeError::new(
+                409,
+                "onboarding_in_progress",
+                format!("This call for customer {id} ran past its lease and another call took over; call again to resume."),
+            )));
+        }
+        let progress = serde_json::to_string(p).unwrap_or_default();
+        store::save_onboarding(ctx, id, self.request, &progress)
+            .await
+            .map_err(Stop::Edge)
+    }
+    async fn wait(&mut self, ms: u64) -> Result<(), Stop> {
+        if (now_ms() - self.started) as u64 + ms > self.ctx.cfg.onboard_wait_ms {
+            return Err(Stop::Publishing(ms.div_ceil(1000).max(1)));
+        }
+        Delay::from(Duration::from_millis(ms)).await;
+        Ok(())
+    }
 }
 
 /// Each listed template's item name and bytes, from R2.

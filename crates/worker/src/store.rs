@@ -260,6 +260,58 @@ pub async fn get_customer(ctx: &Ctx, id: &str) -> Result<Option<Value>, EdgeErro
 
 /// Inserts or replaces; a replacement bumps the cache generation (its metadata may have changed).
 /// Returns whether the customer was created.
+/// One profile per customer, and a profile-flow customer's workspaces serve that customer alone: a document
+/// that would share either with another customer is refused (409) before it is written.
+async fn check_ownership(db: &D1Database, c: &Customer) -> Result<(), EdgeError> {
+    let other = |v: Option<Value>| v.and_then(|v| v["id"].as_str().map(str::to_string));
+    if let Some(p) = &c.profile_id {
+        let row = db
+            .prepare("SELECT id FROM customers WHERE id != ?1 AND profile_id = ?2 LIMIT 1")
+            .bind(&[s(&c.id), s(p)])
+            .map_err(internal)?
+            .first::<Value>(None)
+            .await
+            .map_err(internal)?;
+        if let Some(o) = other(row) {
+            return Err(EdgeError::new(
+                409,
+                "profile_in_use",
+                format!("Profile {p} is customer {o}'s: a profile serves one customer."),
+            )
+            .at("/profileId"));
+        }
+    }
+    let workspaces = serde_json::to_string(&c.workspaces).map_err(|e| internal(e.into()))?;
+    // A profile-flow document: no other customer may reference its workspaces. Any document: it may not
+    // reference another profile-flow customer's workspace.
+    let sql = "SELECT c.id AS id, w.value AS ws FROM customers c, json_each(c.config, '$.workspaces') w                WHERE c.id != ?1 AND (?2 = 'profile' OR c.flow = 'profile')                AND lower(w.value) IN (SELECT lower(value) FROM json_each(?3)) LIMIT 1";
+    let row = db
+        .prepare(sql)
+        .bind(&[s(&c.id), s(c.flow.as_str()), s(&workspaces)])
+        .map_err(internal)?
+        .first::<Value>(None)
+        .await
+        .map_err(internal)?;
+    if let Some(row) = row {
+        let (o, ws) = (
+            row["id"].as_str().unwrap_or_default(),
+            row["ws"].as_str().unwrap_or_default(),
+        );
+        let at = c
+            .workspaces
+            .iter()
+            .position(|w| w.eq_ignore_ascii_case(ws))
+            .unwrap_or(0);
+        return Err(EdgeError::new(
+            409,
+            "workspace_in_use",
+            format!("Workspace {ws} is used by customer {o}: a profile's workspace serves one customer."),
+        )
+        .at(format!("/workspaces/{at}")));
+    }
+    Ok(())
+}
+
 pub async fn put_customer(ctx: &Ctx, c: &Customer, create_only: bool) -> Result<bool, EdgeError> {
     let db = db(ctx)?;
     let exists = db
@@ -278,6 +330,7 @@ pub async fn put_customer(ctx: &Ctx, c: &Customer, create_only: bool) -> Result<
         )
         .at("/id"));
     }
+    check_ownership(&db, c).await?;
     let now = upstream::rfc3339(now_secs());
     let config = c.to_value().to_string();
     let sql = "INSERT INTO customers (id, name, flow, profile_id, enabled, config, cache_gen, created_at, updated_at) \
