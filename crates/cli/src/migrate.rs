@@ -701,6 +701,23 @@ fn verify_one(
             return Ok(Verdict { problems, traps });
         }
     };
+    // The inventory describes today's RLS; the worker's document is what is served. Rollout keeps the
+    // document's, so an inventory that says otherwise is wrong about this customer.
+    if let Some(live) = reg.and_then(|r| r.customer(&c.id)) {
+        let (mut said, mut served) = (
+            c.legacy.rls.roles.clone(),
+            live_legacy(reg, c, p)?.rls.roles,
+        );
+        said.sort();
+        served.sort();
+        if said != served && live.flow == Flow::Legacy {
+            problems.push(format!(
+                "the inventory's roles [{}] differ from the worker's document's [{}]; rollout keeps the document's: correct /legacy/rls/roles of this customer",
+                said.join(", "),
+                served.join(", ")
+            ));
+        }
+    }
     let reports: Vec<String> = after_doc.reports.iter().map(|r| r.id.clone()).collect();
     let (reps, sets) = items(cfg, &get, me, ws, &reports, &mut problems, "as the profile");
     if !problems.is_empty() {

@@ -807,8 +807,9 @@ pub fn legacy_with_profile(c: &CustomerIn, p: &Progress) -> Result<Customer, Ste
     checked(doc)
 }
 
-/// Rollout's document: the profile flow on the customer's own workspace and items, with the identity the plan
-/// gave (its username and static roles; a role claim, its allow-list and customData are kept as they are).
+/// Rollout's document: the profile flow on the customer's own workspace and items. Its row-level security is
+/// the legacy document's (static roles, a role claim and its allow-list, customData), with the username the
+/// plan gives (the profile's name); a customer without RLS gets none.
 pub fn profile_document(
     c: &CustomerIn,
     p: &Progress,
@@ -840,13 +841,7 @@ pub fn profile_document(
         .collect();
     doc.datasets.clear();
     match &after.username {
-        Some(u) => {
-            doc.rls.username = Source::Value(u.clone());
-            doc.rls.roles = after.roles.clone();
-            if doc.rls.custom_data.is_none() {
-                doc.rls.custom_data = after.custom_data.clone().map(Source::Value);
-            }
-        }
+        Some(u) => doc.rls.username = Source::Value(u.clone()),
         None => doc.rls = Rls::default(),
     }
     checked(doc)
