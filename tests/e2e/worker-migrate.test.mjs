@@ -75,6 +75,7 @@ before(async () => {
   writeFileSync(join(dir, 'sales.pbix'), JSON.stringify({ format: 'embedgate-pbix/1', dataset: dataset(), report: { pages: [] } }));
   writeFileSync(join(dir, 'inventory.json'), JSON.stringify({
     servicePrincipalObjectId: SP,
+    masterUser: MASTER,
     templates: { sales: { file: 'sales.pbix', name: 'Sales' } },
     customers: Array.from({ length: N }, (_, i) => ({
       id: id(i), name: `Customer ${i}`,
@@ -152,10 +153,10 @@ test('plan → apply → verify → rollout → cleanup: every customer embeds a
   const dry = await migrate('cleanup', '--dry-run');
   assert.equal(dry.code, 0, dry.out);
   const planned = dry.out.split('\n').filter((l) => l.startsWith('would '));
-  assert.deepEqual(planned.map((l) => l.replace(/ \(.*/, '')).sort(), [
+  assert.deepEqual(planned.map((l) => l.replace(/:.*/, '').replace(/ \(.*/, '')).sort(), [
     `would delete workspace ${WS}`,
-    `would remove "App" ${SP}`,
-    `would remove "User" ${MASTER}`,
+    `would remove App ${SP}`,
+    `would remove User ${MASTER}`,
   ].sort(), dry.out);
   const done = await migrate('cleanup', '--apply');
   assert.equal(done.code, 0, done.out);

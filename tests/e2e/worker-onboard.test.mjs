@@ -145,19 +145,23 @@ test('a new customer is onboarded: 202 while its import publishes, 201 when done
   await emu.post('/__emulator/settings', { importPublishMs: 0 });
 });
 
-test('a lost answer after each kind of create fails that call, and calling again converges with no duplicates', async () => {
+test('a lost answer after each kind of create is found again in the same call; a refused create fails the call and calling again converges', async () => {
   for (const [i, route] of ['powerbi.createProfile', 'powerbi.createGroup', 'powerbi.postImport'].entries()) {
     const id = `crash${i}`;
     await emu.post('/__emulator/faults', { route, count: 1, fault: { status: 500, afterHandler: true } });
-    const failed = await admin(worker.base, `/customers/${id}/onboard`, { method: 'POST', body: body(`Crash ${i}`) });
-    assert.equal(failed.status, 502, failed.text);
-    assert.equal(failed.json.error, 'onboarding_failed');
-    assert.match(failed.json.message, /call again to resume/);
-    assert.equal(secretsIn(failed.text, [CLIENT_SECRET]).length, 0);
     const done = await admin(worker.base, `/customers/${id}/onboard`, { method: 'POST', body: body(`Crash ${i}`) });
     assert.equal(done.status, 201, `${route}: ${done.text}`);
     assert.deepEqual(await counts(id, `Crash ${i}`), { profiles: 1, workspaces: 1, reports: 1, imports: 1 }, route);
   }
+  await emu.post('/__emulator/faults', { route: 'powerbi.createGroup', count: 1, fault: { status: 403 } });
+  const failed = await admin(worker.base, '/customers/refused/onboard', { method: 'POST', body: body('Refused') });
+  assert.equal(failed.status, 502, failed.text);
+  assert.equal(failed.json.error, 'onboarding_failed');
+  assert.match(failed.json.message, /call again to resume/);
+  assert.equal(secretsIn(failed.text, [CLIENT_SECRET]).length, 0);
+  const resumed = await admin(worker.base, '/customers/refused/onboard', { method: 'POST', body: body('Refused') });
+  assert.equal(resumed.status, 201, resumed.text);
+  assert.deepEqual(await counts('refused', 'Refused'), { profiles: 1, workspaces: 1, reports: 1, imports: 1 });
   // Deleted after onboarding: calling again finds everything by name and writes the document anew.
   assert.equal((await admin(worker.base, '/customers/crash0', { method: 'DELETE' })).status, 200);
   const again = await admin(worker.base, '/customers/crash0/onboard', { method: 'POST', body: body('Crash 0') });
@@ -165,6 +169,57 @@ test('a lost answer after each kind of create fails that call, and calling again
   assert.deepEqual(await counts('crash0', 'Crash 0'), { profiles: 1, workspaces: 1, reports: 1, imports: 1 });
   // Its profile's name matches no row of the shared template: it sees none of another customer's rows.
   assert.deepEqual(await rows('crash2'), []);
+});
+
+test('another customer\'s profile is never adopted, in any case, and nothing is created for a refused name', async () => {
+  const before = await state();
+  // The customer id in another case: the default profile name clashes with Contoso's profile.
+  const upper = await admin(worker.base, '/customers/CONTOSO/onboard', { method: 'POST', body: body('Contoso Again') });
+  assert.equal(upper.status, 409, upper.text);
+  assert.equal(upper.json.error, 'profile_name_taken');
+  assert.equal(upper.json.path, '/profileName');
+  assert.match(upper.json.message, /customer `contoso`'s profile/);
+  // Another customer's profile by name.
+  const named = await admin(worker.base, '/customers/newcomer/onboard', { method: 'POST', body: body('Newcomer', { profileName: 'fabrikam' }) });
+  assert.equal(named.status, 409, named.text);
+  assert.equal(named.json.path, '/profileName');
+  const mid = await state();
+  assert.equal(mid.profiles.length, before.profiles.length, 'no profile made');
+  assert.equal(mid.workspaces.length, before.workspaces.length, 'no workspace made');
+  // The same call with a name of its own resumes (the refused request created nothing to keep).
+  const own = await admin(worker.base, '/customers/newcomer/onboard', { method: 'POST', body: body('Newcomer', { profileName: 'newcomer' }) });
+  assert.equal(own.status, 201, own.text);
+  const fab = (await admin(worker.base, '/customers/fabrikam')).json;
+  assert.notEqual(own.json.customer.profileId, fab.profileId);
+  // The admin API refuses to give one customer another's profile.
+  const doc = { ...own.json.customer, profileId: fab.profileId };
+  for (const k of ['cacheGeneration', 'createdAt', 'updatedAt']) delete doc[k];
+  const stolen = await admin(worker.base, '/customers/newcomer', { method: 'PUT', body: doc });
+  assert.equal(stolen.status, 409, stolen.text);
+  assert.equal(stolen.json.error, 'profile_in_use');
+  assert.equal(stolen.json.path, '/profileId');
+  const shared = await admin(worker.base, '/customers/newcomer', { method: 'PUT', body: { ...doc, profileId: own.json.customer.profileId, workspaces: fab.workspaces, reports: [] } });
+  assert.equal(shared.status, 409, shared.text);
+  assert.equal(shared.json.error, 'workspace_in_use');
+});
+
+test('the whole body is checked before the first Power BI call: a refused body creates nothing, and the corrected one runs', async () => {
+  const before = await state();
+  const roles = Array.from({ length: 51 }, (_, i) => `R${i}`);
+  for (const [b, path] of [
+    [body('Many Roles', { rls: { kind: 'static', roles } }), '/rls/roles'],
+    [body('Many Roles', { rls: { kind: 'static', roles: ['East,West'] } }), '/rls/roles/0'],
+    [body('Many Roles', { rls: { kind: 'static', roles: ['Customer'] }, profileName: 'many roles' }), '/profileName'],
+  ]) {
+    const r = await admin(worker.base, '/customers/manyroles/onboard', { method: 'POST', body: b });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.path, path, r.text);
+  }
+  const mid = await state();
+  assert.equal(mid.profiles.length, before.profiles.length);
+  assert.equal(mid.workspaces.length, before.workspaces.length);
+  const ok = await admin(worker.base, '/customers/manyroles/onboard', { method: 'POST', body: body('Many Roles', { rls: { kind: 'static', roles: ['Customer'] } }) });
+  assert.equal(ok.status, 201, ok.text);
 });
 
 test('two onboarding calls at once for one customer: one runs, the other is told when to call again', async () => {

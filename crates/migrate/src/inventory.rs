@@ -190,7 +190,7 @@ fn check(inv: &Inventory) -> Result<(), InputError> {
     if inv.customers.is_empty() {
         return Err(err("/customers".into(), "lists no customer"));
     }
-    let (mut ids, mut profiles) = (HashSet::new(), HashSet::new());
+    let (mut ids, mut profiles, mut workspaces) = (HashSet::new(), HashSet::new(), HashSet::new());
     for (i, c) in inv.customers.iter().enumerate() {
         let at = |p: &str| format!("/customers/{i}{p}");
         if c.id.trim().is_empty() {
@@ -276,6 +276,13 @@ fn check(inv: &Inventory) -> Result<(), InputError> {
             Target::NewWorkspace { name, templates } => {
                 if name.trim().is_empty() {
                     return Err(err(at("/target/name"), "is empty"));
+                }
+                // Workspace names are unique in a tenant, regardless of case and surrounding spaces.
+                if !workspaces.insert(name.trim().to_lowercase()) {
+                    return Err(err(
+                        at("/target/name"),
+                        format!("workspace name `{name}` is used by another customer (names differ in more than case and spaces)"),
+                    ));
                 }
                 if templates.is_empty() {
                     return Err(err(
