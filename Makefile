@@ -11,10 +11,14 @@ CARGO ?= cargo
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test setup test-rust test-docs test-emulator test-www test-worker www bench fuzz docs lint
+.PHONY: dev test setup install test-rust test-docs test-emulator test-www test-worker www bench fuzz docs lint
 
 setup:
 	@bash scripts/setup.sh
+
+# The `embedgate` command (check, explain, migrate ...) into ~/.cargo/bin.
+install:
+	$(CARGO) install --path crates/cli --locked --quiet
 
 dev: setup
 	@bash scripts/dev.sh
@@ -28,6 +32,7 @@ test: setup test-rust test-docs test-emulator test-www test-worker
 # Host-side Rust: core (rules, properties, edge logic), CLI, emulator (HTTP + differential), wasm bindings' host tests.
 test-rust:
 	$(CARGO) test --workspace --exclude embedgate-worker --quiet
+	@bash scripts/bench-migrate-model.sh --smoke
 
 test-docs:
 	$(CARGO) run --quiet -p embedgate-cli -- docs --check

@@ -1,4 +1,4 @@
-// Seed 000 end to end through the real worker: a legacy app (20 customers, one shared RLS workspace, the service
+// The migration to profiles end to end through the real worker: a legacy app (20 customers, one shared RLS workspace, the service
 // principal and a master user Admin) is migrated with `embedgate migrate` (plan → apply → verify → rollout →
 // cleanup); afterwards every customer embeds through the worker in the profile flow and sees the same rows as
 // before, and cleanup removes exactly the planted redundant permissions.
@@ -113,7 +113,7 @@ test('plan → apply → verify → rollout → cleanup: every customer embeds a
   const applied = await migrate('apply', '--concurrency', '4');
   assert.equal(applied.code, 0, applied.out);
   assert.ok(!applied.out.includes('emulator-demo-secret') && !applied.out.includes(ADMIN_KEY), 'no secret in the output');
-  // The documents now carry the profile, flow still legacy (seed 000: the customer → profile mapping).
+  // The documents now carry the profile, flow still legacy (the customer → profile mapping).
   const doc = (await admin(worker.base, `/customers/${id(7)}`)).json;
   assert.equal(doc.flow, 'legacy');
   assert.match(doc.profileId, /^[0-9a-f-]{36}$/);

@@ -1,4 +1,4 @@
-// Seed 000, "management code": a new customer is onboarded through the worker's
+// The "management code change" of Microsoft's migration to profiles: a new customer is onboarded through the worker's
 // POST /api/admin/customers/{id}/onboard, which creates its profile, the workspace as that profile, imports the
 // templates (from R2) and writes its document in the profile flow. Slow imports answer 202 and resume; a lost
 // answer after each kind of create resumes without duplicates; bad input gets a 4xx with its JSON path.

@@ -14,7 +14,7 @@ pub struct Inventory {
     pub schema: Option<String>,
     /// The service principal's object id (Entra): its workspace rows are told apart from its profiles'.
     pub service_principal_object_id: String,
-    /// How many service principals the app uses today (seed 000: one per customer needs no profiles).
+    /// How many service principals the app uses today (Microsoft's migration document: apps with one service principal per customer shouldn't migrate).
     #[serde(default = "one")]
     pub service_principals: u32,
     /// The master user the app embedded with before profiles (a UPN). `cleanup` removes this user's rows from
@@ -101,7 +101,7 @@ pub enum RlsKind {
     Static,
 }
 
-/// Seed 000, "Organize your workspaces": keep the customer's own workspace (the profile gets Admin), or create
+/// The migration document's "Organize your workspaces": keep the customer's own workspace (the profile gets Admin), or create
 /// one as the profile and import the templates into it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

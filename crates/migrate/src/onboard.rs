@@ -1,4 +1,4 @@
-//! A new customer's sign-up (seed 000, "Management code change": each new customer tenant gets a new profile,
+//! A new customer's sign-up (the migration document's "Management code change": each new customer tenant gets a new profile,
 //! which creates and administers its workspace). The body of the worker's
 //! `POST /api/admin/customers/{id}/onboard` is read here with the JSON path of every problem, turned into the
 //! same one-customer step machine `migrate apply` runs, and, once the machine is done, into the customer's

@@ -1,4 +1,4 @@
-//! New customers (seed 000, "Management code change"): `POST /api/admin/customers/{id}/onboard` creates the
+//! New customers (the "Management code change" of Microsoft's migration to profiles): `POST /api/admin/customers/{id}/onboard` creates the
 //! customer's profile, the workspace as that profile, imports the templates and writes the customer document in
 //! the profile flow. The steps are the migration's own machine (`embedgate_migrate`); this module only does the
 //! I/O: R2 for the templates, D1 for the progress (saved after every step Power BI confirmed), `fetch` for the
