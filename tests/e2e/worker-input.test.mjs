@@ -124,7 +124,13 @@ test('admin documents: 400 with the path, 409 on duplicates, id mismatch', async
   assert.equal(inv.json.path, '/customerId');
   assert.equal((await admin(worker.base, '/cache/invalidate', { method: 'POST', body: { customerId: 'nobody' } })).status, 404);
   // Create, read back, delete: the CRUD round trip.
-  const n = { ...c, id: 'initech', name: 'Initech' };
+  // A copy of Contoso would be served as Contoso's profile from Contoso's workspace: refused.
+  const copy = await admin(worker.base, '/customers', { method: 'POST', body: { ...c, id: 'initech', name: 'Initech' } });
+  assert.equal(copy.status, 409, copy.text);
+  assert.equal(copy.json.error, 'profile_in_use');
+  assert.equal(copy.json.path, '/profileId');
+  const n = { ...c, id: 'initech', name: 'Initech', flow: 'legacy', profileId: undefined,
+    workspaces: [IDS.legacyWorkspace], reports: [{ id: IDS.legacyReport, workspaceId: IDS.legacyWorkspace }] };
   assert.equal((await admin(worker.base, '/customers', { method: 'POST', body: n })).status, 201);
   const got = await admin(worker.base, '/customers/initech');
   assert.equal(got.json.name, 'Initech');

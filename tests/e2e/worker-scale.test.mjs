@@ -96,11 +96,15 @@ test('rate limits are exact under concurrent requests: the customer limit admits
   const s = new Date().getUTCSeconds();
   if (s > 40) await sleep((61 - s) * 1000);
   // A customer of its own: its Durable Object has counted nothing in this window (earlier tests used Fabrikam's).
-  const fab = CUSTOMERS.find((c) => c.id === 'fabrikam');
+  // On the legacy flow, on the shared workspace: a profile and its workspace serve one customer only.
   const LIMIT = 15;
-  assert.equal((await admin(worker.base, '/customers/limited', { method: 'PUT', body: { ...fab, id: 'limited', rateLimit: { perMinute: LIMIT, perUserPerMinute: 1000 } } })).status, 201);
-  const users = await Promise.all(Array.from({ length: 8 }, (_, i) => emu.userToken({ sub: `u${i}`, customer: 'limited', claims: { roles: ['Customer'], region: 'East' } })));
-  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => mint(worker, users[i % users.length], { reports: [IDS.fabrikamReport] })));
+  const limited = { id: 'limited', name: 'Limited', flow: 'legacy', workspaces: [IDS.legacyWorkspace],
+    reports: [{ id: IDS.legacyReport, workspaceId: IDS.legacyWorkspace }], rls: { username: { value: 'Fabrikam' }, roles: ['Customer'] },
+    rateLimit: { perMinute: LIMIT, perUserPerMinute: 1000 } };
+  const put = await admin(worker.base, '/customers/limited', { method: 'PUT', body: limited });
+  assert.equal(put.status, 201, put.text);
+  const users = await Promise.all(Array.from({ length: 8 }, (_, i) => emu.userToken({ sub: `u${i}`, customer: 'limited' })));
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => mint(worker, users[i % users.length], { reports: [IDS.legacyReport] })));
   const by = (st) => results.filter((r) => r.status === st).length;
   assert.equal(by(200), LIMIT, `admitted ${by(200)} of 40 (statuses ${results.map((r) => r.status).join(',')})`);
   assert.equal(by(429), 40 - LIMIT);

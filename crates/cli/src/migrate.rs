@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use embedgate_client::entra::{parse_token, Entra, EntraToken, POWERBI_SCOPE};
+use embedgate_client::entra::{parse_token, Entra, EntraToken, Refresh, POWERBI_SCOPE};
 use embedgate_client::powerbi::{self, Api, As};
 use embedgate_client::{Failure, Method, Request};
 use embedgate_edge::customer::{Customer, Flow};
@@ -258,23 +258,19 @@ fn driver(report: Option<Arc<Report>>) -> Driver {
     d
 }
 
-/// Sends one request outside a machine run; a refused Entra token is refreshed once and the request made again.
+/// Sends one request outside a machine run; a refused Entra token is refreshed once and the request made again
+/// (the client's `Refresh` rule).
 fn send(d: &Driver, tokens: &Tokens, mut req: Request, token: &str) -> Result<String, Failure> {
     let r = d.send(&req);
-    match &r {
-        Err(f)
-            if f.token_refused()
-                && req.header("authorization") == Some(&format!("Bearer {token}")) =>
-        {
-            tokens.refused();
-            let Ok(fresh) = tokens.get(d) else { return r };
-            for h in req.headers.iter_mut().filter(|h| h.0 == "authorization") {
-                h.1 = format!("Bearer {fresh}");
-            }
-            d.send(&req)
-        }
-        _ => r,
+    if !Refresh::default().needed(&req, &r, token) {
+        return r;
     }
+    tokens.refused();
+    let Ok(fresh) = tokens.get(d) else { return r };
+    for h in req.headers.iter_mut().filter(|h| h.0 == "authorization") {
+        h.1 = format!("Bearer {fresh}");
+    }
+    d.send(&req)
 }
 
 /// The worker's customers, with what the state file records added as claims. `None` without a worker.

@@ -1,5 +1,6 @@
 //! Model-based test of the migration's invariants: random sequences of `apply` (some killed part-way),
-//! `verify`, `rollout`, `rollback` and `cleanup` over a deployment where seven customers share the legacy
+//! `verify`, `rollout`, `rollback`, `cleanup` and onboarding calls (the worker stand-in runs the same
+//! onboarding decisions, machine and loop as the worker) over a deployment where seven customers share the legacy
 //! workspace, the inventory names only some of them, names nearly clash (case, quotes, prefixes) and profiles
 //! exist that the tool did not make, interleaved with faults (a lost answer after each kind of create, 409s,
 //! 429s, slow imports). After every step:
@@ -59,6 +60,7 @@ struct World {
     inv_ids: Vec<usize>,
     rows: BTreeMap<String, Vec<String>>,
     log: Vec<String>,
+    onboarded: BTreeMap<u16, usize>,
 }
 
 impl World {
@@ -113,6 +115,7 @@ impl World {
             inv_ids: ids,
             rows,
             log: vec![format!("seed {seed}")],
+            onboarded: BTreeMap::new(),
         }
     }
 
@@ -143,7 +146,9 @@ impl World {
                     return Err(format!("state: profile {pid} recorded for {o} and {cid}"));
                 }
                 if let Some(owner) = seen.get(pid).filter(|o| *o != cid) {
-                    return Err(format!("state gives {cid} profile {pid}, which is {owner}'s"));
+                    return Err(format!(
+                        "state gives {cid} profile {pid}, which is {owner}'s"
+                    ));
                 }
             }
         }
@@ -151,7 +156,12 @@ impl World {
         for i in 0..N {
             let now = self.l.rows(&id(i), json!({}))?;
             if now != self.rows[&id(i)] {
-                return Err(format!("{}: rows changed ({} → {})", id(i), self.rows[&id(i)].len(), now.len()));
+                return Err(format!(
+                    "{}: rows changed ({} → {})",
+                    id(i),
+                    self.rows[&id(i)].len(),
+                    now.len()
+                ));
             }
         }
         // What documents use is still there.
@@ -171,11 +181,20 @@ impl World {
                 };
                 let members = ws["members"].as_array().unwrap();
                 let ok = match c.caller_profile() {
-                    Some(p) => members.iter().any(|m| m["profile"]["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(p))),
-                    None => members.iter().any(|m| m["identifier"] == SP && m["profile"].is_null()),
+                    Some(p) => members.iter().any(|m| {
+                        m["profile"]["id"]
+                            .as_str()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(p))
+                    }),
+                    None => members
+                        .iter()
+                        .any(|m| m["identifier"] == SP && m["profile"].is_null()),
                 };
                 if !ok {
-                    return Err(format!("{}: its caller's membership of {w} was removed", c.id));
+                    return Err(format!(
+                        "{}: its caller's membership of {w} was removed",
+                        c.id
+                    ));
                 }
             }
         }
@@ -197,6 +216,8 @@ struct Reached {
     steps: usize,
     applied: usize,
     on_profile: usize,
+    /// Onboarding calls by status.
+    onboarded: BTreeMap<u16, usize>,
 }
 
 fn run_sequence(seed: u64) -> Result<Reached, String> {
@@ -219,20 +240,63 @@ fn run_sequence(seed: u64) -> Result<Reached, String> {
         }
         let before = w.flows();
         let pick = |rng: &mut Rng, ids: &[usize]| -> Vec<String> {
-            let mut v: Vec<String> = ids.iter().filter(|_| rng.chance(50)).map(|&i| id(i)).collect();
+            let mut v: Vec<String> = ids
+                .iter()
+                .filter(|_| rng.chance(50))
+                .map(|&i| id(i))
+                .collect();
             if v.is_empty() {
                 v.push(id(ids[0]));
             }
             v
         };
-        let (what, named): (String, Vec<String>) = match rng.below(7) {
+        let (what, named): (String, Vec<String>) = match rng.below(8) {
+            7 => {
+                // Onboarding through the worker: an existing customer, a new id that is an inventory
+                // customer's profile name in another case, a new customer asking for such a name, or a fresh one.
+                let i = rng.below(N as u64) as usize;
+                let (cid, profile) = match rng.below(4) {
+                    0 => (id(i), None),
+                    1 => (key(i).to_lowercase(), None),
+                    2 => (format!("newco{}", rng.below(3)), Some(key(i))),
+                    _ => (format!("newco{}", rng.below(3)), None),
+                };
+                let mut body = json!({"name": format!("New {cid}"), "templates": ["sales"], "rls": {"kind": "dynamic", "roles": ["Customer"]}});
+                if let Some(p) = &profile {
+                    body["profileName"] = json!(p);
+                }
+                if rng.chance(30) {
+                    body["workspaceName"] =
+                        json!(WS_NAMES[rng.below(WS_NAMES.len() as u64) as usize]);
+                }
+                let (status, answer) = w.l.onboard(&cid, body);
+                *w.onboarded.entry(status).or_default() += 1;
+                if status >= 500 && status != 502 {
+                    return Err(format!(
+                        "{}\nonboard {cid}: {status} {answer}",
+                        w.log.join("\n")
+                    ));
+                }
+                (
+                    format!(
+                        "onboard {cid} {profile:?}: {status} {}",
+                        answer["error"]["code"].as_str().unwrap_or("")
+                    ),
+                    vec![cid],
+                )
+            }
             0 | 1 => {
                 let c = 1 + rng.below(3);
                 let o = w.l.run(&["apply", "--concurrency", &c.to_string()]);
                 (format!("apply -c {c}: {:?}", o.status.code()), vec![])
             }
             2 => {
-                let mut child = w.l.cmd(&["apply", "--concurrency", "2"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+                let mut child =
+                    w.l.cmd(&["apply", "--concurrency", "2"])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap();
                 let ms = 20 + rng.below(400);
                 std::thread::sleep(Duration::from_millis(ms));
                 let _ = child.kill();
@@ -263,29 +327,49 @@ fn run_sequence(seed: u64) -> Result<Reached, String> {
         let after = w.flows();
         for (cid, f) in &after {
             if before.get(cid) != Some(f) && !named.contains(cid) {
-                return Err(format!("{}\n{cid} moved from {:?} to {f} unasked", w.log.join("\n"), before.get(cid)));
+                return Err(format!(
+                    "{}\n{cid} moved from {:?} to {f} unasked",
+                    w.log.join("\n"),
+                    before.get(cid)
+                ));
             }
         }
-        w.check(&named).map_err(|e| format!("{}\n{e}", w.log.join("\n")))?;
+        w.check(&named)
+            .map_err(|e| format!("{}\n{e}", w.log.join("\n")))?;
     }
     // Converges: with the faults gone, apply reaches every customer whose names are its own, and a second
     // apply creates nothing.
-    w.l.http("POST", "/__emulator/settings", Some(json!({"importPublishMs": 0})));
+    w.l.http(
+        "POST",
+        "/__emulator/settings",
+        Some(json!({"importPublishMs": 0})),
+    );
     let first = w.l.run(&["apply"]);
     let count = |st: &Value| {
-        ["profiles", "workspaces", "reports", "datasets"].map(|k| st[k].as_array().map_or(0, Vec::len))
+        ["profiles", "workspaces", "reports", "datasets"]
+            .map(|k| st[k].as_array().map_or(0, Vec::len))
     };
     let made = count(&w.l.state());
     let second = w.l.run(&["apply"]);
     if first.status.code() != second.status.code() {
-        return Err(format!("{}\nre-run differs:\n{}\n---\n{}", w.log.join("\n"), text(&first), text(&second)));
+        return Err(format!(
+            "{}\nre-run differs:\n{}\n---\n{}",
+            w.log.join("\n"),
+            text(&first),
+            text(&second)
+        ));
     }
     // A name someone else holds is tried again (its owner may have renamed it), but nothing new is made.
     if count(&w.l.state()) != made {
-        return Err(format!("{}\nthe converged re-run made something: {}", w.log.join("\n"), text(&second)));
+        return Err(format!(
+            "{}\nthe converged re-run made something: {}",
+            w.log.join("\n"),
+            text(&second)
+        ));
     }
     w.log.push(format!("converged: {:?}", first.status.code()));
-    w.check(&[]).map_err(|e| format!("{}\n{e}", w.log.join("\n")))?;
+    w.check(&[])
+        .map_err(|e| format!("{}\n{e}", w.log.join("\n")))?;
     let st = w.l.progress();
     Ok(Reached {
         steps: steps as usize,
@@ -296,6 +380,7 @@ fn run_sequence(seed: u64) -> Result<Reached, String> {
             .filter(|(_, p)| p["documentWritten"] == true)
             .count(),
         on_profile: w.flows().values().filter(|f| *f == "profile").count(),
+        onboarded: w.onboarded.clone(),
     })
 }
 
@@ -313,12 +398,19 @@ fn random_sequences_keep_the_invariants_and_converge() {
                 total.steps += r.steps;
                 total.applied += r.applied;
                 total.on_profile += r.on_profile;
+                for (k, v) in r.onboarded {
+                    *total.onboarded.entry(k).or_default() += v;
+                }
             }
-            Err(e) => panic!("sequence {} failed (EMBEDGATE_MODEL_SEED={}):\n{e}", k, base + k),
+            Err(e) => panic!(
+                "sequence {} failed (EMBEDGATE_MODEL_SEED={}):\n{e}",
+                k,
+                base + k
+            ),
         }
     }
     println!(
-        "model: {n} sequences, {} steps, invariants held; at the end {} customers applied, {} on the profile flow",
-        total.steps, total.applied, total.on_profile
+        "model: {n} sequences, {} steps, invariants held; at the end {} customers applied, {} on the profile flow; onboarding answers {:?}",
+        total.steps, total.applied, total.on_profile, total.onboarded
     );
 }

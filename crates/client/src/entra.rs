@@ -195,3 +195,61 @@ mod tests {
         );
     }
 }
+
+/// The one rule for a refused Entra token: when Power BI refuses a request for its token (401, or 403
+/// `TokenExpired`), the driver fetches a fresh token and makes the request again, once per run. A request that
+/// did not carry the token in hand (the worker's admin API, another bearer) is not retried.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Refresh {
+    used: bool,
+}
+
+impl Refresh {
+    /// Whether to refresh `token` and make `req` again after `answer`.
+    pub fn needed(
+        &mut self,
+        req: &crate::Request,
+        answer: &Result<String, crate::Failure>,
+        token: &str,
+    ) -> bool {
+        let refused = matches!(answer, Err(f) if f.token_refused());
+        let carried = req
+            .header("authorization")
+            .is_some_and(|h| h.strip_prefix("Bearer ") == Some(token));
+        if refused && carried && !self.used {
+            self.used = true;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    use super::Refresh;
+    use crate::{Failure, Method, Request};
+
+    fn req(token: &str) -> Request {
+        Request {
+            name: "powerbi.getGroups",
+            method: Method::Get,
+            url: "https://api.powerbi.com/v1.0/myorg/groups".into(),
+            headers: vec![("authorization", format!("Bearer {token}"))],
+            body: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_token_is_refreshed_once_and_only_for_requests_that_carried_it() {
+        let refused: Result<String, Failure> = Err(Failure::Status {
+            status: 401,
+            body: String::new(),
+            retry_after_ms: None,
+        });
+        let mut r = Refresh::default();
+        assert!(!r.needed(&req("other"), &refused, "t1"));
+        assert!(!r.needed(&req("t1"), &Ok(String::new()), "t1"));
+        assert!(r.needed(&req("t1"), &refused, "t1"));
+        assert!(!r.needed(&req("t2"), &refused, "t2"), "once per run");
+    }
+}

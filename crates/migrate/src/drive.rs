@@ -38,7 +38,7 @@ pub async fn run<D: Driver>(
     d: &mut D,
 ) -> Result<u32, Stopped<D::Stop>> {
     let mut calls = 0u32;
-    let mut refreshed = false;
+    let mut refresh = embedgate_client::entra::Refresh::default();
     loop {
         let before = p.clone();
         let action = m.next(s, p);
@@ -53,12 +53,7 @@ pub async fn run<D: Driver>(
                 calls += 1;
                 d.sending(&req);
                 let answer = d.send(&req).await;
-                let bearer = format!("Bearer {}", s.token);
-                if matches!(&answer, Err(f) if f.token_refused())
-                    && !refreshed
-                    && req.header("authorization") == Some(&bearer)
-                {
-                    refreshed = true;
+                if refresh.needed(&req, &answer, &s.token) {
                     s.token = d.refresh_token(&s.token).await.map_err(Stopped::Driver)?;
                     continue;
                 }

@@ -151,6 +151,68 @@ pub fn missing_template(index: usize, key: &str) -> InputError {
     )
 }
 
+/// Why an onboarding call is refused before it starts (the driver answers with `status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub path: Option<String>,
+}
+
+/// Where an onboarding call starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Begin {
+    /// Onboarded before and its document is there: nothing to do.
+    Done,
+    /// Run the machine from this progress.
+    Run(Progress),
+}
+
+/// Decides how a call for customer `id` starts, from what the driver stored: the request and progress of an
+/// earlier call (`stored`), and whether the customer has a document (`exists`).
+pub fn begin(
+    id: &str,
+    r: &OnboardRequest,
+    request: &str,
+    stored: Option<(&str, &str)>,
+    exists: bool,
+) -> Result<Begin, Refusal> {
+    let Some((before, progress)) = stored else {
+        if exists {
+            return Err(Refusal {
+                status: 409,
+                code: "customer_exists",
+                message: format!("Customer {id} already exists: onboarding creates new customers (move existing ones with `embedgate migrate`)."),
+                path: None,
+            });
+        }
+        return Ok(Begin::Run(Progress::default()));
+    };
+    // Unreadable progress starts over: every step looks up before it creates.
+    let mut p: Progress = serde_json::from_str(progress).unwrap_or_default();
+    // A changed request resumes as long as it keeps what Power BI already made for the first one.
+    if before != request {
+        let earlier: Option<OnboardRequest> = serde_json::from_str(before).ok();
+        if let Some((path, why)) = earlier.and_then(|b| resume_conflict(id, &b, r, &p)) {
+            return Err(Refusal {
+                status: 409,
+                code: "onboarding_differs",
+                message: format!("Customer {id}'s onboarding already {why}; resume it with the same value, or change the customer afterwards with PUT /api/admin/customers/{id}."),
+                path: Some(path),
+            });
+        }
+    }
+    if p.document_written {
+        if exists {
+            return Ok(Begin::Done);
+        }
+        // Deleted since: the machine finds everything again and writes the document anew.
+        p.document_written = false;
+    }
+    Ok(Begin::Run(p))
+}
+
 /// Whether a changed onboarding request can resume `p`, the progress of the one before: `Some((path, why))`
 /// when it changes a name Power BI already made something under, or drops a template already imported.
 pub fn resume_conflict(

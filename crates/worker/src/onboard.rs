@@ -19,7 +19,7 @@ use embedgate_client::Failure;
 use embedgate_edge::customer::valid_customer_id;
 use embedgate_edge::EdgeError;
 use embedgate_migrate::machine::{Field, Machine, Progress, Session};
-use embedgate_migrate::onboard::{self, OnboardRequest};
+use embedgate_migrate::onboard::{self, Begin, OnboardRequest};
 use embedgate_migrate::registry::{customer_doc, Registry};
 use embedgate_migrate::{Driver as _, InputError, Stopped};
 use serde_json::{json, Value};
@@ -154,46 +154,31 @@ async fn run(
     let request = serde_json::to_string(r).map_err(|e| internal(e.into()))?;
     let row = store::get_onboarding(ctx, id).await?;
     let existing = store::get_customer(ctx, id).await?;
-    let mut progress: Progress = match &row {
-        // Unreadable progress starts over: every step looks up before it creates.
-        Some(row) => {
-            let progress: Progress = serde_json::from_str(&row.progress).unwrap_or_default();
-            // A changed request resumes as long as it keeps what Power BI already made for the first one.
-            if row.request != request {
-                let before: Option<OnboardRequest> = serde_json::from_str(&row.request).ok();
-                if let Some((path, why)) =
-                    before.and_then(|b| onboard::resume_conflict(id, &b, r, &progress))
-                {
-                    return Err(EdgeError::new(
-                        409,
-                        "onboarding_differs",
-                        format!("Customer {id}'s onboarding already {why}; resume it with the same value, or change the customer afterwards with PUT /api/admin/customers/{id}."),
-                    )
-                    .at(path));
-                }
-            }
-            progress
+    let begun = onboard::begin(
+        id,
+        r,
+        &request,
+        row.as_ref()
+            .map(|x| (x.request.as_str(), x.progress.as_str())),
+        existing.is_some(),
+    )
+    .map_err(|e| {
+        let err = EdgeError::new(e.status, e.code, e.message);
+        match e.path {
+            Some(p) => err.at(p),
+            None => err,
         }
-        None if existing.is_some() => {
-            return Err(EdgeError::new(
-                409,
-                "customer_exists",
-                format!("Customer {id} already exists: onboarding creates new customers (move existing ones with `embedgate migrate`)."),
-            ));
-        }
-        None => Progress::default(),
-    };
-    if progress.document_written {
-        if let Some(doc) = existing {
+    })?;
+    let mut progress = match begun {
+        Begin::Done => {
             return json_response(
                 ctx,
                 200,
-                &json!({"status": "done", "customer": doc, "powerBiCalls": 0}),
-            );
+                &json!({"status": "done", "customer": existing, "powerBiCalls": 0}),
+            )
         }
-        // Deleted since: the machine finds everything again by name and writes the document anew.
-        progress.document_written = false;
-    }
+        Begin::Run(p) => p,
+    };
     let (names, files) = templates(ctx, r).await?;
     let o = onboard::build(id, r, &names);
     // Everything is checked before the first Power BI call: the document this onboarding will write, and

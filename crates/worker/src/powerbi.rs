@@ -45,21 +45,19 @@ async fn call(
     make: impl Fn(As<'_>) -> Request,
 ) -> Result<String, EdgeError> {
     let mut token = entra::token(ctx, None).await?;
-    let mut refreshed = false;
+    let mut refresh = embedgate_client::entra::Refresh::default();
     loop {
         let req = make(As {
             token: &token,
             profile,
         });
-        match http::send(ctx, &req).await {
-            Ok(b) => return Ok(b),
-            Err(f) if f.token_refused() && !refreshed => {
-                crate::warn(ctx, "entra_token_refused", json!({"call": req.name}));
-                token = entra::token(ctx, Some(&token)).await?;
-                refreshed = true;
-            }
-            Err(f) => return Err(map_failure(stage, &f).into()),
+        let answer = http::send(ctx, &req).await;
+        if refresh.needed(&req, &answer, &token) {
+            crate::warn(ctx, "entra_token_refused", json!({"call": req.name}));
+            token = entra::token(ctx, Some(&token)).await?;
+            continue;
         }
+        return answer.map_err(|f| map_failure(stage, &f).into());
     }
 }
 

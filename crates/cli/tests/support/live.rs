@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use embedgate_emulator::{start, Fixture, Options};
 use serde_json::{json, Value};
 
-use super::{start_worker, Docs, ADMIN_KEY};
+use super::{start_worker, Docs, Upstream, ADMIN_KEY};
 
 pub const TENANT: &str = "11111111-1111-4111-8111-111111111111";
 pub const APP: &str = "22222222-2222-4222-8222-222222222222";
@@ -112,11 +112,19 @@ impl Live {
         for i in 0..N {
             docs.put(legacy_doc(i));
         }
-        let worker = rt.block_on(start_worker(docs.clone()));
+        let pbix = json!({"format": "embedgate-pbix/1", "dataset": dataset_spec(), "report": {"pages": []}});
+        let upstream = Upstream {
+            api: running.api_base.clone(),
+            tenant: TENANT.into(),
+            app: APP.into(),
+            secret: "emulator-demo-secret".into(),
+            sp_object_id: SP.into(),
+            template: pbix.to_string().into_bytes(),
+        };
+        let worker = rt.block_on(start_worker(docs.clone(), Some(upstream)));
         let dir = std::env::temp_dir().join(format!("embedgate-live-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let pbix = json!({"format": "embedgate-pbix/1", "dataset": dataset_spec(), "report": {"pages": []}});
         std::fs::write(dir.join("sales.pbix"), pbix.to_string()).unwrap();
         let live = Live {
             api: running.api_base,
@@ -171,6 +179,23 @@ impl Live {
         };
         let text = resp.body_mut().read_to_string().unwrap();
         serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// `POST /api/admin/customers/{id}/onboard` on the worker stand-in: (status, body).
+    pub fn onboard(&self, id: &str, body: Value) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent
+            .post(format!("{}/api/admin/customers/{id}/onboard", self.worker))
+            .header("authorization", format!("Bearer {ADMIN_KEY}"))
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     pub fn state(&self) -> Value {
