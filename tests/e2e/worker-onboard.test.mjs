@@ -220,6 +220,8 @@ test('the whole body is checked before the first Power BI call: a refused body c
   assert.equal(mid.workspaces.length, before.workspaces.length);
   const ok = await admin(worker.base, '/customers/manyroles/onboard', { method: 'POST', body: body('Many Roles', { rls: { kind: 'static', roles: ['Customer'] } }) });
   assert.equal(ok.status, 201, ok.text);
+  assert.deepEqual(ok.json.customer.rls.roles, ['Customer'], 'static roles reach the document');
+  assert.equal(ok.json.customer.rls.username.value, 'manyroles', 'the profile name is the username');
 });
 
 test('two onboarding calls at once for one customer: one runs, the other is told when to call again', async () => {

@@ -249,7 +249,9 @@ fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
             let results = m::verify(m::Config::from_env()?, &inv, &plan, &state, compare_rows)?;
             let mut bad = 0;
             for (id, v) in &results {
-                if v.problems.is_empty() {
+                if let Some(why) = &v.skipped {
+                    println!("skipped {id}: {why}");
+                } else if v.problems.is_empty() {
                     println!("ok      {id}");
                 } else {
                     bad += 1;
@@ -261,10 +263,16 @@ fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
                     println!("trap    {id}: {t}");
                 }
             }
+            let skipped = results.iter().filter(|(_, v)| v.skipped.is_some()).count();
             eprintln!(
-                "verify: {} of {} customers passed",
-                results.len() - bad,
-                results.len()
+                "verify: {} of {} customers passed{}",
+                results.len() - bad - skipped,
+                results.len() - skipped,
+                if skipped > 0 {
+                    format!(", {skipped} skipped")
+                } else {
+                    String::new()
+                }
             );
             Ok(if bad == 0 {
                 ExitCode::SUCCESS

@@ -479,6 +479,8 @@ pub fn apply(
 pub struct Verdict {
     pub problems: Vec<String>,
     pub traps: Vec<String>,
+    /// Why this customer was not verified (apply left it as it is).
+    pub skipped: Option<String>,
 }
 
 /// The document the customer's users are served with on the legacy flow, from the live state: the worker's
@@ -541,6 +543,25 @@ pub fn verify(
     let mut out = Vec::new();
     for (c, cp) in inv.customers.iter().zip(&plan.customers) {
         let p = state.customers.get(&c.id).cloned().unwrap_or_default();
+        let live_profile = reg
+            .as_ref()
+            .and_then(|r| r.customer(&c.id))
+            .filter(|d| d.flow == Flow::Profile && p.profile_id.is_none());
+        if let Some(doc) = live_profile {
+            let why = format!(
+                "already on the profile flow (profile {}) before this migration; apply left it as it is",
+                doc.profile_id.as_deref().unwrap_or("?")
+            );
+            out.push((
+                c.id.clone(),
+                Verdict {
+                    problems: vec![],
+                    traps: vec![],
+                    skipped: Some(why),
+                },
+            ));
+            continue;
+        }
         let v = verify_one(
             &cfg,
             &d,
@@ -639,6 +660,7 @@ fn verify_one(
     let mut traps = Vec::new();
     let (Some(profile), Some(ws)) = (p.profile_id.as_deref(), p.workspace_id.as_deref()) else {
         return Ok(Verdict {
+            skipped: None,
             problems: vec![match &p.error {
                 Some(e) => format!("not applied: {e}"),
                 None => "not applied: no profile or workspace recorded".into(),
@@ -694,7 +716,11 @@ fn verify_one(
         Ok(doc) => doc,
         Err(e) => {
             problems.push(e);
-            return Ok(Verdict { problems, traps });
+            return Ok(Verdict {
+                problems,
+                traps,
+                skipped: None,
+            });
         }
     };
     // The inventory describes today's RLS; the worker's document is what is served. Rollout keeps the
@@ -717,7 +743,11 @@ fn verify_one(
     let reports: Vec<String> = after_doc.reports.iter().map(|r| r.id.clone()).collect();
     let (reps, sets) = items(cfg, &get, me, ws, &reports, &mut problems, "as the profile");
     if !problems.is_empty() {
-        return Ok(Verdict { problems, traps });
+        return Ok(Verdict {
+            problems,
+            traps,
+            skipped: None,
+        });
     }
     // The token the worker will ask for: its document, the sample user's claims.
     let who = sample(c);
@@ -727,7 +757,11 @@ fn verify_one(
             problems.push(format!(
                 "the worker would refuse the sample user after rollout: {e}"
             ));
-            return Ok(Verdict { problems, traps });
+            return Ok(Verdict {
+                problems,
+                traps,
+                skipped: None,
+            });
         }
     };
     let body = token_body(&reps, &sets, ids);
@@ -750,7 +784,11 @@ fn verify_one(
     }
     let Ok(v2) = serde_json::from_value(body.clone()) else {
         problems.push("could not build the GenerateToken body".into());
-        return Ok(Verdict { problems, traps });
+        return Ok(Verdict {
+            problems,
+            traps,
+            skipped: None,
+        });
     };
     let after_token = match get(cfg.api.generate_token(me, &v2)) {
         Ok(b) => powerbi::read_embed_token(&b).ok().map(|t| t.token),
@@ -770,7 +808,11 @@ fn verify_one(
             Err(why) => problems.push(why),
         }
     }
-    Ok(Verdict { problems, traps })
+    Ok(Verdict {
+        problems,
+        traps,
+        skipped: None,
+    })
 }
 
 /// Mints today's token for the sample user (the service principal, the legacy document's workspace and

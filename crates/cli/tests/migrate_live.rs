@@ -174,7 +174,13 @@ fn apply_leaves_a_customer_already_on_the_profile_flow_as_it_is_and_rollback_say
     );
 
     let v = l.run(&["verify"]);
+    assert!(v.status.success(), "{}", lines(&v));
     assert!(lines(&v).contains("ok      c000"), "{}", lines(&v));
+    assert!(
+        lines(&v).contains("skipped c001: already on the profile flow"),
+        "{}",
+        lines(&v)
+    );
     let r = l.run(&["rollout", "--customers", "c000"]);
     assert!(r.status.success(), "{}", lines(&r));
     let back = l.run(&["rollback", "--customers", "c000,c001"]);

@@ -18,7 +18,7 @@ use embedgate_edge::customer::{Customer, Flow, Item as DocItem, Permission, Rls,
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::inventory::{profile_name, CustomerIn, Inventory, Target};
+use crate::inventory::{profile_name, CustomerIn, Inventory, RlsKind, Target};
 use crate::plan::IdentityAfter;
 use crate::registry::{customer_doc, Registry};
 
@@ -773,14 +773,19 @@ pub fn legacy_document(c: &CustomerIn, p: &Progress) -> Result<Customer, StepErr
         datasets: vec![],
         permissions: vec![Permission::View],
         max_lifetime_minutes: 60,
-        rls: match &rls.username {
-            Some(u) => Rls {
-                username: Source::Value(u.clone()),
+        rls: match rls.kind {
+            RlsKind::None => Rls::default(),
+            // Static RLS without a fixed username sends the signed-in user, as the worker does by default.
+            RlsKind::Dynamic | RlsKind::Static => Rls {
+                username: rls
+                    .username
+                    .clone()
+                    .map(Source::Value)
+                    .unwrap_or(Source::User),
                 roles: rls.roles.clone(),
                 custom_data: rls.custom_data.clone().map(Source::Value),
                 ..Rls::default()
             },
-            None => Rls::default(),
         },
         rate_limit: None,
     };

@@ -166,7 +166,7 @@ pub enum Begin {
     /// Onboarded before and its document is there: nothing to do.
     Done,
     /// Run the machine from this progress.
-    Run(Progress),
+    Run(Box<Progress>),
 }
 
 /// Decides how a call for customer `id` starts, from what the driver stored: the request and progress of an
@@ -187,7 +187,7 @@ pub fn begin(
                 path: None,
             });
         }
-        return Ok(Begin::Run(Progress::default()));
+        return Ok(Begin::Run(Box::default()));
     };
     // Unreadable progress starts over: every step looks up before it creates.
     let mut p: Progress = serde_json::from_str(progress).unwrap_or_default();
@@ -210,7 +210,7 @@ pub fn begin(
         // Deleted since: the machine finds everything again and writes the document anew.
         p.document_written = false;
     }
-    Ok(Begin::Run(p))
+    Ok(Begin::Run(Box::new(p)))
 }
 
 /// Whether a changed onboarding request can resume `p`, the progress of the one before: `Some((path, why))`
@@ -434,5 +434,79 @@ mod tests {
             .unwrap()
             .to_value();
         assert_eq!(doc["rls"], json!({"username": "user", "roles": []}));
+    }
+
+    #[test]
+    fn a_changed_request_resumes_unless_it_renames_what_power_bi_made() {
+        let a = read(br#"{"name": "N", "templates": ["sales"]}"#).unwrap();
+        let ra = serde_json::to_string(&a).unwrap();
+        let renamed =
+            read(br#"{"name": "N", "profileName": "other", "templates": ["sales"]}"#).unwrap();
+        let rb = serde_json::to_string(&renamed).unwrap();
+        // Nothing made yet (a refused name): the corrected request runs.
+        let nothing = serde_json::to_string(&Progress::default()).unwrap();
+        assert!(matches!(
+            begin("n", &renamed, &rb, Some((&ra, &nothing)), false),
+            Ok(Begin::Run(_))
+        ));
+        // A profile made (or its create in flight) under the first name: refused at /profileName.
+        for p in [
+            Progress {
+                profile_id: Some(P1.into()),
+                ..Default::default()
+            },
+            Progress {
+                creating_profile: Some("n".into()),
+                ..Default::default()
+            },
+        ] {
+            let stored = serde_json::to_string(&p).unwrap();
+            let e = begin("n", &renamed, &rb, Some((&ra, &stored)), false).unwrap_err();
+            assert_eq!(
+                (e.status, e.code, e.path.as_deref()),
+                (409, "onboarding_differs", Some("/profileName"))
+            );
+        }
+        // Dropping an imported template is refused; an existing customer is not onboarded; done is done.
+        let fewer = read(br#"{"name": "N", "templates": ["other"]}"#).unwrap();
+        let imported = serde_json::to_string(&made()).unwrap();
+        let e = begin(
+            "n",
+            &fewer,
+            &serde_json::to_string(&fewer).unwrap(),
+            Some((&ra, &imported)),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("/templates"));
+        assert_eq!(
+            begin("n", &a, &ra, None, true).unwrap_err().code,
+            "customer_exists"
+        );
+        let mut done = made();
+        done.document_written = true;
+        let done = serde_json::to_string(&done).unwrap();
+        assert_eq!(
+            begin("n", &a, &ra, Some((&ra, &done)), true),
+            Ok(Begin::Done)
+        );
+        // Deleted since: runs again from what was made.
+        assert!(
+            matches!(begin("n", &a, &ra, Some((&ra, &done)), false), Ok(Begin::Run(p)) if p.profile_id.is_some() && !p.document_written)
+        );
+    }
+
+    #[test]
+    fn roles_the_service_would_refuse_are_refused_before_anything_is_made() {
+        let many: Vec<String> = (0..51).map(|i| format!("\"R{i}\"")).collect();
+        let body = format!(
+            r#"{{"name": "N", "templates": ["sales"], "rls": {{"kind": "static", "roles": [{}]}}}}"#,
+            many.join(",")
+        );
+        assert_eq!(read(body.as_bytes()).unwrap_err().path, "/rls/roles");
+        let comma = br#"{"name": "N", "templates": ["sales"], "rls": {"kind": "static", "roles": ["East,West"]}}"#;
+        assert_eq!(read(comma).unwrap_err().path, "/rls/roles/0");
+        let space = br#"{"name": "N", "profileName": "a b", "templates": ["sales"], "rls": {"kind": "static", "roles": ["R"]}}"#;
+        assert_eq!(read(space).unwrap_err().path, "/profileName");
     }
 }

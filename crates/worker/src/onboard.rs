@@ -177,7 +177,7 @@ async fn run(
                 &json!({"status": "done", "customer": existing, "powerBiCalls": 0}),
             )
         }
-        Begin::Run(p) => p,
+        Begin::Run(p) => *p,
     };
     let (names, files) = templates(ctx, r).await?;
     let o = onboard::build(id, r, &names);
