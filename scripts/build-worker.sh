@@ -16,7 +16,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # about a minute, even when cargo has nothing to do).
 out=crates/worker/build/index.js
 if [ -f "$out" ] && [ -d www/dist ] && [ -z "${EMBEDGATE_FORCE_WORKER_BUILD:-}" ] \
-  && [ -z "$(find crates/worker/src crates/worker/Cargo.toml crates/core/src crates/core/Cargo.toml crates/edge crates/client Cargo.toml Cargo.lock \
+  && [ -z "$(find crates/worker/src crates/worker/Cargo.toml crates/core/src crates/core/Cargo.toml crates/edge crates/client crates/migrate crates/scan Cargo.toml Cargo.lock migrations \
             -newer "$out" -type f -print -quit)" ]; then
   exit 0
 fi
