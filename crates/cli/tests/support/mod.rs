@@ -77,6 +77,15 @@ fn error(status: StatusCode, code: &str, message: String, path: &str) -> Respons
         .into_response()
 }
 
+fn unauthorised() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "admin_unauthorized",
+        "no".into(),
+        "",
+    )
+}
+
 fn authorised(h: &HeaderMap) -> bool {
     h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {ADMIN_KEY}"))
 }
@@ -84,12 +93,7 @@ fn authorised(h: &HeaderMap) -> bool {
 async fn list(State(s): State<Stand>, h: HeaderMap) -> Response {
     let d = &s.docs;
     if !authorised(&h) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "admin_unauthorized",
-            "no".into(),
-            "",
-        );
+        return unauthorised();
     }
     let list: Vec<Value> =
         d.0.lock()
@@ -107,12 +111,7 @@ async fn list(State(s): State<Stand>, h: HeaderMap) -> Response {
 async fn one(State(s): State<Stand>, h: HeaderMap, Path(id): Path<String>) -> Response {
     let d = &s.docs;
     if !authorised(&h) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "admin_unauthorized",
-            "no".into(),
-            "",
-        );
+        return unauthorised();
     }
     match d.get(&id) {
         Some(mut v) => {
@@ -172,12 +171,7 @@ async fn put(
     body: String,
 ) -> Response {
     if !authorised(&h) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "admin_unauthorized",
-            "no".into(),
-            "",
-        );
+        return unauthorised();
     }
     let Ok(v) = serde_json::from_str::<Value>(&body) else {
         return error(
@@ -225,12 +219,7 @@ async fn onboard_route(
     body: String,
 ) -> Response {
     if !authorised(&h) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "admin_unauthorized",
-            "no".into(),
-            "",
-        );
+        return unauthorised();
     }
     tokio::task::spawn_blocking(move || onboard_blocking(&s, &id, body.as_bytes()))
         .await
