@@ -239,6 +239,9 @@ fn migrate_cmd(step: MigrateStep) -> Result<ExitCode, String> {
             if !r.failed.is_empty() {
                 eprintln!("what Power BI confirmed is kept: fix what is named above and run `migrate apply` again to resume");
             }
+            if m::Config::worker_from_env()?.is_none() {
+                eprintln!("note: EMBEDGATE_WORKER_URL is not set, so no customer document was read or written: ownership was checked against Power BI's profiles and the state file only");
+            }
             Ok(if r.failed.is_empty() {
                 ExitCode::SUCCESS
             } else {

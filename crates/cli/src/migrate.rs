@@ -909,6 +909,11 @@ pub fn set_flow(
         &state,
         if to_profile { "rollout" } else { "rollback" },
     )?;
+    let cfg = Arc::new(cfg);
+    let tokens = Tokens {
+        cfg: cfg.clone(),
+        current: Mutex::new(None),
+    };
     // Every customer is checked before the first document is written.
     let mut docs = Vec::new();
     for id in ids {
@@ -968,6 +973,29 @@ pub fn set_flow(
             docs.push((id.clone(), Some(doc), "moved to the profile flow".into()));
         } else {
             let doc = live_legacy(None, c, &p).map_err(|e| format!("{id}: {e}"))?;
+            // The legacy flow calls as the service principal itself: its workspaces must still be there with the
+            // service principal a member (cleanup may have removed either).
+            let token = tokens.get(&d)?;
+            for ws in &doc.workspaces {
+                let sp = As {
+                    token: &token,
+                    profile: None,
+                };
+                let member = send(&d, &tokens, cfg.api.get_group_users(sp, ws), &token)
+                    .ok()
+                    .and_then(|b| powerbi::read_group_users(&b).ok())
+                    .is_some_and(|users| {
+                        users.iter().any(|u| {
+                            u.profile.is_none()
+                                && u.identifier.as_deref().is_some_and(|i| {
+                                    i.eq_ignore_ascii_case(&inv.service_principal_object_id)
+                                })
+                        })
+                    });
+                if !member {
+                    return Err(format!("{id}: the legacy document's workspace {ws} is gone or the service principal is no longer a member (cleanup removed it); rolling back would break this customer's users, so nothing was changed"));
+                }
+            }
             docs.push((
                 id.clone(),
                 Some(doc),

@@ -110,6 +110,15 @@ fn cleanup_keeps_the_shared_workspace_customers_outside_the_inventory_use_and_an
         lines(&last)
     );
     assert!(members(&l, WS).is_empty());
+    // Rolling back now would point c000 at a workspace that is gone: refused, nothing changed.
+    let back = l.run(&["rollback", "--customers", "c000"]);
+    assert_eq!(back.status.code(), Some(2), "{}", lines(&back));
+    assert!(
+        lines(&back).contains(&format!("workspace {WS} is gone")),
+        "{}",
+        lines(&back)
+    );
+    assert_eq!(l.docs.get("c000").unwrap()["flow"], "profile");
     for i in 0..3 {
         assert_eq!(
             l.rows(&id(i), json!({})).unwrap().len(),
