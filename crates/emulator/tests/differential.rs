@@ -571,6 +571,7 @@ fn core_and_emulator_agree_on_generated_scenarios() {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
     let examples: Vec<Value> = files

@@ -507,6 +507,13 @@ impl Machine {
                     {
                         p.document_written = true;
                     }
+                    // Someone pointed the document at another profile since: not this run's to overwrite.
+                    Some(doc) if doc.profile_id.is_some() => {
+                        return Err(StepError::new(format!(
+                            "the worker's document of customer `{id}` names profile {}, while this migration made {mine}; set its profileId to the one it should have, then run apply again",
+                            doc.profile_id.as_deref().unwrap_or("?")
+                        )));
+                    }
                     _ => {
                         let doc = legacy_with_profile(&self.customer, p)?;
                         return Ok(Action::Send(

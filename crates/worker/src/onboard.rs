@@ -1,7 +1,8 @@
-//! New customers (the "Management code change" of Microsoft's migration to profiles): `POST /api/admin/customers/{id}/onboard` creates the
-//! customer's profile, the workspace as that profile, imports the templates and writes the customer document in
-//! the profile flow. The steps are the migration's own machine (`embedgate_migrate`); this module only does the
-//! I/O: R2 for the templates, D1 for the progress (saved after every step Power BI confirmed), `fetch` for the
+//! New customers (the "Management code change" of Microsoft's migration to profiles):
+//! `POST /api/admin/customers/{id}/onboard` creates the customer's profile, the workspace as that profile,
+//! imports the templates and writes the customer document in the profile flow. The steps are the migration's
+//! own machine and drive loop (`embedgate_migrate`), checked against the worker's customers first; this module
+//! only does the I/O: R2 for the templates, D1 for the progress (saved after every step Power BI confirmed), `fetch` for the
 //! calls. A call cut off anywhere, or answered 202 while an import publishes, is resumed by calling again; a
 //! call after the end changes nothing. One call runs per customer at a time (a lease in D1): overlapping calls
 //! would each look up, each create, and overwrite each other's progress.
@@ -187,8 +188,9 @@ async fn run(
         .map_err(|e| EdgeError::bad_request("invalid_value", format!("{}.", e.message)))?;
     let mut docs = Vec::new();
     for v in store::list_customers(ctx).await? {
-        // Stored documents were validated on the way in; one that no longer reads is left out of the check
-        // only if it names no profile (its id is then looked up by the unique index).
+        // Stored documents were validated on the way in. One that no longer reads (a field since removed) is
+        // left out of this check; writing the new document still meets `store::check_ownership` and the unique
+        // index on profile ids, which read the stored rows as they are.
         if let Ok(c) = customer_doc(&v) {
             docs.push(c);
         }
