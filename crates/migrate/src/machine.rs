@@ -858,3 +858,160 @@ pub fn profile_document(
     }
     checked(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SP: &str = "33333333-3333-4333-8333-333333333333";
+    const WS: &str = "5a5a5a5a-0000-4000-8000-00000000a000";
+    const MINE: &str = "5a5a5a5a-0000-4000-8000-00000000a001";
+    const P1: &str = "9a9a9a9a-0000-4000-8000-000000000001";
+    const P2: &str = "9a9a9a9a-0000-4000-8000-000000000002";
+
+    fn inventory() -> Inventory {
+        crate::read_inventory(
+            &json!({"servicePrincipalObjectId": SP, "customers": [{
+                "id": "c0", "name": "Customer 0",
+                "legacy": {"workspaceId": WS, "reports": [], "rls": {"kind": "dynamic", "username": "Customer0", "roles": ["R"]}},
+                "target": {"kind": "existingWorkspace", "workspaceId": MINE}}]})
+            .to_string(),
+        )
+        .unwrap()
+    }
+
+    fn profile(id: &str, name: &str) -> ServicePrincipalProfile {
+        ServicePrincipalProfile {
+            id: id.into(),
+            display_name: Some(name.into()),
+        }
+    }
+
+    /// Runs the machine with scripted answers (by request name) until it stops; returns the requests made.
+    fn drive(
+        registry: &Registry,
+        profiles: &[ServicePrincipalProfile],
+        p: &mut Progress,
+        answer: impl Fn(&str) -> Result<String, Failure>,
+    ) -> (Vec<&'static str>, Option<StepError>) {
+        let inv = inventory();
+        let api = Api {
+            base: "https://api.powerbi.com".into(),
+        };
+        let worker = Worker {
+            base: "https://worker.example".into(),
+            admin_key: "k".into(),
+        };
+        let files = HashMap::new();
+        let s = Session {
+            api: &api,
+            token: "t".into(),
+            sp_object_id: SP,
+            worker: Some(&worker),
+            registry,
+            profiles: Some(profiles),
+            files: &files,
+        };
+        let mut m = Machine::new(&inv, &inv.customers[0]);
+        let mut sent = Vec::new();
+        for _ in 0..20 {
+            match m.next(&s, p) {
+                Action::Done => return (sent, None),
+                Action::Fail(e) => return (sent, Some(e)),
+                Action::Wait(_) => {}
+                Action::Send(req, expect) => {
+                    sent.push(req.name);
+                    if let Err(e) = m.read(&s, p, expect, answer(req.name)) {
+                        return (sent, Some(e));
+                    }
+                }
+            }
+        }
+        panic!("no end: {sent:?}");
+    }
+
+    fn upstream(name: &str) -> Result<String, Failure> {
+        Ok(match name {
+            "powerbi.createProfile" => json!({"id": P1, "displayName": "Customer0"}),
+            "powerbi.getGroupUsers" => json!({"value": []}),
+            "worker.getCustomer" => json!({"id": "c0", "name": "Customer 0", "flow": "legacy", "workspaces": [WS], "reports": []}),
+            _ => json!({}),
+        }
+        .to_string())
+    }
+
+    #[test]
+    fn a_profile_named_like_the_customer_in_another_case_is_never_adopted() {
+        let mut p = Progress::default();
+        let (sent, e) = drive(
+            &Registry::default(),
+            &[profile(P2, "customer0")],
+            &mut p,
+            upstream,
+        );
+        let e = e.expect("refused");
+        assert_eq!(e.clash, Some(Field::ProfileName), "{e}");
+        assert!(sent.is_empty(), "nothing sent: {sent:?}");
+        assert_eq!(p.profile_id, None);
+    }
+
+    #[test]
+    fn a_profile_of_exactly_the_name_this_customer_was_creating_is_its_own() {
+        let mut p = Progress {
+            creating_profile: Some("Customer0".into()),
+            ..Progress::default()
+        };
+        let (sent, e) = drive(
+            &Registry::default(),
+            &[profile(P2, "Customer0")],
+            &mut p,
+            upstream,
+        );
+        assert_eq!(e, None);
+        assert_eq!(p.profile_id.as_deref(), Some(P2));
+        assert!(!sent.contains(&"powerbi.createProfile"), "{sent:?}");
+        assert!(p.document_written);
+    }
+
+    #[test]
+    fn another_customers_profile_is_refused_even_when_this_one_was_creating_that_name() {
+        let reg = Registry::read(&json!({"customers": [{"id": "other", "name": "O", "flow": "profile", "profileId": P2, "workspaces": [MINE.replace("a001", "a009")], "reports": []}]}).to_string()).unwrap();
+        let mut p = Progress {
+            creating_profile: Some("Customer0".into()),
+            ..Progress::default()
+        };
+        let (_, e) = drive(&reg, &[profile(P2, "Customer0")], &mut p, upstream);
+        assert!(e
+            .expect("refused")
+            .message
+            .contains("customer `other`'s profile"));
+    }
+
+    #[test]
+    fn a_document_pointed_at_another_profile_is_not_overwritten() {
+        let mut p = Progress::default();
+        let (sent, e) = drive(&Registry::default(), &[], &mut p, |name| {
+            match name {
+            "worker.getCustomer" => Ok(json!({"id": "c0", "name": "Customer 0", "flow": "legacy", "profileId": P2, "workspaces": [WS], "reports": []}).to_string()),
+            n => upstream(n),
+        }
+        });
+        assert!(e
+            .expect("refused")
+            .message
+            .contains(&format!("names profile {P2}")));
+        assert!(!sent.contains(&"worker.putCustomer"), "{sent:?}");
+        assert!(!p.document_written);
+    }
+
+    #[test]
+    fn an_existing_workspace_another_customer_uses_is_refused() {
+        let reg = Registry::read(&json!({"customers": [{"id": "other", "name": "O", "flow": "legacy", "workspaces": [MINE], "reports": []}]}).to_string()).unwrap();
+        let mut p = Progress::default();
+        let (sent, e) = drive(&reg, &[], &mut p, upstream);
+        let e = e.expect("refused");
+        assert_eq!(e.clash, Some(Field::WorkspaceId));
+        assert!(!sent.contains(&"powerbi.addGroupUser"), "{sent:?}");
+    }
+}
