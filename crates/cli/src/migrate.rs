@@ -23,7 +23,9 @@ use embedgate_migrate::checks;
 use embedgate_migrate::inventory::CustomerIn;
 use embedgate_migrate::machine::{describe, legacy_document, profile_document};
 use embedgate_migrate::plan::CustomerPlan;
-use embedgate_migrate::{Inventory, Machine, Plan, Progress, Registry, Session, Stopped, Worker};
+use embedgate_migrate::{
+    Field, Inventory, Machine, Plan, Progress, Registry, Session, Stopped, Worker,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -444,7 +446,19 @@ pub fn apply(
                     &mut run,
                 ));
                 let r = r.map_err(|e| match e {
-                    Stopped::Step(e) => e.message,
+                    // A clash names the inventory field to change.
+                    Stopped::Step(e) => match e.clash {
+                        Some(field) => {
+                            let i = inv.customers.iter().position(|x| x.id == c.id).unwrap_or(0);
+                            let at = match field {
+                                Field::ProfileName => "profileName",
+                                Field::WorkspaceName => "target/name",
+                                Field::WorkspaceId => "target/workspaceId",
+                            };
+                            format!("{} (/customers/{i}/{at})", e.message)
+                        }
+                        None => e.message,
+                    },
                     Stopped::Driver(e) => e,
                 });
                 match r {

@@ -263,7 +263,10 @@ fn a_quoted_workspace_name_survives_a_lost_create_answer_and_a_name_someone_else
         out.contains("FAILED  c001: a workspace named `Taken Analytics` already exists"),
         "{out}"
     );
-    assert!(out.contains("another workspace name"), "{out}");
+    assert!(
+        out.contains("another workspace name (/customers/1/target/name)"),
+        "{out}"
+    );
     let p = l.progress();
     assert!(p["customers"]["c000"]["workspaceId"].is_string(), "{p}");
     assert!(
