@@ -328,8 +328,18 @@ pub fn read<T: DeserializeOwned>(body: &str) -> Result<T, Failure> {
     serde_json::from_value(Value::Object(read_object(body)?)).map_err(|_| Failure::BadBody)
 }
 
+/// One workspace. Create Group's schema says the answer is the `Group`, while Microsoft's own examples of it
+/// show `{"value": [Group]}`: both are read (a list of exactly one workspace is that workspace).
 pub fn read_group(body: &str) -> Result<Group, Failure> {
-    read(body)
+    let o = read_object(body)?;
+    if !o.contains_key("id") {
+        if let Some(Value::Array(list)) = o.get("value") {
+            if let [one] = list.as_slice() {
+                return serde_json::from_value(one.clone()).map_err(|_| Failure::BadBody);
+            }
+        }
+    }
+    serde_json::from_value(Value::Object(o)).map_err(|_| Failure::BadBody)
 }
 pub fn read_groups(body: &str) -> Result<Vec<Group>, Failure> {
     read_list(body)
