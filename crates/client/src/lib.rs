@@ -18,6 +18,7 @@ pub mod entra;
 pub mod failure;
 pub mod powerbi;
 pub mod retry;
+pub mod swagger;
 pub mod time;
 
 pub use failure::{map_failure, Failure, Stage, UpstreamError};

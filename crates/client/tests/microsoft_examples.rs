@@ -5,6 +5,7 @@
 //! both this project's reading of the documents; these are Microsoft's.
 
 use embedgate_client::powerbi::{self, Api, As, NameConflict};
+use embedgate_client::swagger;
 use embedgate_client::{Method, Request};
 use embedgate_core::powerbi::{GenerateTokenRequestV2, GroupUserAccessRight};
 use serde_json::{json, Value};
@@ -21,7 +22,7 @@ fn swagger() -> Value {
 const BASE: &str = "https://api.powerbi.com";
 const ID: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
 
-/// The swagger operation a request calls: its path template matches the URL's path segment by segment.
+/// The swagger operation a request calls.
 fn operation<'a>(sw: &'a Value, req: &Request) -> (&'a str, &'a Value) {
     let method = match req.method {
         Method::Get => "get",
@@ -31,108 +32,8 @@ fn operation<'a>(sw: &'a Value, req: &Request) -> (&'a str, &'a Value) {
         Method::Delete => "delete",
     };
     let path = req.url.strip_prefix(BASE).unwrap();
-    let path = path.split('?').next().unwrap();
-    let segs: Vec<&str> = path.split('/').collect();
-    for (template, ops) in sw["paths"].as_object().unwrap() {
-        let t: Vec<&str> = template.split('/').collect();
-        let fits = t.len() == segs.len()
-            && t.iter()
-                .zip(&segs)
-                .all(|(a, b)| a == b || (a.starts_with('{') && a.ends_with('}')));
-        if fits {
-            if let Some(op) = ops.get(method) {
-                return (template, op);
-            }
-        }
-    }
-    panic!("{} {path}: no operation in the swagger", req.name);
-}
-
-/// A schema check for the subset the swagger's definitions use (`$ref`, `allOf`, `type`, `properties`,
-/// `required`, `enum`, `items`); a field the schema does not define is refused. The first problem, with its path.
-fn validate(sw: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
-    if let Some(r) = schema["$ref"].as_str() {
-        let name = r.trim_start_matches("#/definitions/");
-        return validate(sw, &sw["definitions"][name], v, at);
-    }
-    // A schema's own properties and those of the schemas it extends (`allOf`) together define its fields.
-    let mut props = schema["properties"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    for s in schema["allOf"].as_array().into_iter().flatten() {
-        let base = match s["$ref"].as_str() {
-            Some(r) => &sw["definitions"][r.trim_start_matches("#/definitions/")],
-            None => s,
-        };
-        for (k, x) in base["properties"].as_object().into_iter().flatten() {
-            props.insert(k.clone(), x.clone());
-        }
-    }
-    if let Some(e) = schema["enum"].as_array() {
-        if !e.contains(v) {
-            return Err(format!("{at}: {v} is not one of {e:?}"));
-        }
-    }
-    let ty = schema["type"]
-        .as_str()
-        .unwrap_or(if props.is_empty() { "" } else { "object" });
-    let fits = match ty {
-        "object" => v.is_object(),
-        "array" => v.is_array(),
-        "string" => v.is_string(),
-        "boolean" => v.is_boolean(),
-        "integer" => v.is_i64() || v.is_u64(),
-        "number" => v.is_number(),
-        _ => true,
-    };
-    if !fits {
-        return Err(format!("{at}: {v} is not of type {ty}"));
-    }
-    if let (false, Some(obj)) = (props.is_empty(), v.as_object()) {
-        for r in schema["required"].as_array().into_iter().flatten() {
-            let r = r.as_str().unwrap();
-            // A required name the schema does not define is the swagger's own slip
-            // (`CreateOrUpdateProfileRequest` requires `id` and defines only `displayName`; Microsoft's example
-            // request sends `displayName` alone): it is not held against a body.
-            if !obj.contains_key(r) && props.contains_key(r) {
-                return Err(format!("{at}: required `{r}` is missing"));
-            }
-        }
-        for (k, x) in obj {
-            match props.get(k) {
-                Some(s) => validate(sw, s, x, &format!("{at}/{k}"))?,
-                None => return Err(format!("{at}: `{k}` is not a field of the schema")),
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
-        for (i, x) in arr.iter().enumerate() {
-            validate(sw, items, x, &format!("{at}/{i}"))?;
-        }
-    }
-    Ok(())
-}
-
-/// The example answers (2xx, with a body) of an operation, by example name.
-fn answers(op: &Value) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (name, ex) in op["x-ms-examples"].as_object().into_iter().flatten() {
-        for (status, r) in ex["responses"].as_object().into_iter().flatten() {
-            if !status.starts_with('2') {
-                continue;
-            }
-            // Some examples wrap the answer in `body`, some give it as it is.
-            let body = match r.as_object() {
-                Some(m) if m.len() == 1 && m.contains_key("body") => &r["body"],
-                _ => r,
-            };
-            if body.as_object().is_some_and(|m| !m.is_empty()) || body.is_array() {
-                out.push((name.clone(), body.to_string()));
-            }
-        }
-    }
-    out
+    swagger::operation(sw, method, path)
+        .unwrap_or_else(|| panic!("{} {path}: no operation in the swagger", req.name))
 }
 
 type Reader = fn(&str) -> Result<(), String>;
@@ -240,26 +141,23 @@ fn every_call_names_an_operation_sends_a_body_its_schema_accepts_and_reads_every
             .body
             .as_ref()
             .filter(|_| req.header("content-type") == Some("application/json"));
-        let param = op["parameters"]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["in"] == "body"));
-        if let (Some(body), Some(param)) = (json_body, param) {
+        if let (Some(body), Some(schema)) = (json_body, swagger::body_schema(op)) {
             let v: Value = serde_json::from_slice(body).unwrap();
-            if let Err(e) = validate(&sw, &param["schema"], &v, "") {
+            if let Err(e) = swagger::validate(&sw, schema, &v, "", swagger::Fields::Defined) {
                 problems.push(format!("{} ({template}): body {e}", req.name));
             }
             bodies += 1;
         }
         let Some(reader) = reader else { continue };
-        let examples = answers(op);
+        let examples = swagger::answers(op);
         assert!(
             !examples.is_empty(),
             "{} ({template}): no example answer",
             req.name
         );
-        for (name, body) in examples {
+        for (name, _, body) in examples {
             read += 1;
-            if let Err(e) = reader(&body) {
+            if let Err(e) = reader(&body.to_string()) {
                 problems.push(format!("{} ({template}), example {name:?}: {e}", req.name));
             }
         }

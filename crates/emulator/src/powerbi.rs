@@ -285,8 +285,10 @@ pub async fn update_profile(
     }) {
         return Err(duplicate_profile(&name));
     }
-    own_profile(&mut st, &sp, &id)?.display_name = name;
-    Ok(StatusCode::OK.into_response())
+    let p = own_profile(&mut st, &sp, &id)?;
+    p.display_name = name;
+    // The swagger's Update Profile answers the profile (`ServicePrincipalProfile`), as its example shows.
+    ok_json(profile_json(p))
 }
 
 pub async fn delete_profile(
