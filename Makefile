@@ -36,8 +36,8 @@ test-rust:
 
 test-docs:
 	$(CARGO) run --quiet -p embedgate-cli -- docs --check
-	@out=$$($(CARGO) run --quiet -p embedgate-cli -- check --expect examples/*.json) || { echo "$$out" | grep "expectation failed"; exit 1; }
-	@echo "examples: $$(ls examples/*.json | wc -l) scenarios got their documented verdicts"
+	@out=$$($(CARGO) run --quiet -p embedgate-cli -- check --expect examples/*.json examples/microsoft/*.json) || { echo "$$out" | grep "expectation failed"; exit 1; }
+	@echo "examples: $$(ls examples/*.json | wc -l) scenarios and $$(ls examples/microsoft/*.json | wc -l) of Microsoft's GenerateToken examples got their documented verdicts"
 
 test-emulator:
 	@bash scripts/test-emulator.sh
