@@ -174,7 +174,10 @@ pub const USERNAME_SPACES: Rule = Rule {
     severity: Severity::Error,
     title: "An effective username contains no spaces",
     #[cfg(feature = "rule-docs")]
-    doc: "Applies to every model type.",
+    doc: "Applies to every model type, and to a paginated report's identity too: the field's own description \
+          is the constraint the service documents. Microsoft's example of a paginated report token \
+          (`Reports - Generate Token In Group`) sends `John Smith`; Embedgate refuses it \
+          (`examples/microsoft/v1-paginated-report-identity.json`).",
     source: cite(
         Document::Swagger,
         "EffectiveIdentity.username",
