@@ -41,13 +41,55 @@ fn fields(sw: &Value, schema: &Value) -> Map<String, Value> {
 
 /// How fields a schema does not define are taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fields {
+pub enum Fields<'a> {
     /// Refused: what the client sends is what the operation defines, nothing more.
     Defined,
-    /// Allowed (JSON Schema's default): the service answers fields this swagger's definitions predate
-    /// (`datasetWorkspaceId`, `connectionType` in its own examples), so answers are held to the types,
-    /// required fields and enum spellings of the fields it defines.
-    Open,
+    /// Allowed when the name is one of these (field names the swagger documents elsewhere: its definitions are
+    /// older than some of its own examples, which show `connectionType` or `isEffectiveIdentityRequired` where
+    /// the schema lacks them); any other name, a misspelling included, is refused.
+    Known(&'a std::collections::BTreeSet<String>),
+}
+
+/// Every field name the swagger documents: the properties of its definitions and the keys of its examples.
+pub fn vocabulary(sw: &Value) -> std::collections::BTreeSet<String> {
+    fn walk(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    out.insert(k.clone());
+                    walk(x, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for d in sw["definitions"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, d)| d)
+    {
+        out.extend(
+            d["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone()),
+        );
+    }
+    for ops in sw["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, o)| o)
+    {
+        for op in ops.as_object().into_iter().flatten().map(|(_, o)| o) {
+            walk(&op["x-ms-examples"], &mut out);
+        }
+    }
+    out
 }
 
 /// Checks `v` against `schema` for the subset the swagger's definitions use (`$ref`, `allOf`, `type`,
@@ -97,7 +139,8 @@ pub fn validate(
             let key = k.strip_prefix('@').unwrap_or(k);
             match props.get(key) {
                 Some(s) => validate(sw, s, x, &format!("{at}/{k}"), mode)?,
-                None if k.starts_with("@odata.") || mode == Fields::Open => {}
+                None if k.starts_with("@odata.") => {}
+                None if matches!(mode, Fields::Known(names) if names.contains(k.as_str())) => {}
                 None => return Err(format!("{at}: `{k}` is not a field of the schema")),
             }
         }
@@ -146,4 +189,57 @@ pub fn answers(op: &Value) -> Vec<(String, u16, Value)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sw() -> Value {
+        json!({"definitions": {
+            "Base": {"properties": {"id": {"type": "string"}}},
+            "Item": {"required": ["id", "kind", "ghost"], "allOf": [{"$ref": "#/definitions/Base"}],
+                     "properties": {"kind": {"type": "string", "enum": ["A", "B"]}, "n": {"type": "integer"}}},
+            "Items": {"properties": {"odata.context": {"type": "string"}, "value": {"type": "array", "items": {"$ref": "#/definitions/Item"}}}}},
+          "paths": {"/v1.0/myorg/items/{id}": {"get": {"x-ms-examples": {"E": {"responses": {"200": {"body": {"id": "x", "kind": "A", "extra": 1}}}}}}}}})
+    }
+
+    #[test]
+    fn types_required_fields_enums_and_names_are_checked() {
+        let sw = sw();
+        let items = json!({"$ref": "#/definitions/Items"});
+        let ok = json!({"@odata.context": "u", "value": [{"id": "1", "kind": "A", "n": 2}]});
+        assert_eq!(validate(&sw, &items, &ok, "", Fields::Defined), Ok(()));
+        for (bad, why) in [
+            (
+                json!({"value": [{"id": "1", "kind": "C"}]}),
+                "is not one of",
+            ),
+            (
+                json!({"value": [{"id": 1, "kind": "A"}]}),
+                "is not of type string",
+            ),
+            (json!({"value": [{"kind": "A"}]}), "required `id`"),
+            (
+                json!({"value": [{"id": "1", "kind": "A", "knid": "A"}]}),
+                "`knid` is not a field",
+            ),
+        ] {
+            let e = validate(&sw, &items, &bad, "", Fields::Defined).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+        // A name the swagger documents elsewhere (its examples) is allowed in an answer; a misspelling is not.
+        let names = vocabulary(&sw);
+        let extra = json!({"value": [{"id": "1", "kind": "A", "extra": 1}]});
+        assert_eq!(
+            validate(&sw, &items, &extra, "", Fields::Known(&names)),
+            Ok(())
+        );
+        let typo = json!({"value": [{"id": "1", "kind": "A", "extar": 1}]});
+        assert!(validate(&sw, &items, &typo, "", Fields::Known(&names)).is_err());
+        let (t, op) = operation(&sw, "get", "/v1.0/myorg/items/42").unwrap();
+        assert_eq!(t, "/v1.0/myorg/items/{id}");
+        assert_eq!(answers(op).len(), 1);
+    }
 }

@@ -66,8 +66,9 @@ pub fn dataset_json(app: &Shared, d: &Dataset) -> Value {
         "isEffectiveIdentityRolesRequired": d.is_effective_identity_roles_required(),
         "isOnPremGatewayRequired": d.gateway.is_some(),
         "targetStorageMode": d.kind.storage_mode(),
-        "createReportEmbedURL": format!("{}/reportEmbed?config=create&datasetId={}&groupId={}", app.embed_base, d.id, d.workspace_id),
-        "qnaEmbedURL": format!("{}/qnaEmbed?datasetId={}&groupId={}", app.embed_base, d.id, d.workspace_id),
+        // Spelt as the swagger's Dataset defines them (capital first letters, unlike the other fields).
+        "CreateReportEmbedURL": format!("{}/reportEmbed?config=create&datasetId={}&groupId={}", app.embed_base, d.id, d.workspace_id),
+        "QnaEmbedURL": format!("{}/qnaEmbed?datasetId={}&groupId={}", app.embed_base, d.id, d.workspace_id),
         "upstreamDatasets": [], "users": [],
         "queryScaleOutSettings": {"autoSyncReadOnlyReplicas": true, "maxReadOnlyReplicas": 0},
     })
