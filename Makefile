@@ -36,6 +36,7 @@ test-rust:
 
 test-docs:
 	$(CARGO) run --quiet -p embedgate-cli -- docs --check
+	@for f in scripts/*.mjs tests/e2e/*.mjs; do node --check "$$f" || { echo "$$f does not parse"; exit 1; }; done
 	@out=$$($(CARGO) run --quiet -p embedgate-cli -- check --expect examples/*.json examples/microsoft/*.json) || { echo "$$out" | grep "expectation failed"; exit 1; }
 	@echo "examples: $$(ls examples/*.json | wc -l) scenarios and $$(ls examples/microsoft/*.json | wc -l) of Microsoft's GenerateToken examples got their documented verdicts"
 

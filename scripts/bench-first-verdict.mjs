@@ -111,7 +111,7 @@ Medians of ${RUNS} interleaved runs; ${os.cpus().length} cores, load ${os.loadav
 rls 7.6, capabilities 4.2, explain 4.5 as brotli, where one shared \`app.js\` was 17.6 KB). The worker's \`[assets]\` are Cloudflare's to compress at its edge
 in production; that path is not measured here. Issue 16's goal is under 1 s: ${goal}. Earlier, with one shared
 \`app.js\` and timed by the driver's wall clock only, the same bench read 1.05–1.11 s (2026-12-06). With the scenario
-schema and the rule docs still in the module (129.8 KiB gzip, 123 KiB on the wire for `index.html`), it read
+schema and the rule docs still in the module (129.8 KiB gzip, 123 KiB on the wire for \`index.html\`), it read
 955–1000 ms (2026-12-07); without them (124.8 KiB) it reads 917–973 ms over two runs.
 
 ${table}
