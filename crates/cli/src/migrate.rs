@@ -277,16 +277,21 @@ fn send(d: &Driver, tokens: &Tokens, mut req: Request, token: &str) -> Result<St
 
 /// The worker's customers, with what the state file records added as claims. `None` without a worker.
 fn registry(cfg: &Config, d: &Driver, state: &State) -> Result<Option<Registry>, String> {
-    let Some(w) = &cfg.worker else {
-        return Ok(None);
-    };
+    cfg.worker
+        .as_ref()
+        .map(|w| Ok(claims(worker_customers(d, w)?, state)))
+        .transpose()
+}
+
+/// The worker's customer documents (`GET /api/admin/customers`).
+fn worker_customers(d: &Driver, w: &Worker) -> Result<Registry, String> {
     let body = d.send(&w.list_customers()).map_err(|f| {
         format!(
             "the worker's customers (GET /api/admin/customers): {}",
             describe(&f)
         )
     })?;
-    Ok(Some(claims(Registry::read(&body)?, state)))
+    Registry::read(&body)
 }
 
 /// Adds what the state file records each customer holds.
@@ -1170,19 +1175,9 @@ pub fn cleanup(
 /// `migrate plan`: what is left after the state file and, when a worker is configured, its customers.
 pub fn plan_left(inv: &Inventory, state_file: &Path) -> Result<Plan, String> {
     let state = load_state(state_file)?;
-    let reg = match Config::worker_from_env()? {
-        Some(w) => {
-            let d = driver(None);
-            let body = d.send(&w.list_customers()).map_err(|f| {
-                format!(
-                    "the worker's customers (GET /api/admin/customers): {}",
-                    describe(&f)
-                )
-            })?;
-            Some(Registry::read(&body)?)
-        }
-        None => None,
-    };
+    let reg = Config::worker_from_env()?
+        .map(|w| worker_customers(&driver(None), &w))
+        .transpose()?;
     Ok(embedgate_migrate::plan::plan_left(
         inv,
         &state.customers,
