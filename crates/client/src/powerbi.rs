@@ -1,7 +1,7 @@
 //! Power BI REST calls (`{base}/v1.0/myorg/...`): one builder per call, one reader per answer.
 //!
 //! Every call is made as somebody ([`As`]): the service principal itself, or one of its profiles, which
-//! adds `X-PowerBI-Profile-Id` (seed 000: "Use the X-PowerBI-Profile-Id header in the REST API request").
+//! adds `X-PowerBI-Profile-Id` (*Migrate multi-customer applications to the service principal profiles model*: "Use the X-PowerBI-Profile-Id header in the REST API request").
 //! The readers drop OData annotations and turn a body that is not the documented shape into
 //! [`Failure::BadBody`].
 

@@ -1,5 +1,5 @@
-//! The two capability tables of the seeds as typed data: seed 004's RLS table (who may mint a
-//! token without an effective identity) and seed 003's comparison of dataset types. The browser
+//! The two capability tables of the seeds as typed data: *Considerations when generating an embed token*'s RLS table (who may mint a
+//! token without an effective identity) and *Set effective identity*'s comparison of dataset types. The browser
 //! renders them and `docs/capabilities.md` is generated from them.
 
 use serde::Serialize;
@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 
 use crate::scenario::{CallerKind, Dataset, ModelKind};
 
-/// Seed 004's RLS types, plus `None` (no row-level security) and `Unknown` (the scenario does not say).
+/// *Considerations when generating an embed token*'s RLS types, plus `None` (no row-level security) and `Unknown` (the scenario does not say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub enum RlsType {
@@ -43,7 +43,7 @@ pub fn dataset_rls(ds: &Dataset) -> RlsType {
     }
 }
 
-/// One row of seed 004's table "Can I generate an embed token without specifying the effective user ID?".
+/// One row of *Considerations when generating an embed token*'s table "Can I generate an embed token without specifying the effective user ID?".
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -121,7 +121,7 @@ pub static RLS_TABLE: &[RlsRow] = &[
     },
 ];
 
-/// Seed 004's note: what a service principal must always provide.
+/// *Considerations when generating an embed token*'s note: what a service principal must always provide.
 pub static SERVICE_PRINCIPAL_NOTE: &[&str] = &[
     "An identity for any item with an RLS dataset.",
     "For an SSO dataset, an effective RLS identity with the username property defined.",
@@ -161,7 +161,7 @@ pub enum RolesRequirement {
     AccountRolesWhenNone,
 }
 
-/// One column of seed 003's "Compare dataset types" table.
+/// One column of *Set effective identity*'s "Compare dataset types" table.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]

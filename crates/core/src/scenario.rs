@@ -419,7 +419,7 @@ impl Dataset {
         }
         let (kind, _) = self.model_kind();
         match kind {
-            // Live connections always evaluate an identity (seed 004: "SSAS live connections always need an identity").
+            // Live connections always evaluate an identity (*Considerations when generating an embed token*: "SSAS live connections always need an identity").
             ModelKind::AzureAnalysisServicesLive | ModelKind::SqlServerAnalysisServicesLive => {
                 Some(true)
             }

@@ -9,13 +9,13 @@ use schemars::JsonSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub enum Document {
-    /// Seed 000: "Migrate multi-customer applications to the service principal profiles model".
+    /// Microsoft's "Migrate multi-customer applications to the service principal profiles model".
     #[serde(rename = "seed-000-profiles-migration")]
     ProfilesMigration,
-    /// Seed 003: "Set effective identity".
+    /// Microsoft's "Set effective identity".
     #[serde(rename = "seed-003-effective-identity")]
     EffectiveIdentity,
-    /// Seed 004: "Considerations when generating an embed token".
+    /// Microsoft's "Considerations when generating an embed token".
     #[serde(rename = "seed-004-token-considerations")]
     TokenConsiderations,
     /// Microsoft's Power BI REST swagger (`powerbi-rest-swagger.json`).

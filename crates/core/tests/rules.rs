@@ -1151,7 +1151,7 @@ fn removing_the_last_identity_removes_the_list() {
 
 // Three gaps found by trying requests as a user would (issue 12).
 
-/// Seed 003: "At least one role must be defined in the model." A role named against a model that
+/// *Set effective identity*: "At least one role must be defined in the model." A role named against a model that
 /// defines none must not pass just because the list to compare with is empty.
 #[test]
 fn a_role_against_a_model_without_roles_is_an_error() {
@@ -1175,7 +1175,7 @@ fn a_role_against_a_model_without_roles_is_an_error() {
     assert_eq!(r.verdict, embedgate_core::Verdict::Invalid);
 }
 
-/// Seed 004, SSO and cloud RLS: "You must provide ... Explicit (SSO) identity in the identity blob
+/// *Considerations when generating an embed token*, SSO and cloud RLS: "You must provide ... Explicit (SSO) identity in the identity blob
 /// property ...; Effective (RLS) identity (username)". A master user's blob and roles without a
 /// username are not enough.
 #[test]

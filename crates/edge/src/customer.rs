@@ -12,7 +12,7 @@
 //!          "roleClaim": "roles", "allowedRoles": ["Region"], "customData": {"claim": "region"}},
 //!  "rateLimit": {"perMinute": 600, "perUserPerMinute": 60}}
 //! ```
-//! `flow` selects the code path per customer (seed 000, step 4: "keep two code flows side by side"):
+//! `flow` selects the code path per customer (*Migrate multi-customer applications to the service principal profiles model*, step 4: "keep two code flows side by side"):
 //! `profile` calls Power BI as the customer's service principal profile (`X-PowerBI-Profile-Id`), `legacy`
 //! as the service principal itself on a shared workspace, RLS separating customers.
 

@@ -367,7 +367,7 @@ impl Plan {
     }
 }
 
-/// Workspace rules for embed tokens (seed 004): no My workspace; classic needs a master user who is Admin;
+/// Workspace rules for embed tokens (*Considerations when generating an embed token*): no My workspace; classic needs a master user who is Admin;
 /// new workspaces need at least Member.
 fn check_workspace(
     st: &Fixture,
@@ -560,7 +560,7 @@ fn resolve(st: &Fixture, c: &Caller, ep: &Endpoint, req: &Req) -> Result<Plan, A
 }
 
 /// Allowed characters of an on-premises (SSAS) effective username.
-/// Seed 003: "The username must be a Windows account, using UPN or DOMAIN\\username format."
+/// *Set effective identity*: "The username must be a Windows account, using UPN or DOMAIN\\username format."
 fn on_prem_username_ok(u: &str) -> bool {
     let windows = match (u.split_once('@'), u.split_once('\\')) {
         (Some((name, domain)), None) => !name.is_empty() && !domain.is_empty(),
@@ -572,7 +572,7 @@ fn on_prem_username_ok(u: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || ".-_!#^~\\@".contains(c))
 }
 
-/// Effective identity rules per dataset kind and caller kind (seeds 003 and 004, NOTES).
+/// Effective identity rules per dataset kind and caller kind (*Set effective identity* and *Considerations when generating an embed token*, NOTES).
 fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> {
     for id in &req.identities {
         for r in &id.reports {
@@ -616,7 +616,7 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             continue;
         }
         let Some(id) = ident else {
-            // Master users may omit the identity (the caller's own rights apply; seed 004's table, also for
+            // Master users may omit the identity (the caller's own rights apply; *Considerations when generating an embed token*'s table, also for
             // SSAS live connections); service principals must always provide one.
             if c.is_app() {
                 return Err(ApiError::invalid(format!(
@@ -633,7 +633,7 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
             return Err(ApiError::invalid(format!("{pre}shouldn't have customData; CustomData is not supported for SQL Server Analysis Services")));
         }
         let Some(username) = &id.username else {
-            // A master user's blob-only identity is enough for SSO alone; seed 004's "SSO and cloud
+            // A master user's blob-only identity is enough for SSO alone; *Considerations when generating an embed token*'s "SSO and cloud
             // RLS" row also asks for the effective (RLS) identity, the username.
             if ds.kind == DatasetKind::AzureSqlDirectQuerySso
                 && id.blob
@@ -677,7 +677,7 @@ fn check_identities(c: &Caller, req: &Req, plan: &Plan) -> Result<(), ApiError> 
                         "{pre}requires roles to be included in provided effective identity"
                     )));
                 }
-                // Seed 004, "SSO and cloud RLS": the explicit SSO identity (identityBlob) must be provided too.
+                // *Considerations when generating an embed token*, "SSO and cloud RLS": the explicit SSO identity (identityBlob) must be provided too.
                 if ds.kind == DatasetKind::AzureSqlDirectQuerySso
                     && !ds.roles.is_empty()
                     && !id.blob

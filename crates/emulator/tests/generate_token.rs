@@ -208,7 +208,7 @@ fn sso_azure_sql_rules() {
         ),
     );
     // master user: may omit the identity; with SSO and cloud RLS (this dataset has roles) a blob
-    // alone is not enough (seed 004: the blob and the RLS username), but blob, username and roles are
+    // alone is not enough (*Considerations when generating an embed token*: the blob and the RLS username), but blob, username and roles are
     ok(&e.v2(&e.user, json!({"reports": [{"id": rep(4)}]})));
     invalid(
         &e.v2(
@@ -257,7 +257,7 @@ fn analysis_services_rules() {
     );
     ok(&e.v2(&e.user, json!({"reports": [{"id": rep(5)}]})));
 
-    // SSAS: a service principal must send an identity, a master user may omit it (seed 004's table; found by the
+    // SSAS: a service principal must send an identity, a master user may omit it (*Considerations when generating an embed token*'s table; found by the
     // differential test); gateway admin or ReadOverrideEffectiveIdentity; on-prem username charset; no CustomData
     invalid(
         &e.v2(&e.sp, json!({"reports": [{"id": rep(6)}]})),
@@ -278,7 +278,7 @@ fn analysis_services_rules() {
         ),
         "Windows account as the on-premises effective identity username",
     );
-    // seed 003: "a Windows account, using UPN or DOMAIN\username format" (an object id is neither)
+    // *Set effective identity*: "a Windows account, using UPN or DOMAIN\username format" (an object id is neither)
     invalid_contains(
         &e.v2(&e.sp, json!({"reports": [{"id": rep(6)}], "identities": [ident("6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01", &[], &[ds(6)])]})),
         "Windows account",

@@ -690,7 +690,7 @@ fn imports_create_a_report_and_dataset() {
         1
     );
 
-    // seed 000: with a profile and no identity, USERNAME() is the profile's name
+    // *Migrate multi-customer applications to the service principal profiles model*: with a profile and no identity, USERNAME() is the profile's name
     let t = emu.pbi(
         "POST",
         "/GenerateToken",

@@ -213,7 +213,7 @@ pub fn checked(text: &str) -> Checked {
     }
 }
 
-/// The capability tables of seeds 003 and 004.
+/// The capability tables of *Set effective identity* and *Considerations when generating an embed token*.
 #[cfg(not(feature = "only-validate"))]
 #[wasm_bindgen(unchecked_return_type = "Capabilities")]
 pub fn capabilities() -> Result<JsValue, JsError> {

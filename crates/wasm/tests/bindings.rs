@@ -8,7 +8,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 const DATASET: &str = "d1d1d1d1-0000-4000-8000-000000000001";
 
-/// Service principal, an RLS dataset, no identity (seed 004: EG0301).
+/// Service principal, an RLS dataset, no identity (*Considerations when generating an embed token*: EG0301).
 fn sp_no_identity() -> Value {
     json!({
         "caller": {"principalType": "App", "objectId": "6b0c7a38-0f0e-4c55-9a66-0a8c8a1e3f01"},

@@ -15,7 +15,7 @@ export type ModelKind =
 export type RolesRequirement = 'AtLeastOne' | 'AccountRolesWhenNone';
 export type UsernameFormat = 'AnyText' | 'UpnOrObjectId' | 'UpnOrDomainUser';
 /**
- * Seed 004's RLS types, plus `None` (no row-level security) and `Unknown` (the scenario does not say).
+ * *Considerations when generating an embed token*'s RLS types, plus `None` (no row-level security) and `Unknown` (the scenario does not say).
  */
 export type RlsType =
   'CloudRls' | 'Rdl' | 'AsOnPremLive' | 'AsAzureLive' | 'Sso' | 'SsoCloudRls' | 'None' | 'Unknown';
@@ -118,7 +118,7 @@ export interface Capabilities {
   servicePrincipalNote: string[];
 }
 /**
- * One column of seed 003's "Compare dataset types" table.
+ * One column of *Set effective identity*'s "Compare dataset types" table.
  */
 export interface DatasetTypeRow {
   additional: string;
@@ -134,7 +134,7 @@ export interface DatasetTypeRow {
   usernameText: string;
 }
 /**
- * One row of seed 004's table "Can I generate an embed token without specifying the effective user ID?".
+ * One row of *Considerations when generating an embed token*'s table "Can I generate an embed token without specifying the effective user ID?".
  */
 export interface RlsRow {
   considerations: string[];

@@ -1,4 +1,4 @@
-//! Effective identity per dataset type (seed 003) and the identity list's structure.
+//! Effective identity per dataset type (*Set effective identity*) and the identity list's structure.
 
 use super::{Ctx, Described, Family, Rule};
 use crate::capabilities::RlsType;
@@ -166,7 +166,7 @@ pub const IDENTITY_NOT_ALLOWED: Rule = Rule {
     },
 };
 
-/// Master users may send only an identity blob for SSO models (seed 003); with cloud RLS too, EG0307
+/// Master users may send only an identity blob for SSO models (*Set effective identity*); with cloud RLS too, EG0307
 /// asks for the username.
 pub(crate) fn username_optional(ctx: &Ctx, i: usize) -> bool {
     ctx.scenario.caller.is_master_user()

@@ -1,4 +1,4 @@
-//! Token permissions (seed 004): accessLevel, datasetId, allowSaveAs, and V2's allowEdit.
+//! Token permissions (*Considerations when generating an embed token*): accessLevel, datasetId, allowSaveAs, and V2's allowEdit.
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! Service principal profiles (seed 000): only service principals have them, and a profile
+//! Service principal profiles (*Migrate multi-customer applications to the service principal profiles model*): only service principals have them, and a profile
 //! reaches only the workspaces it was given.
 
 use super::{Ctx, Family, Rule};
@@ -28,7 +28,7 @@ pub const PROFILE_NEEDS_SERVICE_PRINCIPAL: Rule = Rule {
     },
 };
 
-/// Where `add group user` help applies, naming the REST call of seed 000.
+/// Where `add group user` help applies, naming the REST call of *Migrate multi-customer applications to the service principal profiles model*.
 fn add_user_help(ctx: &Ctx, workspace: &str) -> String {
     let c = &ctx.scenario.caller;
     match &c.profile {

@@ -1,4 +1,4 @@
-//! Seed 004's RLS capability table and its note, plus the per-type identity formats.
+//! *Considerations when generating an embed token*'s RLS capability table and its note, plus the per-type identity formats.
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! Workspace rules (seed 004): classic, new and My workspace, and the caller's access right.
+//! Workspace rules (*Considerations when generating an embed token*): classic, new and My workspace, and the caller's access right.
 
 use serde_json::json;
 
